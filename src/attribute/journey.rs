@@ -1,0 +1,173 @@
+//! Journeys: a stitcher's clusters turned into ordered touches, with the
+//! conversion (CRM lead) and revenue (deals) each cluster holds.
+
+use crate::log::{EventLog, LabelId};
+use crate::stitch::Identities;
+
+/// One recorded touch of a journey.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct Touch {
+    /// ms UTC.
+    pub time_ms: i64,
+    /// Recorded label.
+    pub label: LabelId,
+}
+
+/// One journey: a range of `Journeys::touches`.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct Journey {
+    /// First touch index.
+    pub start: u32,
+    /// One past the last touch index.
+    pub end: u32,
+    /// Lead time (ms UTC) if the journey converts.
+    pub lead_ms: Option<i64>,
+    /// Conversions credited by the journey (1 per converting cluster).
+    pub conversions: f64,
+    /// Revenue of the cluster's deals.
+    pub revenue: f64,
+}
+
+/// All journeys of one (log, partition), in a flat layout.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct Journeys {
+    /// Labels touches refer to (channels first, then `direct`, `unassigned`, `unknown`).
+    pub labels: Vec<String>,
+    /// How many labels are channels.
+    pub n_channels: usize,
+    /// Index of `direct`.
+    pub direct: LabelId,
+    /// Index of `unknown`.
+    pub unknown: LabelId,
+    /// Touches of every journey, journey by journey, in time order.
+    pub touches: Vec<Touch>,
+    /// The journeys.
+    pub journeys: Vec<Journey>,
+}
+
+impl Journeys {
+    /// Empty journeys over a label table (which must contain `direct` and `unknown`).
+    pub fn new(labels: Vec<String>, n_channels: usize) -> Journeys {
+        let find = |l: &str| {
+            labels
+                .iter()
+                .position(|x| x == l)
+                .expect("label table has direct and unknown") as LabelId
+        };
+        Journeys {
+            direct: find("direct"),
+            unknown: find("unknown"),
+            labels,
+            n_channels,
+            ..Default::default()
+        }
+    }
+
+    /// Append a journey (touches must be in time order).
+    pub fn push(
+        &mut self,
+        touches: &[(i64, LabelId)],
+        lead_ms: Option<i64>,
+        conversions: f64,
+        revenue: f64,
+    ) {
+        let start = self.touches.len() as u32;
+        self.touches.extend(
+            touches
+                .iter()
+                .map(|&(time_ms, label)| Touch { time_ms, label }),
+        );
+        self.journeys.push(Journey {
+            start,
+            end: self.touches.len() as u32,
+            lead_ms,
+            conversions,
+            revenue,
+        });
+    }
+
+    /// Build the journeys of a partition of the log.
+    pub fn build(log: &EventLog, ids: &Identities) -> Journeys {
+        let n = ids.n_clusters as usize;
+        let mut lead_ms: Vec<Option<i64>> = vec![None; n];
+        for (l, &c) in log.crm_leads.iter().zip(&ids.crm_lead) {
+            let e = &mut lead_ms[c as usize];
+            *e = Some(e.map_or(l.time_ms, |t| t.min(l.time_ms)));
+        }
+        let mut revenue = vec![0.0; n];
+        for (d, &c) in log.deals.iter().zip(&ids.deal) {
+            revenue[c as usize] += d.revenue;
+        }
+        // Counting sort of visits by cluster (visits are already in time order).
+        let mut count = vec![0u32; n + 1];
+        for &c in &ids.visit {
+            count[c as usize + 1] += 1;
+        }
+        for i in 0..n {
+            count[i + 1] += count[i];
+        }
+        let mut slot = count.clone();
+        let mut sorted = vec![
+            Touch {
+                time_ms: 0,
+                label: 0
+            };
+            log.visits.len()
+        ];
+        for (v, &c) in log.visits.iter().zip(&ids.visit) {
+            sorted[slot[c as usize] as usize] = Touch {
+                time_ms: v.time_ms,
+                label: v.channel,
+            };
+            slot[c as usize] += 1;
+        }
+        let mut js = Journeys::new(log.labels.clone(), log.n_channels);
+        js.touches.reserve(sorted.len());
+        for c in 0..n {
+            let all = &sorted[count[c] as usize..count[c + 1] as usize];
+            let kept = match lead_ms[c] {
+                Some(t) => &all[..all.partition_point(|x| x.time_ms <= t)],
+                None => all,
+            };
+            let conversions = if lead_ms[c].is_some() { 1.0 } else { 0.0 };
+            if kept.is_empty() && conversions == 0.0 && revenue[c] == 0.0 {
+                continue;
+            }
+            let start = js.touches.len() as u32;
+            js.touches.extend_from_slice(kept);
+            js.journeys.push(Journey {
+                start,
+                end: js.touches.len() as u32,
+                lead_ms: lead_ms[c],
+                conversions,
+                revenue: revenue[c],
+            });
+        }
+        js
+    }
+
+    /// Journeys that credit something (a conversion or revenue).
+    pub fn converting(&self) -> impl Iterator<Item = &Journey> {
+        self.journeys
+            .iter()
+            .filter(|j| j.conversions > 0.0 || j.revenue != 0.0)
+    }
+
+    /// A journey's touches.
+    pub fn touches_of(&self, j: &Journey) -> &[Touch] {
+        &self.touches[j.start as usize..j.end as usize]
+    }
+
+    /// A journey's touches no older than `lookback_days` before its lead (all
+    /// touches for a non-converting journey or one with revenue but no lead).
+    pub fn in_lookback(&self, j: &Journey, lookback_days: f64) -> &[Touch] {
+        let all = self.touches_of(j);
+        match j.lead_ms {
+            Some(t) => {
+                let from = t - (lookback_days * 86_400_000.0) as i64;
+                &all[all.partition_point(|x| x.time_ms < from)..]
+            }
+            None => all,
+        }
+    }
+}

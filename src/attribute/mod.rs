@@ -1,0 +1,183 @@
+//! Attribution (step 4 of the loop): journeys built from the log and a
+//! stitcher's partition, the `Attributor` trait, its registry, and the rules.
+//!
+//! A journey is one cluster's visits in time order; it converts if the cluster
+//! holds a CRM lead (lead time = its earliest record), and carries the revenue
+//! of the cluster's deals. Converting journeys keep the touches up to the lead.
+//! A model credits each converting journey's conversion and revenue to labels;
+//! a journey with no touch inside the look-back window credits `unknown`.
+//! Adding a model = one file + one line in [`build`] + a `spec` entry + tests.
+//! Must never: name the world, the observation layer or the truth ledger.
+
+mod first_touch;
+mod journey;
+mod last_non_direct;
+mod last_touch;
+mod linear;
+
+pub use first_touch::FirstTouch;
+pub use journey::{Journey, Journeys, Touch};
+pub use last_non_direct::LastNonDirect;
+pub use last_touch::LastTouch;
+pub use linear::Linear;
+
+use crate::credit::Credit;
+use crate::spec::AttributorSpec;
+
+/// An attribution model.
+pub trait Attributor: Send + Sync {
+    /// Canonical id (as in reports).
+    fn name(&self) -> String;
+    /// Credit per label, in conversions and revenue.
+    fn attribute(&self, journeys: &Journeys) -> Credit;
+}
+
+/// Build a model from its spec.
+pub fn build(spec: &AttributorSpec) -> Box<dyn Attributor> {
+    let lookback_days = spec.lookback_days();
+    match spec {
+        AttributorSpec::FirstTouch { .. } => Box::new(FirstTouch { lookback_days }),
+        AttributorSpec::LastTouch { .. } => Box::new(LastTouch { lookback_days }),
+        AttributorSpec::LastNonDirect { .. } => Box::new(LastNonDirect { lookback_days }),
+        AttributorSpec::Linear { .. } => Box::new(Linear { lookback_days }),
+    }
+}
+
+/// Credit every converting journey by per-touch weights a rule computes over
+/// the touches inside the look-back window (weights summing to 1), or to
+/// `unknown` when there are none. Every label of the journeys gets an entry.
+pub(crate) fn credit_by_rule(
+    journeys: &Journeys,
+    lookback_days: f64,
+    rule: impl Fn(&[Touch], &mut Vec<f64>),
+) -> Credit {
+    let mut conv = vec![0.0; journeys.labels.len()];
+    let mut rev = vec![0.0; journeys.labels.len()];
+    let unknown = journeys.unknown as usize;
+    let mut weights = Vec::new();
+    for j in journeys.converting() {
+        let touches = journeys.in_lookback(j, lookback_days);
+        if touches.is_empty() {
+            conv[unknown] += j.conversions;
+            rev[unknown] += j.revenue;
+            continue;
+        }
+        weights.clear();
+        weights.resize(touches.len(), 0.0);
+        rule(touches, &mut weights);
+        for (t, w) in touches.iter().zip(&weights) {
+            conv[t.label as usize] += w * j.conversions;
+            rev[t.label as usize] += w * j.revenue;
+        }
+    }
+    let mut credit = Credit::default();
+    for (i, l) in journeys.labels.iter().enumerate() {
+        credit.add(l, conv[i], rev[i]);
+    }
+    credit
+}
+
+#[cfg(test)]
+pub(crate) mod tests {
+    use super::*;
+
+    /// Journeys from path strings (`"C1>C2>C3"`) with conversions.
+    pub(crate) fn paths(labels: &[&str], items: &[(&str, f64, f64)]) -> Journeys {
+        let mut all: Vec<String> = labels.iter().map(|s| s.to_string()).collect();
+        all.extend(["direct", "unassigned", "unknown"].map(String::from));
+        let mut js = Journeys::new(all, labels.len());
+        for (path, conv, revenue) in items {
+            let touches: Vec<(i64, u16)> = path
+                .split('>')
+                .filter(|s| !s.is_empty())
+                .enumerate()
+                .map(|(i, l)| {
+                    (
+                        i as i64 * 1000,
+                        js.labels.iter().position(|x| x == l).unwrap() as u16,
+                    )
+                })
+                .collect();
+            let lead = if *conv > 0.0 {
+                Some(touches.len() as i64 * 1000)
+            } else {
+                None
+            };
+            js.push(&touches, lead, *conv, *revenue);
+        }
+        js
+    }
+
+    pub(crate) fn close(a: f64, b: f64) -> bool {
+        (a - b).abs() < 1e-9
+    }
+
+    #[test]
+    fn design_example_a_rules() {
+        // DESIGN §10 (a): C1>C2>C3 → conv, C1 → null, C2>C3 → null.
+        let js = paths(
+            &["c1", "c2", "c3"],
+            &[
+                ("c1>c2>c3", 1.0, 0.0),
+                ("c1", 0.0, 0.0),
+                ("c2>c3", 0.0, 0.0),
+            ],
+        );
+        let lb = 90.0;
+        let ft = FirstTouch { lookback_days: lb }.attribute(&js);
+        let lt = LastTouch { lookback_days: lb }.attribute(&js);
+        let li = Linear { lookback_days: lb }.attribute(&js);
+        assert!(close(ft.conversions["c1"], 1.0) && close(ft.conversions["c3"], 0.0));
+        assert!(close(lt.conversions["c3"], 1.0) && close(lt.conversions["c1"], 0.0));
+        for c in ["c1", "c2", "c3"] {
+            assert!(close(li.conversions[c], 1.0 / 3.0));
+        }
+    }
+
+    #[test]
+    fn design_example_b_rules() {
+        // DESIGN §10 (b): A→conv ×2, A→null, B→conv, A>B→conv.
+        let js = paths(
+            &["a", "b"],
+            &[
+                ("a", 1.0, 10.0),
+                ("a", 1.0, 10.0),
+                ("a", 0.0, 0.0),
+                ("b", 1.0, 10.0),
+                ("a>b", 1.0, 10.0),
+            ],
+        );
+        let lb = 90.0;
+        let ft = FirstTouch { lookback_days: lb }.attribute(&js);
+        let lt = LastTouch { lookback_days: lb }.attribute(&js);
+        let li = Linear { lookback_days: lb }.attribute(&js);
+        assert!(close(ft.conversions["a"], 3.0) && close(ft.conversions["b"], 1.0));
+        assert!(close(lt.conversions["a"], 2.0) && close(lt.conversions["b"], 2.0));
+        assert!(close(li.conversions["a"], 2.5) && close(li.conversions["b"], 1.5));
+        assert!(close(li.revenue["a"], 25.0) && close(li.revenue["b"], 15.0));
+    }
+
+    #[test]
+    fn every_rule_sums_to_the_conversions_and_revenue() {
+        let js = paths(
+            &["a", "b", "c"],
+            &[
+                ("a>direct>b", 1.0, 7.0),
+                ("", 1.0, 3.0),
+                ("direct", 1.0, 2.0),
+                ("c>a>c", 2.0, 5.0),
+                ("b", 0.0, 0.0),
+            ],
+        );
+        for spec in AttributorSpec::all() {
+            let cr = build(&spec).attribute(&js);
+            assert!(close(cr.total_conversions(), 5.0), "{}", spec.id());
+            assert!(close(cr.total_revenue(), 17.0), "{}", spec.id());
+            assert!(
+                close(cr.conversions["unknown"], 1.0),
+                "{}: empty journey → unknown",
+                spec.id()
+            );
+        }
+    }
+}

@@ -1,0 +1,258 @@
+//! Experiments: a scenario × replicates × stitchers × models, every strategy
+//! scored on the same replicate world (paired). Replicates and strategies run
+//! in parallel; results are collected in index order, so they are identical
+//! whatever the thread count.
+//!
+//! The oracle partition and the `oracle` credit row are built here from the
+//! truth ledger: they are references, not strategies.
+//! Must never: hand the truth to a stitcher or an attributor.
+
+use crate::attribute::{self, Journeys};
+use crate::credit::Credit;
+use crate::observe::{self, Losses};
+use crate::scenario::Scenario;
+use crate::score::{self, CreditErrors, StitchMetrics};
+use crate::spec::{AttributorSpec, StitcherSpec};
+use crate::stitch::{self, Identities};
+use crate::truth::Truth;
+use crate::world::{self, Outcome};
+use rayon::prelude::*;
+
+/// Name of the reference rows built from the truth.
+pub const ORACLE: &str = "oracle";
+
+/// What to run.
+#[derive(Clone, Debug)]
+pub struct RunConfig {
+    /// Stitchers (the oracle partition is always added).
+    pub stitchers: Vec<StitcherSpec>,
+    /// Models (the oracle credit row is always added).
+    pub models: Vec<AttributorSpec>,
+    /// Number of replicates.
+    pub replicates: u32,
+}
+
+impl RunConfig {
+    /// The scenario's own choices.
+    pub fn from_scenario(sc: &Scenario) -> RunConfig {
+        RunConfig {
+            stitchers: sc.stitcher_specs(),
+            models: sc.attributor_specs(),
+            replicates: sc.replicates,
+        }
+    }
+}
+
+/// Counts describing one replicate's world and what was observed of it.
+#[derive(Clone, Debug, PartialEq)]
+pub struct WorldSummary {
+    /// Persons.
+    pub persons: u64,
+    /// Devices.
+    pub devices: u64,
+    /// Distinct cookie ids recorded.
+    pub cookies: u64,
+    /// True site visits in the window.
+    pub visits: u64,
+    /// Visits the tracker recorded.
+    pub recorded_visits: u64,
+    /// Form fills recorded.
+    pub form_fills: u64,
+    /// True leads.
+    pub leads: u64,
+    /// Opportunities.
+    pub opportunities: u64,
+    /// Closed deals.
+    pub customers: u64,
+    /// Revenue of closed deals.
+    pub revenue: f64,
+    /// Persons who were already customers when the window opened.
+    pub existing_customers: u64,
+    /// CRM lead records (duplicates included).
+    pub crm_leads: u64,
+    /// Loss events by mechanism (`handoff_loss` from the world, the rest observed).
+    pub loss: Losses,
+}
+
+/// One model's credit on one stitcher's journeys, scored against each truth.
+#[derive(Clone, Debug)]
+pub struct AttributionResult {
+    /// Stitcher id (or `oracle`).
+    pub stitcher: String,
+    /// Model id (or `oracle`).
+    pub model: String,
+    /// The credit given.
+    pub credit: Credit,
+    /// Error against causal, incremental and Shapley truth, in that order.
+    pub error: [CreditErrors; 3],
+}
+
+/// Everything one replicate produced.
+#[derive(Clone, Debug)]
+pub struct ReplicateResult {
+    /// Replicate index.
+    pub replicate: u32,
+    /// World counts.
+    pub world: WorldSummary,
+    /// The three truths.
+    pub truth: [Credit; 3],
+    /// Stitching metrics per stitcher id, in run order (oracle last).
+    pub stitching: Vec<(String, StitchMetrics)>,
+    /// Attribution rows, stitcher-major, in run order.
+    pub attribution: Vec<AttributionResult>,
+}
+
+/// The oracle partition: true persons.
+pub fn oracle_identities(truth: &Truth) -> Identities {
+    let e = &truth.events;
+    let widen = |v: &[u32]| v.iter().map(|&p| p as u64).collect::<Vec<u64>>();
+    Identities::canonical([
+        widen(&e.visit_person),
+        widen(&e.form_fill_person),
+        widen(&e.crm_lead_person),
+        widen(&e.opportunity_person),
+        widen(&e.deal_person),
+    ])
+}
+
+/// Simulate, observe and assemble the truth of one replicate.
+pub fn simulate(sc: &Scenario, replicate: u32) -> (world::World, observe::Observation, Truth) {
+    let w = world::generate(sc, replicate);
+    let mut obs = observe::observe(sc, &w);
+    let events = std::mem::take(&mut obs.persons);
+    let truth = Truth::assemble(sc, &w, events);
+    (w, obs, truth)
+}
+
+fn summarize_world(sc: &Scenario, w: &world::World, obs: &observe::Observation) -> WorldSummary {
+    let horizon = sc.horizon_days;
+    let mut cookies: Vec<u64> = obs.log.visits.iter().map(|v| v.cookie_id).collect();
+    cookies.extend(obs.log.form_fills.iter().filter_map(|f| f.cookie_id));
+    cookies.sort_unstable();
+    cookies.dedup();
+    let mut s = WorldSummary {
+        persons: w.persons.len() as u64,
+        devices: w.devices.len() as u64,
+        cookies: cookies.len() as u64,
+        visits: w
+            .touches
+            .iter()
+            .filter(|t| t.is_visit && t.time >= 0.0 && t.time <= horizon)
+            .count() as u64,
+        recorded_visits: obs.log.visits.len() as u64,
+        form_fills: obs.log.form_fills.len() as u64,
+        leads: 0,
+        opportunities: 0,
+        customers: 0,
+        revenue: 0.0,
+        existing_customers: 0,
+        crm_leads: obs.log.crm_leads.len() as u64,
+        loss: obs.losses.clone(),
+    };
+    let mut handoff = 0;
+    for p in &w.persons {
+        match &p.outcome {
+            Outcome::Lead(l) => {
+                s.leads += 1;
+                s.opportunities += l.opportunity.is_some() as u64;
+                if let Some((_, r)) = l.deal {
+                    s.customers += 1;
+                    s.revenue += r;
+                }
+                handoff += (!l.contacted) as u64;
+            }
+            Outcome::ExistingCustomer { .. } => s.existing_customers += 1,
+            Outcome::None => {}
+        }
+    }
+    s.loss.counts.insert("handoff_loss", handoff);
+    s
+}
+
+/// Score every model on one partition's journeys.
+fn attribute_all(
+    stitcher: &str,
+    journeys: &Journeys,
+    models: &[AttributorSpec],
+    truth: &Truth,
+    channels: &[String],
+) -> Vec<AttributionResult> {
+    models
+        .par_iter()
+        .map(|spec| {
+            let model = attribute::build(spec);
+            let credit = model.attribute(journeys);
+            let error = [&truth.causal, &truth.incremental, &truth.shapley]
+                .map(|t| score::credit_errors(&credit, t, channels));
+            AttributionResult {
+                stitcher: stitcher.to_string(),
+                model: model.name(),
+                credit,
+                error,
+            }
+        })
+        .collect()
+}
+
+/// Run one replicate end to end.
+pub fn run_replicate(sc: &Scenario, cfg: &RunConfig, replicate: u32) -> ReplicateResult {
+    let (w, obs, truth) = simulate(sc, replicate);
+    let channels = sc.channel_ids();
+    let world = summarize_world(sc, &w, &obs);
+    drop(w);
+    let log = &obs.log;
+
+    let mut parts: Vec<(String, Identities)> = cfg
+        .stitchers
+        .par_iter()
+        .map(|spec| {
+            let s = stitch::build(spec);
+            (s.name(), s.stitch(log))
+        })
+        .collect();
+    parts.push((ORACLE.to_string(), oracle_identities(&truth)));
+
+    let scored: Vec<(StitchMetrics, Vec<AttributionResult>)> = parts
+        .par_iter()
+        .map(|(name, ids)| {
+            let metrics = score::score_stitching(log, ids, &truth);
+            let journeys = Journeys::build(log, ids);
+            (
+                metrics,
+                attribute_all(name, &journeys, &cfg.models, &truth, &channels),
+            )
+        })
+        .collect();
+    let mut stitching = Vec::new();
+    let mut attribution = Vec::new();
+    for ((name, _), (metrics, rows)) in parts.iter().zip(scored) {
+        stitching.push((name.clone(), metrics));
+        attribution.extend(rows);
+    }
+    attribution.push(AttributionResult {
+        stitcher: ORACLE.into(),
+        model: ORACLE.into(),
+        credit: truth.causal.clone(),
+        error: [&truth.causal, &truth.incremental, &truth.shapley]
+            .map(|t| score::credit_errors(&truth.causal, t, &channels)),
+    });
+    ReplicateResult {
+        replicate,
+        world,
+        truth: [
+            truth.causal.clone(),
+            truth.incremental.clone(),
+            truth.shapley.clone(),
+        ],
+        stitching,
+        attribution,
+    }
+}
+
+/// Run every replicate (in parallel, results in replicate order).
+pub fn run(sc: &Scenario, cfg: &RunConfig) -> Vec<ReplicateResult> {
+    (0..cfg.replicates)
+        .into_par_iter()
+        .map(|r| run_replicate(sc, cfg, r))
+        .collect()
+}

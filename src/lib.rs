@@ -1,0 +1,30 @@
+//! closedloop: simulate closed-loop marketing end to end and score identity
+//! stitching and attribution against a ground truth only a simulation knows.
+//!
+//! The pipeline, one way (each module uses only those above it):
+//! ```text
+//! scenario   TOML → validated Scenario
+//! world      Scenario → World (persons, touches, leads, deals, counterfactuals)
+//! observe    World → EventLog (what the tracker and CRM saw) + event → person map
+//! truth      World + map → Truth (causal, incremental, Shapley credit; true persons)
+//! stitch     EventLog → Identities (a partition)            [sees only the log]
+//! attribute  EventLog + Identities → Journeys → Credit      [sees only the log]
+//! score      Identities/Credit vs Truth → metrics
+//! experiment replicates × stitchers × models, in parallel, deterministic
+//! report     report.json (schema 1), written atomically
+//! ```
+//! The library never prints, never parses argv and never exits the process.
+
+pub mod attribute;
+pub mod credit;
+pub mod experiment;
+pub mod log;
+pub mod observe;
+pub mod report;
+pub mod rng;
+pub mod scenario;
+pub mod score;
+pub mod spec;
+pub mod stitch;
+pub mod truth;
+pub mod world;

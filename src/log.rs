@@ -1,0 +1,188 @@
+//! The event log: everything a tracker and a CRM recorded, and all that a
+//! stitcher or an attribution model may read (DESIGN §3.4, §8).
+//!
+//! Tables are sorted by time; event ids are unique across the whole log.
+//! Nothing here says which person an event belongs to: identity must be
+//! reconstructed (stitching). Labels are strings in `labels`, referenced by
+//! index; the scenario's channels come first, then `direct`, `unassigned`,
+//! `unknown`.
+//! Must never: depend on the world, the observation layer or the truth.
+
+/// Recorded label for visits without a usable source.
+pub const DIRECT: &str = "direct";
+/// Recorded label for visits whose source could not be classified.
+pub const UNASSIGNED: &str = "unassigned";
+/// Label for leads with no web history.
+pub const UNKNOWN: &str = "unknown";
+
+/// Index of a label in `EventLog::labels`.
+pub type LabelId = u16;
+
+/// A recorded site visit.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Visit {
+    /// Unique event id.
+    pub event_id: u64,
+    /// Milliseconds since the Unix epoch, UTC.
+    pub time_ms: i64,
+    /// First-party cookie id (opaque).
+    pub cookie_id: u64,
+    /// Recorded channel (UTM / referrer), an index into `labels`.
+    pub channel: LabelId,
+    /// Campaign, an index into `campaigns` (None for unattributed visits).
+    pub campaign: Option<u16>,
+    /// Platform click id, when the visit came from a paid click that carries one.
+    pub click_id: Option<u64>,
+    /// Landing page, an index into `pages`.
+    pub landing_page: u16,
+    /// Pages viewed.
+    pub pages_viewed: u16,
+    /// Dwell time, seconds.
+    pub dwell_s: f32,
+    /// Hashed public IP.
+    pub ip_hash: u64,
+    /// User-agent family, an index into `user_agents`.
+    pub user_agent: u16,
+    /// Email token (see [`email_token`]) when the visit came from a newsletter click.
+    pub email_token: Option<u64>,
+}
+
+/// A form fill: the moment a visitor gives an email.
+#[derive(Clone, Debug, PartialEq)]
+pub struct FormFill {
+    /// Unique event id.
+    pub event_id: u64,
+    /// Milliseconds since the Unix epoch, UTC.
+    pub time_ms: i64,
+    /// Cookie of the visit the form was filled on (None if that visit was not tracked).
+    pub cookie_id: Option<u64>,
+    /// The email as typed.
+    pub email: String,
+}
+
+/// A CRM lead record (one per distinct email typed).
+#[derive(Clone, Debug, PartialEq)]
+pub struct CrmLead {
+    /// Unique event id (the record id).
+    pub event_id: u64,
+    /// Creation time, ms UTC.
+    pub time_ms: i64,
+    /// Email of the record (as first typed).
+    pub email: String,
+    /// Event id of the form fill that created it.
+    pub form_fill_id: u64,
+}
+
+/// An opportunity opened on a CRM lead record.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Opportunity {
+    /// Unique event id.
+    pub event_id: u64,
+    /// Creation time, ms UTC.
+    pub time_ms: i64,
+    /// Event id of the CRM lead it was opened on.
+    pub crm_lead_id: u64,
+}
+
+/// A closed-won deal.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Deal {
+    /// Unique event id.
+    pub event_id: u64,
+    /// Close time, ms UTC.
+    pub time_ms: i64,
+    /// Revenue.
+    pub revenue: f64,
+    /// Email as typed by the sales rep (case, typos).
+    pub email: String,
+}
+
+/// The observed data of one replicate.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct EventLog {
+    /// Label strings: channels first (`n_channels` of them), then `direct`, `unassigned`, `unknown`.
+    pub labels: Vec<String>,
+    /// How many of `labels` are marketing channels.
+    pub n_channels: usize,
+    /// Campaign names.
+    pub campaigns: Vec<String>,
+    /// Landing-page paths.
+    pub pages: Vec<String>,
+    /// User-agent families (`browser_devicetype`).
+    pub user_agents: Vec<String>,
+    /// Start of the observed window, ms UTC.
+    pub window_start_ms: i64,
+    /// End of the observed window, ms UTC.
+    pub window_end_ms: i64,
+    /// Site visits, by time.
+    pub visits: Vec<Visit>,
+    /// Form fills, by time.
+    pub form_fills: Vec<FormFill>,
+    /// CRM lead records, by time.
+    pub crm_leads: Vec<CrmLead>,
+    /// Opportunities, by time.
+    pub opportunities: Vec<Opportunity>,
+    /// Deals, by time.
+    pub deals: Vec<Deal>,
+}
+
+impl EventLog {
+    /// Index of a label.
+    pub fn label_id(&self, label: &str) -> Option<LabelId> {
+        self.labels
+            .iter()
+            .position(|l| l == label)
+            .map(|i| i as LabelId)
+    }
+
+    /// Whether a label is one of the marketing channels.
+    pub fn is_channel(&self, label: LabelId) -> bool {
+        (label as usize) < self.n_channels
+    }
+
+    /// The `direct` label's index.
+    pub fn direct(&self) -> LabelId {
+        self.label_id(DIRECT).expect("every log has a direct label")
+    }
+
+    /// The `unknown` label's index.
+    pub fn unknown(&self) -> LabelId {
+        self.label_id(UNKNOWN)
+            .expect("every log has an unknown label")
+    }
+
+    /// Build the label table from channel ids.
+    pub fn labels_for(channels: &[String]) -> Vec<String> {
+        let mut l = channels.to_vec();
+        l.extend([DIRECT, UNASSIGNED, UNKNOWN].map(String::from));
+        l
+    }
+}
+
+/// The token a newsletter click carries: FNV-1a (64-bit) of the lowercased,
+/// trimmed email. Public so a stitcher can compute it from a typed email.
+pub fn email_token(email: &str) -> u64 {
+    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
+    for b in email.trim().bytes() {
+        h ^= b.to_ascii_lowercase() as u64;
+        h = h.wrapping_mul(0x0100_0000_01b3);
+    }
+    h
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn email_token_ignores_case_and_spaces() {
+        assert_eq!(
+            email_token("Anna.Smith@X.com "),
+            email_token("anna.smith@x.com")
+        );
+        assert_ne!(
+            email_token("anna.smith@x.com"),
+            email_token("annasmith@x.com")
+        );
+    }
+}

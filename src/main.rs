@@ -1,0 +1,352 @@
+//! The `closedloop` command line: argument parsing, printing and exit codes
+//! (0 ok, 1 runtime failure, 2 bad input or usage). All work is in the library.
+
+use anyhow::Context;
+use clap::{Parser, Subcommand};
+use closedloop::experiment::{self, ORACLE, RunConfig};
+use closedloop::scenario::Scenario;
+use closedloop::spec::{self, AttributorSpec, StitcherSpec};
+use closedloop::{report, truth};
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+use std::time::Instant;
+
+#[derive(Parser)]
+#[command(
+    name = "closedloop",
+    version,
+    about = "Simulate closed-loop marketing; score identity stitching and attribution against the truth."
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Simulate a scenario, run every stitcher and model, score them, write report.json.
+    Run {
+        /// Scenario file (TOML).
+        scenario: PathBuf,
+        /// Output folder (default: out/<scenario name>/).
+        #[arg(long)]
+        out: Option<PathBuf>,
+        /// Master seed (overrides the scenario's).
+        #[arg(long)]
+        seed: Option<u64>,
+        /// Number of replicate worlds (overrides the scenario's).
+        #[arg(long)]
+        replicates: Option<u32>,
+        /// Comma-separated stitcher ids, or `all` (default: the scenario's list, else all).
+        #[arg(long)]
+        stitchers: Option<String>,
+        /// Comma-separated model ids, or `all` (default: the scenario's list, else all).
+        #[arg(long)]
+        models: Option<String>,
+        /// Print report.json on stdout instead of the table.
+        #[arg(long)]
+        json: bool,
+        /// Print nothing but errors.
+        #[arg(long)]
+        quiet: bool,
+    },
+    /// Check scenario files; every problem is listed.
+    Validate {
+        /// Scenario files.
+        #[arg(required = true)]
+        files: Vec<PathBuf>,
+    },
+    /// List the registered stitchers and models with their parameters.
+    List {
+        /// Machine-readable output.
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+/// An error that is the user's input, not a runtime failure (exit 2).
+#[derive(Debug)]
+struct BadInput(String);
+impl std::fmt::Display for BadInput {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+impl std::error::Error for BadInput {}
+
+fn bad(msg: impl Into<String>) -> anyhow::Error {
+    anyhow::Error::new(BadInput(msg.into()))
+}
+
+fn load(path: &Path) -> anyhow::Result<Scenario> {
+    Scenario::from_path(path).map_err(|e| bad(e.to_string()))
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let result = match cli.command {
+        Command::Run {
+            scenario,
+            out,
+            seed,
+            replicates,
+            stitchers,
+            models,
+            json,
+            quiet,
+        } => cmd_run(
+            &scenario, out, seed, replicates, stitchers, models, json, quiet,
+        ),
+        Command::Validate { files } => cmd_validate(&files),
+        Command::List { json } => cmd_list(json),
+    };
+    match result {
+        Ok(code) => code,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            if e.downcast_ref::<BadInput>().is_some() {
+                ExitCode::from(2)
+            } else {
+                ExitCode::from(1)
+            }
+        }
+    }
+}
+
+#[allow(clippy::too_many_arguments)]
+fn cmd_run(
+    path: &Path,
+    out: Option<PathBuf>,
+    seed: Option<u64>,
+    replicates: Option<u32>,
+    stitchers: Option<String>,
+    models: Option<String>,
+    json: bool,
+    quiet: bool,
+) -> anyhow::Result<ExitCode> {
+    let mut sc = load(path)?;
+    if let Some(s) = seed {
+        sc.seed = s;
+    }
+    if let Some(r) = replicates {
+        if r == 0 {
+            return Err(bad("--replicates must be at least 1"));
+        }
+        sc.replicates = r;
+    }
+    let mut cfg = RunConfig::from_scenario(&sc);
+    if let Some(list) = stitchers {
+        cfg.stitchers = spec::parse_list(&list, StitcherSpec::all, StitcherSpec::parse)
+            .map_err(|e| bad(format!("--stitchers: {e}")))?;
+    }
+    if let Some(list) = models {
+        cfg.models = spec::parse_list(&list, AttributorSpec::all, AttributorSpec::parse)
+            .map_err(|e| bad(format!("--models: {e}")))?;
+    }
+    let out = out.unwrap_or_else(|| Path::new("out").join(&sc.name));
+    if !quiet && !json {
+        eprintln!(
+            "closedloop: {} — {} persons × {} replicate(s), {} stitcher(s) × {} model(s)",
+            sc.name,
+            sc.persons,
+            cfg.replicates,
+            cfg.stitchers.len() + 1,
+            cfg.models.len() + 1
+        );
+    }
+    let t0 = Instant::now();
+    let results = experiment::run(&sc, &cfg);
+    let run_s = t0.elapsed().as_secs_f64();
+    let report = report::report_json(&sc, &results);
+    let mut bytes = serde_json::to_vec_pretty(&report).context("serialising report.json")?;
+    bytes.push(b'\n');
+    let timings =
+        serde_json::json!({ "run_seconds": run_s, "threads": rayon::current_num_threads() });
+    let files = vec![
+        ("report.json", bytes.clone()),
+        (
+            "timings.json",
+            serde_json::to_vec_pretty(&timings).context("serialising timings")?,
+        ),
+        ("credit.csv", credit_csv(&results).into_bytes()),
+    ];
+    report::write_run(&out, &files)?;
+    if json {
+        println!("{}", String::from_utf8_lossy(&bytes));
+    } else if !quiet {
+        print_table(&sc, &results);
+        println!(
+            "\nwrote {} ({:.1} s)",
+            out.join("report.json").display(),
+            run_s
+        );
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// Tidy credit table: replicate, source (truth or stitcher/model), label, conversions, revenue.
+fn credit_csv(results: &[experiment::ReplicateResult]) -> String {
+    let mut s = String::from("replicate,stitcher,model,label,conversions,revenue\n");
+    for r in results {
+        for (name, c) in truth::TRUTHS.iter().zip(&r.truth) {
+            for (label, conv) in &c.conversions {
+                s.push_str(&format!(
+                    "{},truth,{},{},{},{}\n",
+                    r.replicate, name, label, conv, c.revenue[label]
+                ));
+            }
+        }
+        for a in &r.attribution {
+            for (label, conv) in &a.credit.conversions {
+                s.push_str(&format!(
+                    "{},{},{},{},{},{}\n",
+                    r.replicate, a.stitcher, a.model, label, conv, a.credit.revenue[label]
+                ));
+            }
+        }
+    }
+    s
+}
+
+fn share_table(c: &closedloop::credit::Credit, channels: &[String]) -> Vec<f64> {
+    let v: Vec<f64> = channels
+        .iter()
+        .map(|ch| c.conversions.get(ch).copied().unwrap_or(0.0))
+        .collect();
+    let total: f64 = v.iter().sum();
+    v.iter()
+        .map(|x| if total != 0.0 { x / total } else { 0.0 })
+        .collect()
+}
+
+fn print_table(sc: &Scenario, results: &[experiment::ReplicateResult]) {
+    let channels = sc.channel_ids();
+    let n = results.len() as f64;
+    let first = &results[0];
+    // Best stitcher: highest mean pairwise F1, oracle excluded.
+    let mut best: Option<(String, f64)> = None;
+    for (i, (name, _)) in first.stitching.iter().enumerate() {
+        if name == ORACLE {
+            continue;
+        }
+        let f1 = results
+            .iter()
+            .map(|r| r.stitching[i].1.pairwise.f1)
+            .sum::<f64>()
+            / n;
+        if best.as_ref().is_none_or(|b| f1 > b.1) {
+            best = Some((name.clone(), f1));
+        }
+    }
+    let Some((best, best_f1)) = best else { return };
+    let w = &first.world;
+    println!(
+        "{} persons, {} leads, {} customers, revenue {:.0} (replicate 0)",
+        w.persons, w.leads, w.customers, w.revenue
+    );
+    for (name, m) in &first.stitching {
+        println!(
+            "  stitcher {:<16} pairwise F1 {:.3}  precision {:.3}  recall {:.3}  completeness {:.3}",
+            name, m.pairwise.f1, m.pairwise.precision, m.pairwise.recall, m.completeness
+        );
+    }
+    println!(
+        "\nShare of leads per channel: true causal vs each model on `{best}` stitching (F1 {best_f1:.3}), mean over {} replicate(s)",
+        results.len()
+    );
+    let rows: Vec<usize> = (0..first.attribution.len())
+        .filter(|&i| first.attribution[i].stitcher == best)
+        .collect();
+    let mean_shares = |get: &dyn Fn(&experiment::ReplicateResult) -> Vec<f64>| -> Vec<f64> {
+        let mut acc = vec![0.0; channels.len()];
+        for r in results {
+            for (a, x) in acc.iter_mut().zip(get(r)) {
+                *a += x / n;
+            }
+        }
+        acc
+    };
+    let truth_sh = mean_shares(&|r| share_table(&r.truth[0], &channels));
+    let model_sh: Vec<(String, Vec<f64>)> = rows
+        .iter()
+        .map(|&i| {
+            (
+                first.attribution[i].model.clone(),
+                mean_shares(&|r| share_table(&r.attribution[i].credit, &channels)),
+            )
+        })
+        .collect();
+    let width = channels.iter().map(|c| c.len()).max().unwrap_or(7).max(7);
+    print!("{:<width$}  {:>8}", "channel", "causal");
+    for (m, _) in &model_sh {
+        print!("  {:>15}", m);
+    }
+    println!();
+    for (i, ch) in channels.iter().enumerate() {
+        print!("{:<width$}  {:>7.1}%", ch, truth_sh[i] * 100.0);
+        for (_, s) in &model_sh {
+            print!("  {:>14.1}%", s[i] * 100.0);
+        }
+        println!();
+    }
+    print!("{:<width$}  {:>8}", "tvd", "");
+    for &i in &rows {
+        let tvd = results
+            .iter()
+            .map(|r| r.attribution[i].error[0].conversions.tvd)
+            .sum::<f64>()
+            / n;
+        print!("  {:>15.3}", tvd);
+    }
+    println!();
+}
+
+fn cmd_validate(files: &[PathBuf]) -> anyhow::Result<ExitCode> {
+    let mut failed = false;
+    for f in files {
+        match Scenario::from_path(f) {
+            Ok(s) => println!(
+                "ok: {} ({}: {} persons, {} channels)",
+                f.display(),
+                s.name,
+                s.persons,
+                s.channels.len()
+            ),
+            Err(e) => {
+                failed = true;
+                eprintln!("error: {e}");
+            }
+        }
+    }
+    Ok(if failed {
+        ExitCode::from(2)
+    } else {
+        ExitCode::SUCCESS
+    })
+}
+
+fn cmd_list(json: bool) -> anyhow::Result<ExitCode> {
+    if json {
+        let v =
+            serde_json::json!({ "stitchers": spec::STITCHERS, "attributors": spec::ATTRIBUTORS });
+        println!("{}", serde_json::to_string_pretty(&v)?);
+        return Ok(ExitCode::SUCCESS);
+    }
+    for (title, list) in [
+        ("Stitchers (--stitchers)", spec::STITCHERS),
+        ("Attribution models (--models)", spec::ATTRIBUTORS),
+    ] {
+        println!("{title}:");
+        for d in list {
+            println!("  {:<18} {}", d.kind, d.summary);
+            for p in d.params {
+                println!("  {:<18}   {} = {} — {}", "", p.name, p.default, p.help);
+            }
+        }
+        println!();
+    }
+    println!(
+        "References always added to a run: the `oracle` partition (true persons) and the `oracle` model (causal truth)."
+    );
+    Ok(ExitCode::SUCCESS)
+}

@@ -1,0 +1,556 @@
+//! Observation: what the tracker and the CRM record of the world (DESIGN §3.4).
+//!
+//! Cookies churn (deletion by the comScore mixture × `cookie_deletion_scale`,
+//! Safari ITP expiry, private windows, declined consent); sources are lost to
+//! `direct`; emails are typed with typos and variants; CRM records are views of
+//! the world's sales process. Every draw here comes from observation streams,
+//! so changing an observation parameter never changes the world or the truth.
+//!
+//! Cookie deletion: for each gap between two writes of a device's cookie, one
+//! uniform `u` decides whether at least one deletion happened:
+//! `u < 1 − exp(−scale · rate · gap)`. That is exactly the law of a Poisson
+//! deletion process at the scale-10 rate thinned with probability scale/10,
+//! is monotone in the scale on the same draws (a higher scale only adds
+//! deletions), and costs one draw per visit instead of one per deletion.
+//! Must never: change the world, or write anything a strategy could use to
+//! recover a true person other than what a real tracker would record.
+
+pub mod email;
+
+use crate::log::{self, CrmLead, Deal, EventLog, FormFill, Opportunity, Visit};
+use crate::rng::{Stream, StreamKind, mix64};
+use crate::scenario::{BROWSERS, ConsentMode, CookieSetting, DEVICE_TYPES, Scenario};
+use crate::world::{Outcome, Source, World};
+use rayon::prelude::*;
+use std::collections::BTreeMap;
+
+/// comScore (2007) deletion mixture: (share of devices, deletions per day).
+pub const DELETION_MIXTURE: [(f64, f64); 3] =
+    [(0.69, 0.0), (0.24, 2.5 / 30.0), (0.07, 12.0 / 30.0)];
+
+/// Groups per parallel work unit (any value gives identical results).
+const BLOCK_GROUPS: usize = 512;
+
+/// Which person (and which world touch) each logged event belongs to; only the
+/// truth ledger receives this.
+#[derive(Clone, Debug, Default)]
+pub struct EventPersons {
+    /// Per visit: the true person.
+    pub visit_person: Vec<u32>,
+    /// Per visit: the world touch index.
+    pub visit_touch: Vec<u32>,
+    /// Per form fill: the true person.
+    pub form_fill_person: Vec<u32>,
+    /// Per CRM lead: the true person.
+    pub crm_lead_person: Vec<u32>,
+    /// Per opportunity: the true person.
+    pub opportunity_person: Vec<u32>,
+    /// Per deal: the true person.
+    pub deal_person: Vec<u32>,
+}
+
+/// Counts of loss events, by mechanism (within the observed window).
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct Losses {
+    /// Mechanism name → events.
+    pub counts: BTreeMap<&'static str, u64>,
+}
+
+impl Losses {
+    fn add(&mut self, k: &'static str, n: u64) {
+        *self.counts.entry(k).or_insert(0) += n;
+    }
+    fn merge(&mut self, o: &Losses) {
+        for (k, v) in &o.counts {
+            self.add(k, *v);
+        }
+    }
+}
+
+/// Loss mechanisms counted, in report order.
+pub const LOSS_MECHANISMS: [&str; 9] = [
+    "cookie_deletion",
+    "itp_expiry",
+    "private_window",
+    "consent_declined",
+    "referrer_loss",
+    "email_typo",
+    "email_variant",
+    "second_email",
+    "rep_typo",
+];
+
+/// The observed log and the map the truth needs.
+#[derive(Clone, Debug)]
+pub struct Observation {
+    /// What strategies see.
+    pub log: EventLog,
+    /// Which person each event belongs to (truth only).
+    pub persons: EventPersons,
+    /// Loss events by mechanism.
+    pub losses: Losses,
+}
+
+struct Tables {
+    campaign_base: Vec<u16>,
+    landing: Vec<u16>,
+    ua: Vec<[u16; 3]>,
+}
+
+struct PendingVisit {
+    v: Visit,
+    person: u32,
+    touch: u32,
+}
+struct PendingForm {
+    f: FormFill,
+    person: u32,
+    key: u64,
+}
+struct PendingLead {
+    l: CrmLead,
+    person: u32,
+    form_key: u64,
+    key: u64,
+}
+struct PendingOpp {
+    o: Opportunity,
+    person: u32,
+    lead_key: u64,
+}
+struct PendingDeal {
+    d: Deal,
+    person: u32,
+}
+
+#[derive(Default)]
+struct BlockOut {
+    visits: Vec<PendingVisit>,
+    forms: Vec<PendingForm>,
+    leads: Vec<PendingLead>,
+    opps: Vec<PendingOpp>,
+    deals: Vec<PendingDeal>,
+    losses: Losses,
+}
+
+/// Convert days since the window start to ms UTC.
+fn to_ms(start_ms: i64, days: f64) -> i64 {
+    start_ms + (days * 86_400_000.0).round() as i64
+}
+
+/// Observe one replicate's world.
+pub fn observe(sc: &Scenario, world: &World) -> Observation {
+    let n_ch = sc.channels.len();
+    let mut log = EventLog {
+        labels: EventLog::labels_for(&sc.channel_ids()),
+        n_channels: n_ch,
+        ..Default::default()
+    };
+    // String tables: campaigns, pages, user agents.
+    let mut campaign_base = Vec::new();
+    for ch in &sc.channels {
+        campaign_base.push(log.campaigns.len() as u16);
+        if ch.campaigns.is_empty() {
+            log.campaigns.push(ch.id.clone());
+        } else {
+            log.campaigns.extend(ch.campaigns.iter().cloned());
+        }
+    }
+    let page_index = |p: &str, pages: &mut Vec<String>| -> u16 {
+        match pages.iter().position(|x| x == p) {
+            Some(i) => i as u16,
+            None => {
+                pages.push(p.to_string());
+                (pages.len() - 1) as u16
+            }
+        }
+    };
+    let mut landing: Vec<u16> = sc
+        .channels
+        .iter()
+        .map(|c| page_index(&c.landing_page, &mut log.pages))
+        .collect();
+    landing.push(page_index("/", &mut log.pages)); // return visits
+    landing.push(page_index("/contact", &mut log.pages)); // form-fill visits
+    let mut ua = Vec::new();
+    for b in BROWSERS {
+        let mut row = [0u16; 3];
+        for (t, ty) in DEVICE_TYPES.iter().enumerate() {
+            row[t] = log.user_agents.len() as u16;
+            log.user_agents.push(format!("{b}_{ty}"));
+        }
+        ua.push(row);
+    }
+    let tables = Tables {
+        campaign_base,
+        landing,
+        ua,
+    };
+    let start_ms = sc.start_epoch_ms();
+    log.window_start_ms = start_ms;
+    log.window_end_ms = to_ms(start_ms, sc.horizon_days);
+
+    let n_groups = world.groups.len();
+    let blocks: Vec<BlockOut> = (0..n_groups.div_ceil(BLOCK_GROUPS))
+        .into_par_iter()
+        .map(|b| {
+            let mut out = BlockOut::default();
+            for g in b * BLOCK_GROUPS..((b + 1) * BLOCK_GROUPS).min(n_groups) {
+                observe_group(sc, world, &tables, start_ms, g as u32, &mut out);
+            }
+            out
+        })
+        .collect();
+
+    let mut losses = Losses::default();
+    for m in LOSS_MECHANISMS {
+        losses.add(m, 0);
+    }
+    let mut visits = Vec::new();
+    let mut forms = Vec::new();
+    let mut leads = Vec::new();
+    let mut opps = Vec::new();
+    let mut deals = Vec::new();
+    for b in blocks {
+        losses.merge(&b.losses);
+        visits.extend(b.visits);
+        forms.extend(b.forms);
+        leads.extend(b.leads);
+        opps.extend(b.opps);
+        deals.extend(b.deals);
+    }
+    // Sort every table by time with deterministic tie-breaks, then number events.
+    visits.par_sort_unstable_by_key(|p| (p.v.time_ms, p.v.cookie_id, p.touch));
+    forms.sort_unstable_by_key(|p| (p.f.time_ms, p.key));
+    leads.sort_unstable_by_key(|p| (p.l.time_ms, p.key));
+    opps.sort_unstable_by_key(|p| (p.o.time_ms, p.lead_key));
+    deals.sort_unstable_by(|a, b| a.d.time_ms.cmp(&b.d.time_ms).then(a.person.cmp(&b.person)));
+
+    let mut next_id = 1u64;
+    let mut persons = EventPersons::default();
+    for p in visits {
+        persons.visit_person.push(p.person);
+        persons.visit_touch.push(p.touch);
+        let mut v = p.v;
+        v.event_id = next_id;
+        next_id += 1;
+        log.visits.push(v);
+    }
+    let mut form_id = BTreeMap::new();
+    for p in forms {
+        persons.form_fill_person.push(p.person);
+        let mut f = p.f;
+        f.event_id = next_id;
+        form_id.insert(p.key, next_id);
+        next_id += 1;
+        log.form_fills.push(f);
+    }
+    let mut lead_id = BTreeMap::new();
+    for p in leads {
+        persons.crm_lead_person.push(p.person);
+        let mut l = p.l;
+        l.event_id = next_id;
+        l.form_fill_id = form_id[&p.form_key];
+        lead_id.insert(p.key, next_id);
+        next_id += 1;
+        log.crm_leads.push(l);
+    }
+    for p in opps {
+        persons.opportunity_person.push(p.person);
+        let mut o = p.o;
+        o.event_id = next_id;
+        o.crm_lead_id = lead_id[&p.lead_key];
+        next_id += 1;
+        log.opportunities.push(o);
+    }
+    for p in deals {
+        persons.deal_person.push(p.person);
+        let mut d = p.d;
+        d.event_id = next_id;
+        next_id += 1;
+        log.deals.push(d);
+    }
+    Observation {
+        log,
+        persons,
+        losses,
+    }
+}
+
+/// Cookie ids: a bijective mix of (device, generation), so ids are unique and opaque.
+fn cookie_id(salt: u64, device: u32, generation: u32) -> u64 {
+    mix64(salt ^ (((device as u64) << 32) | generation as u64))
+}
+
+fn observe_group(
+    sc: &Scenario,
+    world: &World,
+    t: &Tables,
+    start_ms: i64,
+    g: u32,
+    out: &mut BlockOut,
+) {
+    let o = &sc.observe;
+    let (seed, rep) = (sc.seed, world.replicate);
+    let group = &world.groups[g as usize];
+    let p0 = group.first_person;
+    let p1 = p0 + group.n_persons;
+    let (t0, t1) = (
+        world.persons[p0 as usize].touches.0,
+        world.persons[(p1 - 1) as usize].touches.1,
+    );
+    let salt = mix64(mix64(seed ^ 0x636f_6f6b_6965) ^ rep as u64);
+    let ip_hash = mix64(group.ip ^ salt);
+    let horizon = sc.horizon_days;
+
+    // Visits of the group by (device, time).
+    let mut order: Vec<u32> = (t0..t1)
+        .filter(|&i| world.touches[i as usize].is_visit)
+        .collect();
+    order.sort_unstable_by(|&a, &b| {
+        let (ta, tb) = (&world.touches[a as usize], &world.touches[b as usize]);
+        ta.device
+            .cmp(&tb.device)
+            .then(ta.time.total_cmp(&tb.time))
+            .then(a.cmp(&b))
+    });
+    // Cookie of each visit touch (None: not recorded), indexed by touch − t0.
+    let mut cookie_of: Vec<Option<u64>> = vec![None; (t1 - t0) as usize];
+
+    let mut i = 0;
+    while i < order.len() {
+        let device = world.touches[order[i] as usize].device;
+        let dev = &world.devices[device as usize];
+        let mut ds = Stream::new(seed, rep, StreamKind::ObserveDevice, device as u64, 0, 0);
+        let declined = ds.uniform() < o.consent_decline_rate;
+        let class_u = ds.uniform();
+        let class = crate::rng::pick_with(class_u, &DELETION_MIXTURE.map(|m| m.0));
+        let deletion_rate = DELETION_MIXTURE[class].1 * o.cookie_deletion_scale;
+        let itp = BROWSERS[dev.browser as usize] == "safari"
+            && o.cookie_setting == CookieSetting::Js
+            && o.itp_cap_days > 0.0;
+        let mut generation: u32 = 0;
+        let mut one_off: u32 = 1 << 31;
+        let mut last_write: Option<f64> = None;
+        while i < order.len() && world.touches[order[i] as usize].device == device {
+            let ti = order[i];
+            let touch = &world.touches[ti as usize];
+            let (gap_u, private_u, referrer_u) = (ds.uniform(), ds.uniform(), ds.uniform());
+            i += 1;
+            let in_window = touch.time >= 0.0 && touch.time <= horizon;
+            let count = |out: &mut BlockOut, k: &'static str| {
+                if in_window {
+                    out.losses.add(k, 1);
+                }
+            };
+            let private = private_u < o.private_window_rate;
+            let mut cookie = if private {
+                count(out, "private_window");
+                one_off += 1;
+                cookie_id(salt, device, one_off)
+            } else {
+                if let Some(lw) = last_write {
+                    let gap = touch.time - lw;
+                    if gap_u < 1.0 - (-deletion_rate * gap).exp() {
+                        generation += 1;
+                        count(out, "cookie_deletion");
+                    } else if itp && gap > o.itp_cap_days {
+                        generation += 1;
+                        count(out, "itp_expiry");
+                    }
+                }
+                last_write = Some(touch.time);
+                cookie_id(salt, device, generation)
+            };
+            if declined {
+                count(out, "consent_declined");
+                match o.consent_mode {
+                    ConsentMode::NotRecorded => continue,
+                    ConsentMode::OneOffId => {
+                        one_off += 1;
+                        cookie = cookie_id(salt, device, one_off);
+                    }
+                }
+            }
+            if !in_window {
+                continue;
+            }
+            cookie_of[(ti - t0) as usize] = Some(cookie);
+            // Recorded source.
+            let (true_label, landing, campaign) = match touch.source {
+                Source::Channel(c) => (
+                    Some(c),
+                    t.landing[c as usize],
+                    Some(t.campaign_base[c as usize] + touch.campaign as u16),
+                ),
+                Source::Return => (None, t.landing[sc.channels.len()], None),
+                Source::FormFill(path) => (
+                    path,
+                    t.landing[sc.channels.len() + 1],
+                    path.map(|c| t.campaign_base[c as usize]),
+                ),
+            };
+            let (channel, campaign) = match true_label {
+                Some(c) => {
+                    let rate = sc.channels[c as usize]
+                        .referrer_loss_rate
+                        .unwrap_or(o.referrer_loss_rate);
+                    if referrer_u < rate {
+                        count(out, "referrer_loss");
+                        (sc.channels.len() as u16, None)
+                    } else {
+                        (c, campaign)
+                    }
+                }
+                None => (sc.channels.len() as u16, None),
+            };
+            let person = touch.person;
+            let email_token = match touch.source {
+                Source::Channel(c)
+                    if sc.channels[c as usize].audience
+                        == crate::scenario::Audience::Subscribers =>
+                {
+                    Some(log::email_token(&person_emails(sc, world, person).0))
+                }
+                _ => None,
+            };
+            out.visits.push(PendingVisit {
+                v: Visit {
+                    event_id: 0,
+                    time_ms: to_ms(start_ms, touch.time),
+                    cookie_id: cookie,
+                    channel,
+                    campaign,
+                    click_id: None,
+                    landing_page: landing,
+                    pages_viewed: touch.pages,
+                    dwell_s: touch.dwell_s,
+                    ip_hash,
+                    user_agent: t.ua[dev.browser as usize][dev.device_type as usize],
+                    email_token,
+                },
+                person,
+                touch: ti,
+            });
+        }
+    }
+
+    // Form fills and CRM records, person by person.
+    for person in p0..p1 {
+        let p = &world.persons[person as usize];
+        let Outcome::Lead(lead) = &p.outcome else {
+            continue;
+        };
+        let (primary, second) = person_emails(sc, world, person);
+        let mut ps = Stream::new(seed, rep, StreamKind::ObservePerson, person as u64, 0, 0);
+        let mut records: Vec<(String, u64)> = Vec::new(); // (lowercased email, lead key)
+        let mut first_record: Option<(u64, String)> = None;
+        let (a, b) = p.touches;
+        for ti in a..b {
+            let touch = &world.touches[ti as usize];
+            if !touch.form_fill || touch.time > horizon {
+                continue;
+            }
+            let typed = email::type_email(
+                &mut ps,
+                &primary,
+                &second,
+                o.second_email_rate,
+                o.email_typo_rate,
+                o.email_variant_rate,
+            );
+            for (flag, k) in [
+                (typed.second, "second_email"),
+                (typed.typo, "email_typo"),
+                (typed.variant, "email_variant"),
+            ] {
+                if flag {
+                    out.losses.add(k, 1);
+                }
+            }
+            let time_ms = to_ms(start_ms, touch.time);
+            let form_key = ((person as u64) << 24) | (ti - a) as u64;
+            out.forms.push(PendingForm {
+                f: FormFill {
+                    event_id: 0,
+                    time_ms,
+                    cookie_id: cookie_of[(ti - t0) as usize],
+                    email: typed.email.clone(),
+                },
+                person,
+                key: form_key,
+            });
+            let lower = typed.email.to_ascii_lowercase();
+            if !records.iter().any(|r| r.0 == lower) {
+                let key = form_key;
+                records.push((lower, key));
+                out.leads.push(PendingLead {
+                    l: CrmLead {
+                        event_id: 0,
+                        time_ms,
+                        email: typed.email.clone(),
+                        form_fill_id: 0,
+                    },
+                    person,
+                    form_key,
+                    key,
+                });
+                if first_record.is_none() {
+                    first_record = Some((key, typed.email.clone()));
+                }
+            }
+        }
+        let Some((lead_key, lead_email)) = first_record else {
+            continue;
+        };
+        if let Some(t_opp) = lead.opportunity {
+            out.opps.push(PendingOpp {
+                o: Opportunity {
+                    event_id: 0,
+                    time_ms: to_ms(start_ms, t_opp),
+                    crm_lead_id: 0,
+                },
+                person,
+                lead_key,
+            });
+        }
+        if let Some((t_deal, revenue)) = lead.deal {
+            let (u_typo, u_kind, u_pos, u_char, u_case) = (
+                ps.uniform(),
+                ps.uniform(),
+                ps.uniform(),
+                ps.uniform(),
+                ps.uniform(),
+            );
+            let mut rep_email = lead_email.clone();
+            if u_case < o.email_variant_rate {
+                rep_email = email::variant(&rep_email, 0.0);
+            }
+            if u_typo < o.rep_typo_rate {
+                out.losses.add("rep_typo", 1);
+                rep_email = email::typo(&rep_email, u_kind, u_pos, u_char);
+            }
+            out.deals.push(PendingDeal {
+                d: Deal {
+                    event_id: 0,
+                    time_ms: to_ms(start_ms, t_deal),
+                    revenue,
+                    email: rep_email,
+                },
+                person,
+            });
+        }
+    }
+}
+
+/// A person's primary and second email addresses.
+pub fn person_emails(sc: &Scenario, world: &World, person: u32) -> (String, String) {
+    let p = &world.persons[person as usize];
+    let bits = mix64(mix64(sc.seed ^ 0x6e61_6d65) ^ person as u64);
+    email::addresses(
+        person,
+        p.group,
+        world.groups[p.group as usize].is_office,
+        bits,
+    )
+}

@@ -1,0 +1,213 @@
+//! Reports: `report.json` (schema 1, DESIGN §13) with per-replicate results and
+//! a summary (mean, sd, t-based 95 % CI, n) of every number; atomic writing of
+//! a run folder (temp folder + rename).
+//! Must never: include wall-clock numbers in `report.json` (they go to `timings.json`).
+
+use crate::credit::Credit;
+use crate::experiment::{ReplicateResult, WorldSummary};
+use crate::scenario::Scenario;
+use crate::truth::TRUTHS;
+use serde_json::{Map, Value, json};
+use statrs::distribution::{ContinuousCDF, StudentsT};
+use std::path::{Path, PathBuf};
+
+/// Version of the report.json layout.
+pub const SCHEMA_VERSION: u32 = 1;
+
+fn credit_json(c: &Credit) -> Value {
+    json!({ "conversions": c.conversions, "revenue": c.revenue })
+}
+
+fn world_json(w: &WorldSummary) -> Value {
+    json!({
+        "persons": w.persons,
+        "devices": w.devices,
+        "cookies": w.cookies,
+        "visits": w.visits,
+        "recorded_visits": w.recorded_visits,
+        "form_fills": w.form_fills,
+        "crm_leads": w.crm_leads,
+        "leads": w.leads,
+        "opportunities": w.opportunities,
+        "customers": w.customers,
+        "revenue": w.revenue,
+        "existing_customers": w.existing_customers,
+        "loss": w.loss.counts,
+    })
+}
+
+/// One replicate as a JSON object.
+pub fn replicate_json(r: &ReplicateResult) -> Value {
+    let mut truth = Map::new();
+    for (name, c) in TRUTHS.iter().zip(&r.truth) {
+        truth.insert(name.to_string(), credit_json(c));
+    }
+    let mut stitching = Map::new();
+    for (name, m) in &r.stitching {
+        stitching.insert(
+            name.clone(),
+            serde_json::to_value(m).expect("metrics serialise"),
+        );
+    }
+    let attribution: Vec<Value> = r
+        .attribution
+        .iter()
+        .map(|a| {
+            let mut error = Map::new();
+            for (name, e) in TRUTHS.iter().zip(&a.error) {
+                error.insert(name.to_string(), serde_json::to_value(e).expect("errors serialise"));
+            }
+            json!({ "stitcher": a.stitcher, "model": a.model, "credit": credit_json(&a.credit), "error": error })
+        })
+        .collect();
+    json!({
+        "replicate": r.replicate,
+        "world": world_json(&r.world),
+        "truth": truth,
+        "stitching": stitching,
+        "attribution": attribution,
+    })
+}
+
+/// Summary statistics of a sample: {mean, sd, ci95_low, ci95_high, n}.
+pub fn stats(xs: &[f64]) -> Value {
+    let n = xs.len();
+    let mean = xs.iter().sum::<f64>() / n as f64;
+    if n < 2 {
+        return json!({ "mean": mean, "sd": null, "ci95_low": null, "ci95_high": null, "n": n });
+    }
+    let var = xs.iter().map(|x| (x - mean).powi(2)).sum::<f64>() / (n - 1) as f64;
+    let sd = var.sqrt();
+    let t = StudentsT::new(0.0, 1.0, (n - 1) as f64)
+        .map(|d| d.inverse_cdf(0.975))
+        .unwrap_or(f64::NAN);
+    let half = t * sd / (n as f64).sqrt();
+    json!({ "mean": mean, "sd": sd, "ci95_low": mean - half, "ci95_high": mean + half, "n": n })
+}
+
+/// Summarise values found at the same path in every replicate: numbers become
+/// stats, objects and arrays recurse, anything else keeps the first value.
+pub fn summarize(values: &[&Value]) -> Value {
+    match values.first() {
+        None => Value::Null,
+        Some(Value::Number(_)) => {
+            let xs: Vec<f64> = values.iter().filter_map(|v| v.as_f64()).collect();
+            stats(&xs)
+        }
+        Some(Value::Object(first)) => {
+            let mut out = Map::new();
+            for key in first.keys() {
+                let vs: Vec<&Value> = values.iter().filter_map(|v| v.get(key)).collect();
+                out.insert(key.clone(), summarize(&vs));
+            }
+            Value::Object(out)
+        }
+        Some(Value::Array(first)) => Value::Array(
+            (0..first.len())
+                .map(|i| {
+                    let vs: Vec<&Value> = values.iter().filter_map(|v| v.get(i)).collect();
+                    summarize(&vs)
+                })
+                .collect(),
+        ),
+        Some(other) => (*other).clone(),
+    }
+}
+
+/// The whole report.json.
+pub fn report_json(sc: &Scenario, results: &[ReplicateResult]) -> Value {
+    let reps: Vec<Value> = results.iter().map(replicate_json).collect();
+    let refs: Vec<&Value> = reps.iter().map(|r| r).collect();
+    let mut summary = summarize(&refs);
+    if let Value::Object(m) = &mut summary {
+        m.remove("replicate");
+    }
+    json!({
+        "schema_version": SCHEMA_VERSION,
+        "scenario": { "name": sc.name, "seed": sc.seed, "replicates": results.len() },
+        "channels": sc.channel_ids(),
+        "replicates": reps,
+        "summary": summary,
+    })
+}
+
+/// Why a run folder could not be written.
+#[derive(Debug, thiserror::Error)]
+#[error("cannot write {path}: {message}")]
+pub struct WriteError {
+    /// The path involved.
+    pub path: String,
+    /// The system's reason.
+    pub message: String,
+}
+
+fn werr(path: &Path, e: std::io::Error) -> WriteError {
+    WriteError {
+        path: path.display().to_string(),
+        message: e.to_string(),
+    }
+}
+
+/// Write files into `dir` atomically: everything goes to a sibling temporary
+/// folder first, which then replaces `dir` by rename, so a reader never sees a
+/// half-written run and a failure leaves any previous run in place.
+pub fn write_run(dir: &Path, files: &[(&str, Vec<u8>)]) -> Result<(), WriteError> {
+    let parent = dir
+        .parent()
+        .filter(|p| !p.as_os_str().is_empty())
+        .unwrap_or(Path::new("."));
+    std::fs::create_dir_all(parent).map_err(|e| werr(parent, e))?;
+    let name = dir
+        .file_name()
+        .map(|n| n.to_string_lossy().to_string())
+        .unwrap_or_else(|| "run".into());
+    let tmp: PathBuf = parent.join(format!(".{name}.tmp-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&tmp);
+    let result = (|| {
+        std::fs::create_dir_all(&tmp).map_err(|e| werr(&tmp, e))?;
+        for (file, bytes) in files {
+            let p = tmp.join(file);
+            if let Some(d) = p.parent() {
+                std::fs::create_dir_all(d).map_err(|e| werr(d, e))?;
+            }
+            std::fs::write(&p, bytes).map_err(|e| werr(&p, e))?;
+        }
+        let old: PathBuf = parent.join(format!(".{name}.old-{}", std::process::id()));
+        if dir.exists() {
+            std::fs::rename(dir, &old).map_err(|e| werr(dir, e))?;
+        }
+        std::fs::rename(&tmp, dir).map_err(|e| werr(dir, e))?;
+        let _ = std::fs::remove_dir_all(&old);
+        Ok(())
+    })();
+    if result.is_err() {
+        let _ = std::fs::remove_dir_all(&tmp);
+    }
+    result
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn stats_match_a_hand_computation() {
+        let s = stats(&[1.0, 2.0, 3.0]);
+        assert_eq!(s["mean"], 2.0);
+        assert_eq!(s["sd"], 1.0);
+        // t(0.975, 2) = 4.302653; half-width = 4.302653 / sqrt(3).
+        let half = 4.302_652_729_911_275 / 3f64.sqrt();
+        assert!((s["ci95_high"].as_f64().unwrap() - (2.0 + half)).abs() < 1e-6);
+        assert!(stats(&[5.0])["sd"].is_null());
+    }
+
+    #[test]
+    fn summary_walks_objects_and_arrays() {
+        let a = json!({"x": 1.0, "l": [{"name": "m", "v": 2.0}]});
+        let b = json!({"x": 3.0, "l": [{"name": "m", "v": 4.0}]});
+        let s = summarize(&[&a, &b]);
+        assert_eq!(s["x"]["mean"], 2.0);
+        assert_eq!(s["l"][0]["name"], "m");
+        assert_eq!(s["l"][0]["v"]["n"], 2);
+    }
+}

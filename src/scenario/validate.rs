@@ -1,0 +1,559 @@
+//! Loading and the one validation pass: every problem is collected with its key
+//! path (DESIGN §13 addressing: array elements by their `id`), its value and what
+//! was expected; unknown keys are found with `serde_ignored` so they are listed
+//! together with the value errors rather than stopping at the first.
+
+use super::*;
+use std::collections::BTreeSet;
+use std::fmt;
+
+/// One thing wrong with a scenario.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Problem {
+    /// Dotted key path, e.g. `channels.display.conversion_rate`.
+    pub path: String,
+    /// The offending value as written, if there is one.
+    pub value: Option<String>,
+    /// What was expected.
+    pub expected: String,
+}
+
+impl fmt::Display for Problem {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match &self.value {
+            Some(v) => write!(f, "{} = {}: {}", self.path, v, self.expected),
+            None => write!(f, "{}: {}", self.path, self.expected),
+        }
+    }
+}
+
+/// Why a scenario could not be loaded.
+#[derive(Debug, thiserror::Error)]
+pub enum ScenarioError {
+    /// The file could not be read.
+    #[error("cannot read scenario {path}: {message}")]
+    Io {
+        /// The path given.
+        path: String,
+        /// The system's reason.
+        message: String,
+    },
+    /// Not TOML, or a value of the wrong type.
+    #[error("{source_name}: {message}")]
+    Syntax {
+        /// File name.
+        source_name: String,
+        /// Parser message with line and column.
+        message: String,
+    },
+    /// Parsed, but some values are out of range or unknown.
+    #[error("{source_name}: {} problem(s):\n{}", problems.len(), problems.iter().map(|p| format!("  {p}")).collect::<Vec<_>>().join("\n"))]
+    Invalid {
+        /// File name.
+        source_name: String,
+        /// Every problem found.
+        problems: Vec<Problem>,
+    },
+}
+
+/// Render a serde_ignored path as a dotted scenario path, naming array elements by `id`.
+fn dotted(path: &serde_ignored::Path, raw: &toml::Value) -> String {
+    fn walk<'a>(
+        path: &serde_ignored::Path,
+        raw: &'a toml::Value,
+        out: &mut Vec<String>,
+    ) -> Option<&'a toml::Value> {
+        use serde_ignored::Path as P;
+        match path {
+            P::Root => Some(raw),
+            P::Seq { parent, index } => {
+                let node = walk(parent, raw, out);
+                let elem = node.and_then(|n| n.as_array()).and_then(|a| a.get(*index));
+                let name = elem
+                    .and_then(|e| e.get("id").or_else(|| e.get("kind")))
+                    .and_then(|v| v.as_str())
+                    .map(str::to_string)
+                    .unwrap_or_else(|| index.to_string());
+                out.push(name);
+                elem
+            }
+            P::Map { parent, key } => {
+                let node = walk(parent, raw, out);
+                out.push(key.to_string());
+                node.and_then(|n| n.get(key.as_str()))
+            }
+            P::Some { parent } | P::NewtypeStruct { parent } | P::NewtypeVariant { parent } => {
+                walk(parent, raw, out)
+            }
+        }
+    }
+    let mut parts = Vec::new();
+    walk(path, raw, &mut parts);
+    parts.join(".")
+}
+
+pub(super) fn load(source: &str, text: &str) -> Result<Scenario, ScenarioError> {
+    let syntax = |message: String| ScenarioError::Syntax {
+        source_name: source.to_string(),
+        message,
+    };
+    let raw: toml::Value = toml::from_str::<toml::Table>(text)
+        .map(toml::Value::Table)
+        .map_err(|e| syntax(e.to_string()))?;
+    let mut unknown = Vec::new();
+    let de = toml::de::Deserializer::parse(text).map_err(|e| syntax(e.to_string()))?;
+    let scenario: Scenario =
+        serde_ignored::deserialize(de, |path| unknown.push(dotted(&path, &raw)))
+            .map_err(|e| syntax(e.to_string()))?;
+    let mut problems: Vec<Problem> = unknown
+        .into_iter()
+        .map(|path| Problem {
+            path,
+            value: None,
+            expected: "unknown key (see scenarios/reference.toml for every key)".into(),
+        })
+        .collect();
+    problems.extend(check(&scenario));
+    if problems.is_empty() {
+        Ok(scenario)
+    } else {
+        Err(ScenarioError::Invalid {
+            source_name: source.to_string(),
+            problems,
+        })
+    }
+}
+
+struct Checker {
+    problems: Vec<Problem>,
+}
+
+impl Checker {
+    fn push(&mut self, path: &str, value: impl fmt::Display, expected: impl Into<String>) {
+        self.problems.push(Problem {
+            path: path.to_string(),
+            value: Some(value.to_string()),
+            expected: expected.into(),
+        });
+    }
+    fn missing(&mut self, path: &str, expected: impl Into<String>) {
+        self.problems.push(Problem {
+            path: path.to_string(),
+            value: None,
+            expected: expected.into(),
+        });
+    }
+    fn within(&mut self, path: &str, v: f64, lo: f64, hi: f64) {
+        if !(v.is_finite() && v >= lo && v <= hi) {
+            self.push(path, v, format!("must be within {lo}..={hi}"));
+        }
+    }
+    fn positive(&mut self, path: &str, v: f64) {
+        if !(v.is_finite() && v > 0.0) {
+            self.push(path, v, "must be a finite number > 0");
+        }
+    }
+    fn non_negative(&mut self, path: &str, v: f64) {
+        if !(v.is_finite() && v >= 0.0) {
+            self.push(path, v, "must be a finite number >= 0");
+        }
+    }
+    fn gamma(&mut self, path: &str, g: &GammaDays) {
+        self.positive(&format!("{path}.shape"), g.shape);
+        self.positive(&format!("{path}.scale_days"), g.scale_days);
+    }
+    fn shares(&mut self, path: &str, names: &[&str], values: &[f64]) {
+        for (n, &v) in names.iter().zip(values) {
+            self.non_negative(&format!("{path}.{n}"), v);
+        }
+        if values.iter().all(|v| v.is_finite() && *v >= 0.0) && values.iter().sum::<f64>() <= 0.0 {
+            self.missing(path, "at least one share must be > 0");
+        }
+    }
+    fn label(&mut self, path: &str, id: &str) {
+        let ok = !id.is_empty()
+            && id.chars().next().is_some_and(|c| c.is_ascii_lowercase())
+            && id
+                .chars()
+                .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_');
+        if !ok {
+            self.push(
+                path,
+                format!("{id:?}"),
+                "must be snake_case (a-z, 0-9, _; starting with a letter)",
+            );
+        }
+    }
+}
+
+/// Check every value of a parsed scenario; returns all problems found.
+pub(super) fn check(s: &Scenario) -> Vec<Problem> {
+    let mut c = Checker {
+        problems: Vec::new(),
+    };
+    if s.name.trim().is_empty() {
+        c.push("name", "\"\"", "must not be empty");
+    }
+    c.within("replicates", s.replicates as f64, 1.0, 10_000.0);
+    c.within("persons", s.persons as f64, 1.0, 50_000_000.0);
+    c.within("horizon_days", s.horizon_days, 1.0, 3650.0);
+    c.within("warmup_days", s.warmup_days, 0.0, 3650.0);
+    c.within("sales_tail_days", s.sales_tail_days, 0.0, 3650.0);
+    c.within("gross_margin", s.gross_margin, 0.0, 1.0);
+    if parse_date(&s.start_date).is_none() {
+        c.push(
+            "start_date",
+            format!("{:?}", s.start_date),
+            "must be a date YYYY-MM-DD from 1970 on",
+        );
+    }
+
+    let p = &s.population;
+    c.within(
+        "population.household_size_mean",
+        p.household_size_mean,
+        1.0,
+        20.0,
+    );
+    c.within("population.office_share", p.office_share, 0.0, 1.0);
+    c.within(
+        "population.office_size_mean",
+        p.office_size_mean,
+        1.0,
+        500.0,
+    );
+    c.within("population.frailty_shape", p.frailty_shape, 0.05, 1000.0);
+    c.within(
+        "population.extra_devices_mean",
+        p.extra_devices_mean,
+        0.0,
+        10.0,
+    );
+    c.shares(
+        "population.device_types",
+        &DEVICE_TYPES,
+        &p.device_types.as_array(),
+    );
+    for (t, mix) in
+        DEVICE_TYPES
+            .iter()
+            .zip([&p.browsers.desktop, &p.browsers.mobile, &p.browsers.tablet])
+    {
+        c.shares(
+            &format!("population.browsers.{t}"),
+            &BROWSERS,
+            &mix.as_array(),
+        );
+    }
+    c.within(
+        "population.shared_device_rate",
+        p.shared_device_rate,
+        0.0,
+        1.0,
+    );
+    c.within("population.newsletter_rate", p.newsletter_rate, 0.0, 1.0);
+    c.within("population.baseline_rate", p.baseline_rate, 0.0, 1.0);
+    c.within(
+        "population.baseline_quality",
+        p.baseline_quality,
+        0.0,
+        100.0,
+    );
+    c.within(
+        "population.return_visit_rate",
+        p.return_visit_rate,
+        0.0,
+        10.0,
+    );
+    c.within("population.pages_mean", p.pages_mean, 1.0, 100.0);
+    c.within(
+        "population.dwell_seconds_mean",
+        p.dwell_seconds_mean,
+        0.0,
+        3600.0,
+    );
+
+    if s.segments.is_empty() {
+        c.missing("segments", "at least one [[segments]] table is needed");
+    }
+    let mut seen = BTreeSet::new();
+    for seg in &s.segments {
+        let base = format!("segments.{}", seg.id);
+        c.label(&format!("{base}.id"), &seg.id);
+        if !seen.insert(seg.id.clone()) {
+            c.push(&format!("{base}.id"), &seg.id, "duplicate segment id");
+        }
+        c.non_negative(&format!("{base}.share"), seg.share);
+        c.within(&format!("{base}.qualify_rate"), seg.qualify_rate, 0.0, 1.0);
+        c.gamma(&format!("{base}.qualify_delay"), &seg.qualify_delay);
+        c.within(&format!("{base}.close_rate"), seg.close_rate, 0.0, 1.0);
+        c.gamma(&format!("{base}.sales_cycle"), &seg.sales_cycle);
+        c.positive(&format!("{base}.deal_size.median"), seg.deal_size.median);
+        c.within(
+            &format!("{base}.deal_size.sigma"),
+            seg.deal_size.sigma,
+            0.0,
+            5.0,
+        );
+    }
+    if !s.segments.is_empty() && s.segments.iter().map(|g| g.share.max(0.0)).sum::<f64>() <= 0.0 {
+        c.missing("segments", "at least one segment share must be > 0");
+    }
+
+    if s.channels.is_empty() {
+        c.missing("channels", "at least one [[channels]] table is needed");
+    }
+    if s.channels.len() > 20 {
+        c.push(
+            "channels",
+            s.channels.len(),
+            "at most 20 channels (exact Shapley truth enumerates subsets)",
+        );
+    }
+    let mut ids = BTreeSet::new();
+    for ch in &s.channels {
+        let base = format!("channels.{}", ch.id);
+        c.label(&format!("{base}.id"), &ch.id);
+        if RESERVED_LABELS.contains(&ch.id.as_str()) || ch.id == "cause" {
+            c.push(
+                &format!("{base}.id"),
+                &ch.id,
+                "is a reserved label (direct, unassigned, unknown, baseline, cause)",
+            );
+        }
+        if !ids.insert(ch.id.clone()) {
+            c.push(&format!("{base}.id"), &ch.id, "duplicate channel id");
+        }
+        match ch.spend {
+            Some(spend) => {
+                c.non_negative(&format!("{base}.spend"), spend);
+                match ch.max_rate {
+                    Some(m) => c.within(&format!("{base}.max_rate"), m, 0.0, 50.0),
+                    None => c.missing(&format!("{base}.max_rate"), "a paid channel (with `spend`) needs max_rate, touches/person/day at saturation"),
+                }
+                match ch.half_saturation {
+                    Some(k) => c.positive(&format!("{base}.half_saturation"), k),
+                    None => c.missing(&format!("{base}.half_saturation"), "a paid channel (with `spend`) needs half_saturation, the spend per 1,000 persons giving half of max_rate"),
+                }
+                c.within(
+                    &format!("{base}.hill_exponent"),
+                    ch.hill_exponent,
+                    0.1,
+                    10.0,
+                );
+                if ch.rate.is_some() {
+                    c.push(
+                        &format!("{base}.rate"),
+                        ch.rate.unwrap_or(0.0),
+                        "a paid channel's rate comes from spend; remove `rate` or `spend`",
+                    );
+                }
+            }
+            None => {
+                match ch.rate {
+                    Some(r) => c.within(&format!("{base}.rate"), r, 0.0, 50.0),
+                    None => c.missing(&format!("{base}.rate"), "an unpaid channel needs rate, touches/person/day (or give it spend, max_rate, half_saturation)"),
+                }
+                if ch.max_rate.is_some() || ch.half_saturation.is_some() {
+                    c.missing(
+                        &format!("{base}.spend"),
+                        "max_rate and half_saturation need spend",
+                    );
+                }
+            }
+        }
+        c.within(
+            &format!("{base}.conversion_rate"),
+            ch.conversion_rate,
+            0.0,
+            1.0,
+        );
+        c.gamma(&format!("{base}.delay"), &ch.delay);
+        c.within(&format!("{base}.quality"), ch.quality, 0.0, 100.0);
+        c.within(
+            &format!("{base}.intent_exponent"),
+            ch.intent_exponent,
+            -5.0,
+            10.0,
+        );
+        c.within(
+            &format!("{base}.engagement_exponent"),
+            ch.engagement_exponent,
+            -5.0,
+            5.0,
+        );
+        c.within(
+            &format!("{base}.trigger_window_days"),
+            ch.trigger_window_days,
+            0.0,
+            3650.0,
+        );
+        c.shares(
+            &format!("{base}.device_mix"),
+            &DEVICE_TYPES,
+            &ch.device_mix.as_array(),
+        );
+        if let Some(r) = ch.referrer_loss_rate {
+            c.within(&format!("{base}.referrer_loss_rate"), r, 0.0, 1.0);
+        }
+        if !ch.landing_page.starts_with('/') {
+            c.push(
+                &format!("{base}.landing_page"),
+                format!("{:?}", ch.landing_page),
+                "must be a path starting with /",
+            );
+        }
+    }
+    if !s.channels.is_empty() && s.channels.iter().all(|ch| ch.kind == TouchKind::Impression) {
+        c.missing(
+            "channels",
+            "at least one channel must be of kind \"click\" (impressions produce no visit)",
+        );
+    }
+
+    for (i, syn) in s.synergy.iter().enumerate() {
+        let base = format!("synergy.{i}");
+        for (key, id) in [("from", &syn.from), ("to", &syn.to)] {
+            if !ids.contains(id) {
+                c.push(
+                    &format!("{base}.{key}"),
+                    format!("{id:?}"),
+                    "must be a channel id",
+                );
+            }
+        }
+        c.within(&format!("{base}.multiplier"), syn.multiplier, 1.0, 100.0);
+    }
+
+    let mut path_total = 0.0;
+    for (key, &w) in &s.form_fill.path {
+        let path = format!("form_fill.path.{key}");
+        c.non_negative(&path, w);
+        path_total += w.max(0.0);
+        let known = key == "direct" || key == "cause" || ids.contains(key);
+        if !known {
+            c.push(&path, w, "key must be `direct`, `cause` or a channel id");
+        } else if let Some(ch) = s.channels.iter().find(|ch| &ch.id == key)
+            && ch.kind == TouchKind::Impression
+        {
+            c.push(
+                &path,
+                w,
+                "an impression channel produces no visit; use a click channel",
+            );
+        }
+    }
+    if path_total <= 0.0 {
+        c.missing("form_fill.path", "at least one weight must be > 0");
+    }
+    c.within("form_fill.repeat_rate", s.form_fill.repeat_rate, 0.0, 1.0);
+    c.within(
+        "sales.handoff_loss_rate",
+        s.sales.handoff_loss_rate,
+        0.0,
+        1.0,
+    );
+
+    let o = &s.observe;
+    c.within(
+        "observe.cookie_deletion_scale",
+        o.cookie_deletion_scale,
+        0.0,
+        10.0,
+    );
+    c.within("observe.itp_cap_days", o.itp_cap_days, 0.0, 400.0);
+    c.within(
+        "observe.private_window_rate",
+        o.private_window_rate,
+        0.0,
+        1.0,
+    );
+    c.within(
+        "observe.consent_decline_rate",
+        o.consent_decline_rate,
+        0.0,
+        1.0,
+    );
+    c.within("observe.referrer_loss_rate", o.referrer_loss_rate, 0.0, 1.0);
+    c.within("observe.email_typo_rate", o.email_typo_rate, 0.0, 1.0);
+    c.within("observe.email_variant_rate", o.email_variant_rate, 0.0, 1.0);
+    c.within("observe.second_email_rate", o.second_email_rate, 0.0, 1.0);
+    c.within("observe.rep_typo_rate", o.rep_typo_rate, 0.0, 1.0);
+
+    let mut strategy_ids = BTreeSet::new();
+    for st in &s.stitchers {
+        if !strategy_ids.insert(st.id()) {
+            c.push(&format!("stitchers.{}", st.id()), st.id(), "listed twice");
+        }
+    }
+    let mut model_ids = BTreeSet::new();
+    for a in &s.attributors {
+        c.within(
+            &format!("attributors.{}.lookback_days", a.id()),
+            a.lookback_days(),
+            0.0,
+            3650.0,
+        );
+        if !model_ids.insert(a.id()) {
+            c.push(&format!("attributors.{}", a.id()), a.id(), "listed twice");
+        }
+    }
+    c.problems
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const MINIMAL: &str = r#"
+name = "t"
+[[channels]]
+id = "display"
+spend = 100
+max_rate = 0.05
+half_saturation = 100
+conversion_rate = 0.01
+"#;
+
+    #[test]
+    fn minimal_scenario_loads_with_defaults() {
+        let s = Scenario::from_toml_str("t.toml", MINIMAL).unwrap();
+        assert_eq!(s.channels[0].rate_at(100.0), 0.025);
+        assert_eq!(s.segments.len(), 1);
+    }
+
+    #[test]
+    fn every_problem_is_listed_with_its_path() {
+        let text = r#"
+name = "t"
+colour = "blue"
+[[channels]]
+id = "display"
+spend = -5
+max_rate = 0.05
+half_saturation = 100
+conversion_rate = 1.7
+typo_key = 3
+[observe]
+cookie_deletion_scale = 11
+"#;
+        let err = Scenario::from_toml_str("t.toml", text).unwrap_err();
+        let msg = err.to_string();
+        for needle in [
+            "colour",
+            "channels.display.typo_key",
+            "channels.display.spend = -5",
+            "channels.display.conversion_rate = 1.7: must be within 0..=1",
+            "observe.cookie_deletion_scale = 11",
+        ] {
+            assert!(msg.contains(needle), "missing {needle:?} in\n{msg}");
+        }
+    }
+
+    #[test]
+    fn syntax_errors_name_the_line() {
+        let err = Scenario::from_toml_str("t.toml", "name = \n").unwrap_err();
+        assert!(err.to_string().contains("t.toml"), "{err}");
+        assert!(err.to_string().contains("line 1"), "{err}");
+    }
+}

@@ -1,0 +1,286 @@
+//! Strategy specifications and the registry's descriptors: which stitchers and
+//! attribution models exist, their parameters and defaults, and how they are
+//! named (`markov:2` on the CLI, `markov_2` in reports; DESIGN §13).
+//!
+//! This is a shared vocabulary: the scenario parser, `closedloop list`, and the
+//! `stitch` / `attribute` registries all read it, so names cannot drift apart.
+//! Must never: depend on the world, the observation layer or the truth.
+
+use serde::{Deserialize, Serialize};
+
+/// Default look-back window of every attribution model, in days.
+pub const DEFAULT_LOOKBACK_DAYS: f64 = 90.0;
+
+fn default_lookback() -> f64 {
+    DEFAULT_LOOKBACK_DAYS
+}
+
+/// A stitching strategy with its parameters (scenario `[[stitchers]]`, CLI `--stitchers`).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case", deny_unknown_fields)]
+pub enum StitcherSpec {
+    /// A journey is the visits of the form-fill cookie.
+    CookieOnly,
+    /// Cookies linked through emails typed and newsletter tokens, retroactively.
+    Deterministic,
+}
+
+/// An attribution model with its parameters (scenario `[[attributors]]`, CLI `--models`).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case", deny_unknown_fields)]
+pub enum AttributorSpec {
+    /// All credit to the first touch in the look-back window.
+    FirstTouch {
+        /// Touches older than this before the lead are ignored.
+        #[serde(default = "default_lookback")]
+        lookback_days: f64,
+    },
+    /// All credit to the last touch before the lead.
+    LastTouch {
+        /// Touches older than this before the lead are ignored.
+        #[serde(default = "default_lookback")]
+        lookback_days: f64,
+    },
+    /// Last touch that is not `direct` (GA-style default); `direct` only if nothing else.
+    LastNonDirect {
+        /// Touches older than this before the lead are ignored.
+        #[serde(default = "default_lookback")]
+        lookback_days: f64,
+    },
+    /// Equal credit to every touch.
+    Linear {
+        /// Touches older than this before the lead are ignored.
+        #[serde(default = "default_lookback")]
+        lookback_days: f64,
+    },
+}
+
+/// One parameter of a strategy, for `closedloop list` and docs.
+#[derive(Clone, Copy, Debug, Serialize)]
+pub struct ParamDescriptor {
+    /// Scenario key.
+    pub name: &'static str,
+    /// Unit or meaning.
+    pub help: &'static str,
+    /// Default, as written in a scenario.
+    pub default: &'static str,
+}
+
+/// One registered strategy.
+#[derive(Clone, Copy, Debug, Serialize)]
+pub struct StrategyDescriptor {
+    /// The `kind` (also the CLI name before any `:` parameters).
+    pub kind: &'static str,
+    /// One line on what it does.
+    pub summary: &'static str,
+    /// Its parameters, in CLI order.
+    pub params: &'static [ParamDescriptor],
+}
+
+const LOOKBACK: ParamDescriptor = ParamDescriptor {
+    name: "lookback_days",
+    help: "days before the lead within which touches count",
+    default: "90",
+};
+
+/// Every registered stitcher.
+pub const STITCHERS: &[StrategyDescriptor] = &[
+    StrategyDescriptor {
+        kind: "cookie_only",
+        summary: "a journey is the visits of the form-fill cookie (no cross-device joins)",
+        params: &[],
+    },
+    StrategyDescriptor {
+        kind: "deterministic",
+        summary: "cookies joined through exact emails typed and newsletter tokens, retroactively (HubSpot-style)",
+        params: &[],
+    },
+];
+
+/// Every registered attribution model.
+pub const ATTRIBUTORS: &[StrategyDescriptor] = &[
+    StrategyDescriptor {
+        kind: "first_touch",
+        summary: "all credit to the first touch (HubSpot's original source on deterministic stitching)",
+        params: &[LOOKBACK],
+    },
+    StrategyDescriptor {
+        kind: "last_touch",
+        summary: "all credit to the last touch before the lead",
+        params: &[LOOKBACK],
+    },
+    StrategyDescriptor {
+        kind: "last_non_direct",
+        summary: "last touch that is not direct (the GA-style default)",
+        params: &[LOOKBACK],
+    },
+    StrategyDescriptor {
+        kind: "linear",
+        summary: "equal credit to every touch",
+        params: &[LOOKBACK],
+    },
+];
+
+/// A strategy id that could not be read.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+#[error("unknown or malformed strategy `{given}`: {reason}")]
+pub struct SpecError {
+    /// What the user wrote.
+    pub given: String,
+    /// What was expected.
+    pub reason: String,
+}
+
+fn spec_err(given: &str, reason: impl Into<String>) -> SpecError {
+    SpecError {
+        given: given.to_string(),
+        reason: reason.into(),
+    }
+}
+
+fn no_params(given: &str, parts: &[&str]) -> Result<(), SpecError> {
+    if parts.len() > 1 {
+        return Err(spec_err(given, "takes no `:` parameters"));
+    }
+    Ok(())
+}
+
+fn kinds(list: &[StrategyDescriptor]) -> String {
+    list.iter().map(|d| d.kind).collect::<Vec<_>>().join(", ")
+}
+
+impl StitcherSpec {
+    /// Every registered stitcher with its defaults (what `all` selects).
+    pub fn all() -> Vec<StitcherSpec> {
+        vec![StitcherSpec::CookieOnly, StitcherSpec::Deterministic]
+    }
+
+    /// Parse a CLI id (`cookie_only`, `lookback:7`).
+    pub fn parse(given: &str) -> Result<StitcherSpec, SpecError> {
+        let parts: Vec<&str> = given.trim().split(':').collect();
+        match parts[0] {
+            "cookie_only" => no_params(given, &parts).map(|_| StitcherSpec::CookieOnly),
+            "deterministic" => no_params(given, &parts).map(|_| StitcherSpec::Deterministic),
+            _ => Err(spec_err(
+                given,
+                format!("expected one of: {}", kinds(STITCHERS)),
+            )),
+        }
+    }
+
+    /// The canonical id used in reports.
+    pub fn id(&self) -> String {
+        match self {
+            StitcherSpec::CookieOnly => "cookie_only".into(),
+            StitcherSpec::Deterministic => "deterministic".into(),
+        }
+    }
+}
+
+impl AttributorSpec {
+    /// Every registered model with its defaults (what `all` selects).
+    pub fn all() -> Vec<AttributorSpec> {
+        let lookback_days = DEFAULT_LOOKBACK_DAYS;
+        vec![
+            AttributorSpec::FirstTouch { lookback_days },
+            AttributorSpec::LastTouch { lookback_days },
+            AttributorSpec::LastNonDirect { lookback_days },
+            AttributorSpec::Linear { lookback_days },
+        ]
+    }
+
+    /// Parse a CLI id (`last_touch`, `time_decay:14`).
+    pub fn parse(given: &str) -> Result<AttributorSpec, SpecError> {
+        let parts: Vec<&str> = given.trim().split(':').collect();
+        let lookback_days = DEFAULT_LOOKBACK_DAYS;
+        match parts[0] {
+            "first_touch" => {
+                no_params(given, &parts).map(|_| AttributorSpec::FirstTouch { lookback_days })
+            }
+            "last_touch" => {
+                no_params(given, &parts).map(|_| AttributorSpec::LastTouch { lookback_days })
+            }
+            "last_non_direct" => {
+                no_params(given, &parts).map(|_| AttributorSpec::LastNonDirect { lookback_days })
+            }
+            "linear" => no_params(given, &parts).map(|_| AttributorSpec::Linear { lookback_days }),
+            _ => Err(spec_err(
+                given,
+                format!("expected one of: {}", kinds(ATTRIBUTORS)),
+            )),
+        }
+    }
+
+    /// The look-back window every model takes.
+    pub fn lookback_days(&self) -> f64 {
+        match *self {
+            AttributorSpec::FirstTouch { lookback_days }
+            | AttributorSpec::LastTouch { lookback_days }
+            | AttributorSpec::LastNonDirect { lookback_days }
+            | AttributorSpec::Linear { lookback_days } => lookback_days,
+        }
+    }
+
+    /// The canonical id used in reports: kind, kind parameters, and `_lb{days}`
+    /// when the look-back differs from the default.
+    pub fn id(&self) -> String {
+        let base = match self {
+            AttributorSpec::FirstTouch { .. } => "first_touch",
+            AttributorSpec::LastTouch { .. } => "last_touch",
+            AttributorSpec::LastNonDirect { .. } => "last_non_direct",
+            AttributorSpec::Linear { .. } => "linear",
+        };
+        let lb = self.lookback_days();
+        if lb == DEFAULT_LOOKBACK_DAYS {
+            base.to_string()
+        } else {
+            format!("{base}_lb{lb}")
+        }
+    }
+}
+
+/// Parse a comma-separated CLI list; `all` selects every registered strategy.
+pub fn parse_list<T>(
+    list: &str,
+    all: fn() -> Vec<T>,
+    parse: fn(&str) -> Result<T, SpecError>,
+) -> Result<Vec<T>, SpecError> {
+    let mut out = Vec::new();
+    for item in list.split(',').map(str::trim).filter(|s| !s.is_empty()) {
+        if item == "all" {
+            out.extend(all());
+        } else {
+            out.push(parse(item)?);
+        }
+    }
+    if out.is_empty() {
+        return Err(spec_err(list, "the list is empty"));
+    }
+    Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn registry_and_parser_agree() {
+        for d in STITCHERS {
+            assert_eq!(StitcherSpec::parse(d.kind).unwrap().id(), d.kind);
+        }
+        for d in ATTRIBUTORS {
+            assert_eq!(AttributorSpec::parse(d.kind).unwrap().id(), d.kind);
+        }
+        assert_eq!(StitcherSpec::all().len(), STITCHERS.len());
+        assert_eq!(AttributorSpec::all().len(), ATTRIBUTORS.len());
+    }
+
+    #[test]
+    fn bad_ids_are_rejected_with_the_choices() {
+        let e = AttributorSpec::parse("markovv").unwrap_err();
+        assert!(e.to_string().contains("last_touch"));
+        assert!(StitcherSpec::parse("cookie_only:3").is_err());
+        let l = parse_list("all,last_touch", AttributorSpec::all, AttributorSpec::parse).unwrap();
+        assert_eq!(l.len(), ATTRIBUTORS.len() + 1);
+    }
+}

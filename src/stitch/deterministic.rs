@@ -1,0 +1,64 @@
+//! `deterministic`: cookies linked through the emails typed in form fills and
+//! through newsletter-click email tokens, retroactively (every visit of a
+//! cookie joins the person, earlier ones included, as HubSpot does). CRM
+//! records join by exact email.
+
+use super::{Identities, Nodes, Stitcher, stitch_with};
+use crate::log::{EventLog, email_token};
+
+/// Exact-email identity graph over cookies.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct Deterministic;
+
+impl Stitcher for Deterministic {
+    fn name(&self) -> String {
+        "deterministic".into()
+    }
+
+    fn stitch(&self, log: &EventLog) -> Identities {
+        stitch_with(log, |log, uf, cookies, form_nodes| {
+            let mut emails: Nodes<String> = Nodes::default();
+            let mut tokens: Nodes<u64> = Nodes::default();
+            for (f, &node) in log.form_fills.iter().zip(form_nodes) {
+                let e = emails.get_or_add(f.email.clone(), uf);
+                uf.union(node, e);
+                // The token a newsletter click of this address would carry.
+                let t = tokens.get_or_add(email_token(&f.email), uf);
+                uf.union(e, t);
+            }
+            for v in &log.visits {
+                if let (Some(tok), Some(c)) = (v.email_token, cookies.get(&v.cookie_id)) {
+                    let t = tokens.get_or_add(tok, uf);
+                    uf.union(c, t);
+                }
+            }
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::stitch::tests::{two_device_log, visit};
+
+    #[test]
+    fn one_email_joins_two_devices_retroactively() {
+        let ids = Deterministic.stitch(&two_device_log());
+        // Both cookies, including visits before the form fills, are one person.
+        assert_eq!(ids.visit[0], ids.visit[2]);
+        assert_eq!(ids.visit[0], ids.visit[4]);
+        assert_ne!(ids.visit[0], ids.visit[1]);
+        assert_eq!(ids.crm_lead[0], ids.visit[2]);
+        assert_eq!(ids.deal[0], ids.visit[2]);
+        assert_ne!(ids.deal[1], ids.visit[2], "exact email only");
+    }
+
+    #[test]
+    fn newsletter_tokens_join_cookies() {
+        let mut log = two_device_log();
+        log.visits
+            .push(visit(12, 9_000, 30, 0, Some(email_token("a@x.com"))));
+        let ids = Deterministic.stitch(&log);
+        assert_eq!(ids.visit[5], ids.visit[0]);
+    }
+}

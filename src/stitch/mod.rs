@@ -1,0 +1,334 @@
+//! Identity stitching (step 3 of the loop): the `Stitcher` trait, its
+//! registry, and the shared machinery (union–find, dense relabelling).
+//!
+//! A stitcher reads the whole event log and returns a cluster key for every
+//! visit, form fill, CRM lead, opportunity and deal: a partition. Adding a
+//! stitcher = one file + one line in [`build`] + a `spec` entry + its tests.
+//! Must never: name the world, the observation layer or the truth ledger.
+
+mod cookie_only;
+mod deterministic;
+
+pub use cookie_only::CookieOnly;
+pub use deterministic::Deterministic;
+
+use crate::log::EventLog;
+use crate::spec::StitcherSpec;
+use std::collections::HashMap;
+
+/// A partition of the log's events: one cluster key per event, per table.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Identities {
+    /// Cluster of each visit.
+    pub visit: Vec<u32>,
+    /// Cluster of each form fill.
+    pub form_fill: Vec<u32>,
+    /// Cluster of each CRM lead.
+    pub crm_lead: Vec<u32>,
+    /// Cluster of each opportunity.
+    pub opportunity: Vec<u32>,
+    /// Cluster of each deal.
+    pub deal: Vec<u32>,
+    /// Number of clusters (keys are `0..n_clusters`).
+    pub n_clusters: u32,
+}
+
+impl Identities {
+    /// Relabel raw keys densely, in order of first appearance across the tables
+    /// (visits, form fills, leads, opportunities, deals): a canonical form, so
+    /// two equal partitions compare equal.
+    pub fn canonical(raw: [Vec<u64>; 5]) -> Identities {
+        let mut map: HashMap<u64, u32> = HashMap::new();
+        let mut next = 0u32;
+        let mut tables = raw.map(|t| {
+            t.into_iter()
+                .map(|k| {
+                    *map.entry(k).or_insert_with(|| {
+                        next += 1;
+                        next - 1
+                    })
+                })
+                .collect::<Vec<u32>>()
+        });
+        let take = |t: &mut Vec<u32>| std::mem::take(t);
+        Identities {
+            visit: take(&mut tables[0]),
+            form_fill: take(&mut tables[1]),
+            crm_lead: take(&mut tables[2]),
+            opportunity: take(&mut tables[3]),
+            deal: take(&mut tables[4]),
+            n_clusters: next,
+        }
+    }
+}
+
+/// An identity-stitching strategy.
+pub trait Stitcher: Send + Sync {
+    /// Canonical id (as in reports).
+    fn name(&self) -> String;
+    /// Partition the log's events into persons as this strategy sees them.
+    fn stitch(&self, log: &EventLog) -> Identities;
+}
+
+/// Build a stitcher from its spec.
+pub fn build(spec: &StitcherSpec) -> Box<dyn Stitcher> {
+    match spec {
+        StitcherSpec::CookieOnly => Box::new(CookieOnly),
+        StitcherSpec::Deterministic => Box::new(Deterministic),
+    }
+}
+
+/// Union–find with path halving and union by size.
+#[derive(Clone, Debug)]
+pub struct UnionFind {
+    parent: Vec<u32>,
+    size: Vec<u32>,
+}
+
+impl UnionFind {
+    /// `n` singletons.
+    pub fn new(n: usize) -> Self {
+        UnionFind {
+            parent: (0..n as u32).collect(),
+            size: vec![1; n],
+        }
+    }
+
+    /// Add a singleton; returns its index.
+    pub fn push(&mut self) -> u32 {
+        self.parent.push(self.parent.len() as u32);
+        self.size.push(1);
+        (self.parent.len() - 1) as u32
+    }
+
+    /// Root of `x`.
+    pub fn find(&mut self, mut x: u32) -> u32 {
+        while self.parent[x as usize] != x {
+            let p = self.parent[x as usize];
+            self.parent[x as usize] = self.parent[p as usize];
+            x = self.parent[x as usize];
+        }
+        x
+    }
+
+    /// Merge the sets of `a` and `b`.
+    pub fn union(&mut self, a: u32, b: u32) {
+        let (ra, rb) = (self.find(a), self.find(b));
+        if ra == rb {
+            return;
+        }
+        let (big, small) = if self.size[ra as usize] >= self.size[rb as usize] {
+            (ra, rb)
+        } else {
+            (rb, ra)
+        };
+        self.parent[small as usize] = big;
+        self.size[big as usize] += self.size[small as usize];
+    }
+}
+
+/// Interns identifiers as union–find nodes.
+#[derive(Default)]
+pub(crate) struct Nodes<K: std::hash::Hash + Eq> {
+    map: HashMap<K, u32>,
+}
+
+impl<K: std::hash::Hash + Eq> Nodes<K> {
+    pub(crate) fn get_or_add(&mut self, key: K, uf: &mut UnionFind) -> u32 {
+        *self.map.entry(key).or_insert_with(|| uf.push())
+    }
+    pub(crate) fn get(&self, key: &K) -> Option<u32> {
+        self.map.get(key).copied()
+    }
+}
+
+/// Shared shape of the cookie-based stitchers: every event gets a node; the
+/// caller links nodes (given the cookie nodes and each form fill's node); CRM leads follow their form fill, opportunities their
+/// lead, and deals the CRM lead with exactly the same email.
+pub(crate) fn stitch_with(
+    log: &EventLog,
+    link: impl FnOnce(&EventLog, &mut UnionFind, &mut Nodes<u64>, &[u32]),
+) -> Identities {
+    let mut uf = UnionFind::new(0);
+    let mut cookies: Nodes<u64> = Nodes::default();
+    let visit_nodes: Vec<u32> = log
+        .visits
+        .iter()
+        .map(|v| cookies.get_or_add(v.cookie_id, &mut uf))
+        .collect();
+    let form_nodes: Vec<u32> = log
+        .form_fills
+        .iter()
+        .map(|f| match f.cookie_id {
+            Some(c) => cookies.get_or_add(c, &mut uf),
+            None => uf.push(),
+        })
+        .collect();
+    let form_index: HashMap<u64, usize> = log
+        .form_fills
+        .iter()
+        .enumerate()
+        .map(|(i, f)| (f.event_id, i))
+        .collect();
+    let lead_nodes: Vec<u32> = log
+        .crm_leads
+        .iter()
+        .map(|l| {
+            form_index
+                .get(&l.form_fill_id)
+                .map(|&i| form_nodes[i])
+                .unwrap_or_else(|| uf.push())
+        })
+        .collect();
+    let lead_index: HashMap<u64, usize> = log
+        .crm_leads
+        .iter()
+        .enumerate()
+        .map(|(i, l)| (l.event_id, i))
+        .collect();
+    let email_lead: HashMap<&str, usize> = log
+        .crm_leads
+        .iter()
+        .enumerate()
+        .map(|(i, l)| (l.email.as_str(), i))
+        .collect();
+    let opp_nodes: Vec<u32> = log
+        .opportunities
+        .iter()
+        .map(|o| {
+            lead_index
+                .get(&o.crm_lead_id)
+                .map(|&i| lead_nodes[i])
+                .unwrap_or_else(|| uf.push())
+        })
+        .collect();
+    let deal_nodes: Vec<u32> = log
+        .deals
+        .iter()
+        .map(|d| {
+            email_lead
+                .get(d.email.as_str())
+                .map(|&i| lead_nodes[i])
+                .unwrap_or_else(|| uf.push())
+        })
+        .collect();
+    link(log, &mut uf, &mut cookies, &form_nodes);
+    let mut root = |nodes: &[u32]| {
+        nodes
+            .iter()
+            .map(|&n| uf.find(n) as u64)
+            .collect::<Vec<u64>>()
+    };
+    Identities::canonical([
+        root(&visit_nodes),
+        root(&form_nodes),
+        root(&lead_nodes),
+        root(&opp_nodes),
+        root(&deal_nodes),
+    ])
+}
+
+#[cfg(test)]
+pub(crate) mod tests {
+    use super::*;
+    use crate::log::{CrmLead, Deal, FormFill, Opportunity, Visit};
+
+    pub(crate) fn visit(
+        event_id: u64,
+        time_ms: i64,
+        cookie_id: u64,
+        channel: u16,
+        token: Option<u64>,
+    ) -> Visit {
+        Visit {
+            event_id,
+            time_ms,
+            cookie_id,
+            channel,
+            campaign: None,
+            click_id: None,
+            landing_page: 0,
+            pages_viewed: 1,
+            dwell_s: 10.0,
+            ip_hash: 1,
+            user_agent: 0,
+            email_token: token,
+        }
+    }
+
+    /// Two devices of one person (cookies 10, 11), linked by one email typed on
+    /// each; a stranger on cookie 20; a deal typed with a capital letter.
+    pub(crate) fn two_device_log() -> EventLog {
+        let mut log = EventLog {
+            labels: EventLog::labels_for(&["search".into(), "social".into()]),
+            n_channels: 2,
+            ..Default::default()
+        };
+        log.visits = vec![
+            visit(1, 1_000, 10, 1, None),
+            visit(2, 2_000, 20, 0, None),
+            visit(3, 3_000, 11, 0, None),
+            visit(4, 4_000, 10, 2, None),
+            visit(5, 5_000, 11, 2, None),
+        ];
+        log.form_fills = vec![
+            FormFill {
+                event_id: 6,
+                time_ms: 4_000,
+                cookie_id: Some(10),
+                email: "a@x.com".into(),
+            },
+            FormFill {
+                event_id: 7,
+                time_ms: 5_000,
+                cookie_id: Some(11),
+                email: "a@x.com".into(),
+            },
+        ];
+        log.crm_leads = vec![CrmLead {
+            event_id: 8,
+            time_ms: 4_000,
+            email: "a@x.com".into(),
+            form_fill_id: 6,
+        }];
+        log.opportunities = vec![Opportunity {
+            event_id: 9,
+            time_ms: 6_000,
+            crm_lead_id: 8,
+        }];
+        log.deals = vec![
+            Deal {
+                event_id: 10,
+                time_ms: 7_000,
+                revenue: 100.0,
+                email: "a@x.com".into(),
+            },
+            Deal {
+                event_id: 11,
+                time_ms: 8_000,
+                revenue: 50.0,
+                email: "A@x.com".into(),
+            },
+        ];
+        log
+    }
+
+    #[test]
+    fn canonical_relabels_in_order() {
+        let ids = Identities::canonical([vec![7, 7, 3], vec![3], vec![], vec![], vec![9]]);
+        assert_eq!(ids.visit, vec![0, 0, 1]);
+        assert_eq!(ids.form_fill, vec![1]);
+        assert_eq!(ids.deal, vec![2]);
+        assert_eq!(ids.n_clusters, 3);
+    }
+
+    #[test]
+    fn union_find_merges_transitively() {
+        let mut uf = UnionFind::new(5);
+        uf.union(0, 1);
+        uf.union(3, 4);
+        uf.union(1, 4);
+        assert_eq!(uf.find(0), uf.find(3));
+        assert_ne!(uf.find(0), uf.find(2));
+    }
+}

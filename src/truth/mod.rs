@@ -1,0 +1,128 @@
+//! The truth ledger: the true person of every logged event, the true cause of
+//! each lead, and the three truths of DESIGN §3.3 per label, in conversions
+//! and revenue: `causal`, `incremental` (removal on the same draws) and
+//! `shapley` (per-person game; baseline a player). Labels are the scenario's
+//! channel ids plus `baseline`.
+//!
+//! Only `score` and `experiment` receive a `Truth`; strategies never do.
+//! Must never: be reachable from `stitch` or `attribute`.
+
+use crate::credit::Credit;
+use crate::observe::EventPersons;
+use crate::scenario::Scenario;
+use crate::world::{Cause, Outcome, World};
+
+/// Label of the organic baseline (truth only).
+pub const BASELINE: &str = "baseline";
+
+/// One true lead, as the scorer needs it.
+#[derive(Clone, Debug, PartialEq)]
+pub struct TrueLead {
+    /// The person.
+    pub person: u32,
+    /// Lead time, ms UTC.
+    pub time_ms: i64,
+    /// Label of the true cause (a channel id or `baseline`).
+    pub cause: String,
+    /// The causing touch produced a site visit.
+    pub cause_is_click: bool,
+    /// World touch index of the causing touch, if a channel caused it.
+    pub cause_touch: Option<u32>,
+    /// Revenue of its deal (0 if none).
+    pub revenue: f64,
+}
+
+/// Everything only a simulation knows.
+#[derive(Clone, Debug)]
+pub struct Truth {
+    /// Channel ids then `baseline`.
+    pub labels: Vec<String>,
+    /// Each lead credits its true cause.
+    pub causal: Credit,
+    /// Leads (revenue) lost if a label's touches were removed.
+    pub incremental: Credit,
+    /// Shapley value of each label in the per-person games.
+    pub shapley: Credit,
+    /// The true person of every logged event.
+    pub events: EventPersons,
+    /// The true leads, by person index.
+    pub leads: Vec<TrueLead>,
+    /// Lead time (ms UTC) per person, None if not a lead.
+    pub lead_time_ms: Vec<Option<i64>>,
+    /// Persons in the world.
+    pub persons: u32,
+}
+
+impl Truth {
+    /// Assemble the ledger from a world and the observation's event → person map.
+    pub fn assemble(sc: &Scenario, world: &World, events: EventPersons) -> Truth {
+        let n_ch = sc.channels.len();
+        let mut labels = sc.channel_ids();
+        labels.push(BASELINE.to_string());
+        let label_of = |l: u16| labels[l as usize].as_str();
+        let start_ms = sc.start_epoch_ms();
+        let to_ms = |d: f64| start_ms + (d * 86_400_000.0).round() as i64;
+
+        let mut causal = Credit::default();
+        let mut leads = Vec::new();
+        let mut lead_time_ms = vec![None; world.persons.len()];
+        for (person, p) in world.persons.iter().enumerate() {
+            if let Outcome::Lead(l) = &p.outcome {
+                let (cause, click) = match l.cause {
+                    Cause::Channel(c) => {
+                        (sc.channels[c as usize].id.clone(), World::is_click(sc, c))
+                    }
+                    Cause::Baseline => (BASELINE.to_string(), false),
+                };
+                let revenue = l.deal.map_or(0.0, |d| d.1);
+                causal.add(&cause, 1.0, revenue);
+                lead_time_ms[person] = Some(to_ms(l.time));
+                leads.push(TrueLead {
+                    person: person as u32,
+                    time_ms: to_ms(l.time),
+                    cause,
+                    cause_is_click: click,
+                    cause_touch: l.cause_touch,
+                    revenue,
+                });
+            }
+        }
+        let mut incremental = Credit::default();
+        let mut shapley = Credit::default();
+        for pc in &world.credit {
+            for &(l, c, r) in &pc.incremental {
+                incremental.add(label_of(l), c, r);
+            }
+            for &(l, c, r) in &pc.shapley {
+                shapley.add(label_of(l), c, r);
+            }
+        }
+        for cr in [&mut causal, &mut incremental, &mut shapley] {
+            cr.ensure_labels(labels.iter().map(String::as_str));
+        }
+        debug_assert_eq!(labels.len(), n_ch + 1);
+        Truth {
+            labels,
+            causal,
+            incremental,
+            shapley,
+            events,
+            leads,
+            lead_time_ms,
+            persons: world.persons.len() as u32,
+        }
+    }
+
+    /// The truth by name (`causal`, `incremental`, `shapley`).
+    pub fn by_name(&self, name: &str) -> Option<&Credit> {
+        match name {
+            "causal" => Some(&self.causal),
+            "incremental" => Some(&self.incremental),
+            "shapley" => Some(&self.shapley),
+            _ => None,
+        }
+    }
+}
+
+/// The names of the three truths, in report order.
+pub const TRUTHS: [&str; 3] = ["causal", "incremental", "shapley"];

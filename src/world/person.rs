@@ -1,0 +1,890 @@
+//! One person's life: candidate touches, the clock model evaluated for any set
+//! of present channels, the lead, sales, and the counterfactual credit.
+
+use super::*;
+use crate::rng::pick_with;
+use crate::scenario::{Audience, Trigger};
+use statrs::function::gamma::ln_gamma;
+
+/// Per-channel constants derived once from the scenario and the spends.
+#[derive(Clone, Debug)]
+pub struct ChannelModel {
+    /// Rate candidates are generated at (per person per day, before targeting).
+    pub candidate_rate: Vec<f64>,
+    /// Probability a candidate is kept at the current spend.
+    pub keep: Vec<f64>,
+    /// E[z^γ] per channel, so targeting leaves the mean rate unchanged.
+    pub mean_z_gamma: Vec<f64>,
+    /// Synergy multipliers: `synergy[to]` lists (from, multiplier).
+    pub synergy: Vec<Vec<(u16, f64)>>,
+    /// The Shapley closed form applies (no synergy, no triggered channel).
+    pub closed_form: bool,
+    /// Form-fill path weights: index 0 = direct, 1 = cause, 2.. = channel c.
+    pub path_weights: Vec<f64>,
+}
+
+impl ChannelModel {
+    /// Derive the constants for one set of spends.
+    pub fn new(sc: &Scenario, spends: &[f64]) -> Self {
+        let k = sc.population.frailty_shape;
+        let candidate_rate: Vec<f64> = sc.channels.iter().map(|c| c.candidate_rate()).collect();
+        let keep = sc
+            .channels
+            .iter()
+            .zip(spends)
+            .zip(&candidate_rate)
+            .map(|((c, &s), &max)| {
+                if max > 0.0 {
+                    (c.rate_at(s) / max).clamp(0.0, 1.0)
+                } else {
+                    0.0
+                }
+            })
+            .collect();
+        let mean_z_gamma = sc
+            .channels
+            .iter()
+            .map(|c| {
+                let g = c.intent_exponent;
+                (ln_gamma(k + g) - ln_gamma(k) - g * k.ln()).exp()
+            })
+            .collect();
+        let mut synergy = vec![Vec::new(); sc.channels.len()];
+        for s in &sc.synergy {
+            if let (Some(f), Some(t)) = (sc.channel_index(&s.from), sc.channel_index(&s.to)) {
+                synergy[t].push((f as u16, s.multiplier));
+            }
+        }
+        let closed_form =
+            sc.synergy.is_empty() && sc.channels.iter().all(|c| c.trigger == Trigger::None);
+        let mut path_weights = vec![0.0; 2 + sc.channels.len()];
+        for (key, &w) in &sc.form_fill.path {
+            match key.as_str() {
+                "direct" => path_weights[0] += w,
+                "cause" => path_weights[1] += w,
+                id => {
+                    if let Some(c) = sc.channel_index(id) {
+                        path_weights[2 + c] += w;
+                    }
+                }
+            }
+        }
+        ChannelModel {
+            candidate_rate,
+            keep,
+            mean_z_gamma,
+            synergy,
+            closed_form,
+            path_weights,
+        }
+    }
+}
+
+/// What a block of groups produced (indices local to the block).
+pub(super) struct Block {
+    pub groups: Vec<Group>,
+    pub persons: Vec<Person>,
+    pub devices: Vec<Device>,
+    pub person_devices: Vec<u32>,
+    pub touches: Vec<Touch>,
+    pub credit: Vec<PersonCredit>,
+    pub candidates: u64,
+}
+
+const RETURN: u16 = u16::MAX;
+
+/// A kept candidate event of one person (channel touch or return visit).
+#[derive(Clone, Debug)]
+struct Cand {
+    time: f64,
+    channel: u16,
+    key: u32,
+    arm_u: f64,
+    delay: f64,
+    g: f64,
+    device: u32,
+    pages: u16,
+    dwell_s: f32,
+    campaign: u8,
+    repeat_u: f64,
+}
+
+/// The result of evaluating the clock model for one set of present players.
+#[derive(Clone, Copy, Debug)]
+struct Firing {
+    /// Earliest firing time (infinite if none).
+    time: f64,
+    /// Channel of the cause, or None for the baseline.
+    cause: Option<u16>,
+    /// Index in the candidate list of the causing touch.
+    cause_idx: Option<usize>,
+}
+
+struct PersonSim<'a> {
+    sc: &'a Scenario,
+    model: &'a ChannelModel,
+    z: f64,
+    cands: Vec<Cand>,
+    /// Baseline firing time if its clock is armed.
+    baseline_fire: Option<f64>,
+    horizon: f64,
+    warmup: f64,
+}
+
+impl PersonSim<'_> {
+    fn is_click(&self, c: u16) -> bool {
+        c == RETURN || self.sc.channels[c as usize].kind == TouchKind::Click
+    }
+
+    /// Evaluate which candidates are active and the earliest firing, with only
+    /// the channels in `mask` (bit c) and optionally the baseline present.
+    /// `active`, when given, receives the activity flag of every candidate
+    /// (the whole timeline is then walked; otherwise it stops once decided).
+    fn evaluate(
+        &self,
+        mask: u32,
+        baseline: bool,
+        mut active: Option<&mut Vec<(bool, bool)>>,
+    ) -> Firing {
+        let mut first = Firing {
+            time: f64::INFINITY,
+            cause: None,
+            cause_idx: None,
+        };
+        if baseline && let Some(tb) = self.baseline_fire {
+            first.time = tb;
+        }
+        let mut any_visit = false;
+        let mut last_visit = f64::NEG_INFINITY;
+        let mut seen: u32 = 0;
+        let mut form_inserted = false;
+        for (i, c) in self.cands.iter().enumerate() {
+            if c.time >= first.time {
+                match active.as_deref_mut() {
+                    None => break,
+                    Some(_) => {
+                        // The outcome is decided; the form-fill visit (if a lead
+                        // in the window) happened at first.time and triggers too.
+                        if !form_inserted && first.time >= 0.0 && first.time <= self.horizon {
+                            any_visit = true;
+                            last_visit = last_visit.max(first.time);
+                            form_inserted = true;
+                        }
+                    }
+                }
+            }
+            let is_active = if c.channel == RETURN {
+                any_visit
+            } else {
+                let ch = &self.sc.channels[c.channel as usize];
+                mask & (1 << c.channel) != 0
+                    && match ch.trigger {
+                        Trigger::None => true,
+                        Trigger::Retargeting => {
+                            any_visit && c.time - last_visit <= ch.trigger_window_days
+                        }
+                    }
+            };
+            if !is_active {
+                if let Some(a) = active.as_deref_mut() {
+                    a.push((false, false));
+                }
+                continue;
+            }
+            let mut armed = false;
+            if c.channel != RETURN {
+                let ch = &self.sc.channels[c.channel as usize];
+                let mut syn = 1.0;
+                for &(from, m) in &self.model.synergy[c.channel as usize] {
+                    if seen & (1 << from) != 0 {
+                        syn *= m;
+                    }
+                }
+                let p = (ch.conversion_rate * self.z * c.g * syn).min(1.0);
+                armed = c.arm_u < p;
+                if armed {
+                    let fire = c.time + c.delay;
+                    if fire < first.time {
+                        first = Firing {
+                            time: fire,
+                            cause: Some(c.channel),
+                            cause_idx: Some(i),
+                        };
+                    }
+                }
+                seen |= 1 << c.channel;
+            }
+            if let Some(a) = active.as_deref_mut() {
+                a.push((true, armed));
+            }
+            if self.is_click(c.channel) {
+                any_visit = true;
+                last_visit = c.time;
+            }
+        }
+        first
+    }
+
+    /// Does a firing make a lead in the window?
+    fn in_window(&self, t: f64) -> bool {
+        t >= 0.0 && t <= self.horizon
+    }
+
+    /// Does a firing time count at all (warm-up or window)?
+    fn counts(&self, t: f64) -> bool {
+        t >= -self.warmup && t <= self.horizon
+    }
+}
+
+/// The person's sales draws: common to every counterfactual cause.
+#[derive(Clone, Copy, Debug)]
+struct SalesDraws {
+    handoff_u: f64,
+    qualify_u: f64,
+    qualify_delay: f64,
+    close_u: f64,
+    cycle: f64,
+    deal_size: f64,
+}
+
+struct SalesOutcome {
+    contacted: bool,
+    opportunity: Option<f64>,
+    deal: Option<(f64, f64)>,
+}
+
+fn sales(
+    sc: &Scenario,
+    segment: usize,
+    d: &SalesDraws,
+    lead_time: f64,
+    quality: f64,
+) -> SalesOutcome {
+    let seg = &sc.segments[segment];
+    let end = sc.horizon_days + sc.sales_tail_days;
+    let mut out = SalesOutcome {
+        contacted: false,
+        opportunity: None,
+        deal: None,
+    };
+    if d.handoff_u < sc.sales.handoff_loss_rate {
+        return out;
+    }
+    out.contacted = true;
+    if d.qualify_u >= seg.qualify_rate {
+        return out;
+    }
+    let t_opp = lead_time + d.qualify_delay;
+    if t_opp > end {
+        return out;
+    }
+    out.opportunity = Some(t_opp);
+    if d.close_u >= (seg.close_rate * quality).min(1.0) {
+        return out;
+    }
+    let t_deal = t_opp + d.cycle;
+    if t_deal <= end {
+        out.deal = Some((t_deal, d.deal_size));
+    }
+    out
+}
+
+fn quality_of(sc: &Scenario, cause: Option<u16>) -> f64 {
+    match cause {
+        Some(c) => sc.channels[c as usize].quality,
+        None => sc.population.baseline_quality,
+    }
+}
+
+/// Pick a device of a person by a device-type mix: a type among those the
+/// person has (weighted by the mix), then uniformly among its devices.
+fn pick_device(u_type: f64, u_dev: f64, mix: [f64; 3], devices: &[(u32, u8)]) -> u32 {
+    let mut w = [0.0; 3];
+    for &(_, t) in devices {
+        w[t as usize] = mix[t as usize];
+    }
+    let ty = if w.iter().sum::<f64>() > 0.0 {
+        pick_with(u_type, &w) as u8
+    } else {
+        devices[0].1
+    };
+    let n = devices.iter().filter(|d| d.1 == ty).count();
+    let k = ((u_dev * n as f64) as usize).min(n - 1);
+    devices
+        .iter()
+        .filter(|d| d.1 == ty)
+        .nth(k)
+        .map(|d| d.0)
+        .unwrap_or(devices[0].0)
+}
+
+pub(super) fn simulate_block(
+    sc: &Scenario,
+    model: &ChannelModel,
+    replicate: u32,
+    first_group: u32,
+    plans: &[(bool, u32)],
+) -> Block {
+    let mut b = Block {
+        groups: Vec::with_capacity(plans.len()),
+        persons: Vec::new(),
+        devices: Vec::new(),
+        person_devices: Vec::new(),
+        touches: Vec::new(),
+        credit: Vec::new(),
+        candidates: 0,
+    };
+    let pop = &sc.population;
+    let seg_shares: Vec<f64> = sc.segments.iter().map(|s| s.share).collect();
+    let type_mix = pop.device_types.as_array();
+    let browser_mix = [
+        pop.browsers.desktop.as_array(),
+        pop.browsers.mobile.as_array(),
+        pop.browsers.tablet.as_array(),
+    ];
+    let (horizon, warmup) = (sc.horizon_days, sc.warmup_days);
+    let n_ch = sc.channels.len();
+
+    for (gi, &(is_office, size)) in plans.iter().enumerate() {
+        let group_index = first_group + gi as u32;
+        let local_group = gi as u32;
+        let mut gs = Stream::new(
+            sc.seed,
+            replicate,
+            StreamKind::Group,
+            group_index as u64,
+            0,
+            0,
+        );
+        let segment = gs.pick(&seg_shares) as u16;
+        let ip = gs.next_u64();
+        let shared_u = gs.uniform();
+        let shared_type_u = gs.uniform();
+        let shared_browser_u = gs.uniform();
+        let shared_device = if !is_office && size >= 2 && shared_u < pop.shared_device_rate {
+            // Shared devices are desktops or tablets.
+            let ty = pick_with(shared_type_u, &[type_mix[0], 0.0, type_mix[2].max(1e-12)]) as u8;
+            let browser = pick_with(shared_browser_u, &browser_mix[ty as usize]) as u8;
+            b.devices.push(Device {
+                group: local_group,
+                device_type: ty,
+                browser,
+                shared: true,
+            });
+            Some(((b.devices.len() - 1) as u32, ty))
+        } else {
+            None
+        };
+        b.groups.push(Group {
+            is_office,
+            segment,
+            ip,
+            first_person: b.persons.len() as u32,
+            n_persons: size,
+        });
+
+        for local in 0..size {
+            let person_index = b.persons.len() as u32;
+            let mut ps = Stream::new(
+                sc.seed,
+                replicate,
+                StreamKind::Person,
+                group_index as u64,
+                local as u64,
+                0,
+            );
+            let k = pop.frailty_shape;
+            let z = ps.gamma(k, 1.0 / k);
+            let newsletter = ps.uniform() < pop.newsletter_rate;
+            let n_dev = 1 + ps.poisson_small(pop.extra_devices_mean);
+            let mut devs: Vec<(u32, u8)> = Vec::with_capacity(n_dev as usize + 1);
+            for _ in 0..n_dev {
+                let ty = ps.pick(&type_mix) as u8;
+                let browser = ps.pick(&browser_mix[ty as usize]) as u8;
+                b.devices.push(Device {
+                    group: local_group,
+                    device_type: ty,
+                    browser,
+                    shared: false,
+                });
+                devs.push(((b.devices.len() - 1) as u32, ty));
+            }
+            if let Some(d) = shared_device {
+                devs.push(d);
+            }
+            let baseline_u = ps.uniform();
+            let baseline_t = ps.uniform() * horizon;
+            let seg = &sc.segments[segment as usize];
+            let draws = SalesDraws {
+                handoff_u: ps.uniform(),
+                qualify_u: ps.uniform(),
+                qualify_delay: ps.gamma(seg.qualify_delay.shape, seg.qualify_delay.scale_days),
+                close_u: ps.uniform(),
+                cycle: ps.gamma(seg.sales_cycle.shape, seg.sales_cycle.scale_days),
+                deal_size: seg.deal_size.median * (seg.deal_size.sigma * ps.normal()).exp(),
+            };
+            let path_u = ps.uniform();
+            let form_dev_u = (ps.uniform(), ps.uniform());
+
+            // Candidate touches, channel by channel, at max rate × targeting.
+            let mut cands: Vec<Cand> = Vec::new();
+            for (ci, ch) in sc.channels.iter().enumerate() {
+                if ch.audience == Audience::Subscribers && !newsletter {
+                    continue;
+                }
+                let lambda =
+                    model.candidate_rate[ci] * z.powf(ch.intent_exponent) / model.mean_z_gamma[ci];
+                if lambda <= 0.0 {
+                    continue;
+                }
+                let keep = model.keep[ci];
+                let mut cs = Stream::new(
+                    sc.seed,
+                    replicate,
+                    StreamKind::Candidates,
+                    group_index as u64,
+                    local as u64,
+                    ci as u64,
+                );
+                let mut t = -warmup;
+                let mut j = 0u32;
+                loop {
+                    t += cs.exp(lambda);
+                    if t >= horizon {
+                        break;
+                    }
+                    let keep_u = cs.uniform();
+                    b.candidates += 1;
+                    if keep_u < keep {
+                        let mut ts = Stream::new(
+                            sc.seed,
+                            replicate,
+                            StreamKind::Touch,
+                            group_index as u64,
+                            ((local as u64) << 8) | ci as u64,
+                            j as u64,
+                        );
+                        let arm_u = ts.uniform();
+                        let delay = ts.gamma(ch.delay.shape, ch.delay.scale_days);
+                        let pages = 1 + ts.poisson_small(pop.pages_mean - 1.0) as u16;
+                        let dwell_s = (pages as f64 * ts.exp(1.0) * pop.dwell_seconds_mean) as f32;
+                        let g = if ch.engagement_exponent == 0.0 {
+                            1.0
+                        } else {
+                            (pages as f64 / pop.pages_mean).powf(ch.engagement_exponent)
+                        };
+                        let device = pick_device(
+                            ts.uniform(),
+                            ts.uniform(),
+                            ch.device_mix.as_array(),
+                            &devs,
+                        );
+                        let n_camp = ch.campaigns.len().max(1);
+                        let campaign =
+                            ((ts.uniform() * n_camp as f64) as usize).min(n_camp - 1) as u8;
+                        let repeat_u = ts.uniform();
+                        cands.push(Cand {
+                            time: t,
+                            channel: ci as u16,
+                            key: j,
+                            arm_u,
+                            delay,
+                            g,
+                            device,
+                            pages,
+                            dwell_s,
+                            campaign,
+                            repeat_u,
+                        });
+                    }
+                    j += 1;
+                }
+            }
+            // Return-visit candidates: active only after a first visit.
+            if pop.return_visit_rate > 0.0 {
+                let mut rs = Stream::new(
+                    sc.seed,
+                    replicate,
+                    StreamKind::ReturnVisits,
+                    group_index as u64,
+                    local as u64,
+                    0,
+                );
+                let mut t = -warmup;
+                let mut j = 0u32;
+                loop {
+                    t += rs.exp(pop.return_visit_rate);
+                    if t >= horizon {
+                        break;
+                    }
+                    let pages = 1 + rs.poisson_small(pop.pages_mean - 1.0) as u16;
+                    let dwell_s = (pages as f64 * rs.exp(1.0) * pop.dwell_seconds_mean) as f32;
+                    let device = pick_device(rs.uniform(), rs.uniform(), type_mix, &devs);
+                    let repeat_u = rs.uniform();
+                    cands.push(Cand {
+                        time: t,
+                        channel: RETURN,
+                        key: j,
+                        arm_u: 1.0,
+                        delay: 0.0,
+                        g: 1.0,
+                        device,
+                        pages,
+                        dwell_s,
+                        campaign: 0,
+                        repeat_u,
+                    });
+                    j += 1;
+                }
+            }
+            cands.sort_by(|a, b| {
+                a.time
+                    .total_cmp(&b.time)
+                    .then(a.channel.cmp(&b.channel))
+                    .then(a.key.cmp(&b.key))
+            });
+
+            let baseline_fire =
+                (baseline_u < (pop.baseline_rate * z).min(1.0)).then_some(baseline_t);
+            let sim = PersonSim {
+                sc,
+                model,
+                z,
+                cands,
+                baseline_fire,
+                horizon,
+                warmup,
+            };
+            let all_mask: u32 = if n_ch >= 32 {
+                u32::MAX
+            } else {
+                (1u32 << n_ch) - 1
+            };
+            let mut active = Vec::with_capacity(sim.cands.len());
+            let first = sim.evaluate(all_mask, true, Some(&mut active));
+
+            // Store the active touches and, for a lead, the form-fill visit.
+            let t_start = b.touches.len() as u32;
+            let is_lead = sim.in_window(first.time);
+            let mut cause_touch = None;
+            let mut form_pending = is_lead;
+            let mut form_visit = 0u32;
+            let form_path = if is_lead {
+                let mut w = model.path_weights.clone();
+                let cause_is_click = first.cause.is_some_and(|c| sim.is_click(c));
+                if !cause_is_click {
+                    w[0] += w[1];
+                    w[1] = 0.0;
+                }
+                match pick_with(path_u, &w) {
+                    0 => None,
+                    1 => first.cause,
+                    k => Some((k - 2) as u16),
+                }
+            } else {
+                None
+            };
+            let push_form = |touches: &mut Vec<Touch>| {
+                let mix = match form_path {
+                    Some(c) => sc.channels[c as usize].device_mix.as_array(),
+                    None => type_mix,
+                };
+                let device = pick_device(form_dev_u.0, form_dev_u.1, mix, &devs);
+                touches.push(Touch {
+                    person: person_index,
+                    time: first.time,
+                    source: Source::FormFill(form_path),
+                    device,
+                    is_visit: true,
+                    pages: 2,
+                    dwell_s: 90.0,
+                    campaign: 0,
+                    armed: false,
+                    form_fill: true,
+                    key: 0,
+                });
+                (touches.len() - 1) as u32
+            };
+            for (i, c) in sim.cands.iter().enumerate() {
+                if form_pending && c.time >= first.time {
+                    form_visit = push_form(&mut b.touches);
+                    form_pending = false;
+                }
+                let (is_active, armed) = active[i];
+                if !is_active {
+                    continue;
+                }
+                let is_visit = sim.is_click(c.channel);
+                if first.cause_idx == Some(i) {
+                    cause_touch = Some(b.touches.len() as u32);
+                }
+                b.touches.push(Touch {
+                    person: person_index,
+                    time: c.time,
+                    source: if c.channel == RETURN {
+                        Source::Return
+                    } else {
+                        Source::Channel(c.channel)
+                    },
+                    device: c.device,
+                    is_visit,
+                    pages: c.pages,
+                    dwell_s: c.dwell_s,
+                    campaign: c.campaign,
+                    armed,
+                    form_fill: is_visit
+                        && is_lead
+                        && c.time > first.time
+                        && c.repeat_u < sc.form_fill.repeat_rate,
+                    key: c.key,
+                });
+            }
+            if form_pending {
+                form_visit = push_form(&mut b.touches);
+            }
+            let t_end = b.touches.len() as u32;
+
+            let outcome = if is_lead {
+                let s = sales(
+                    sc,
+                    segment as usize,
+                    &draws,
+                    first.time,
+                    quality_of(sc, first.cause),
+                );
+                Outcome::Lead(Lead {
+                    time: first.time,
+                    cause: first.cause.map(Cause::Channel).unwrap_or(Cause::Baseline),
+                    cause_touch,
+                    form_visit,
+                    contacted: s.contacted,
+                    opportunity: s.opportunity,
+                    deal: s.deal,
+                })
+            } else if first.time < 0.0 {
+                Outcome::ExistingCustomer { time: first.time }
+            } else {
+                Outcome::None
+            };
+
+            if sim.counts(first.time) {
+                b.credit.push(counterfactual_credit(
+                    &sim,
+                    segment as usize,
+                    &draws,
+                    all_mask,
+                    first,
+                    person_index,
+                ));
+            }
+
+            let d_start = b.person_devices.len() as u32;
+            b.person_devices.extend(devs.iter().map(|d| d.0));
+            b.persons.push(Person {
+                group: local_group,
+                segment,
+                z,
+                newsletter,
+                devices: (d_start, b.person_devices.len() as u32),
+                touches: (t_start, t_end),
+                outcome,
+            });
+        }
+    }
+    b
+}
+
+/// Value of an outcome: (lead in window?, revenue that would follow).
+fn value(sim: &PersonSim, segment: usize, draws: &SalesDraws, f: Firing) -> (f64, f64) {
+    if !sim.in_window(f.time) {
+        return (0.0, 0.0);
+    }
+    let s = sales(sim.sc, segment, draws, f.time, quality_of(sim.sc, f.cause));
+    (1.0, s.deal.map_or(0.0, |d| d.1))
+}
+
+/// Incremental and Shapley credit of one person whose clock fires in [−W, H].
+fn counterfactual_credit(
+    sim: &PersonSim,
+    segment: usize,
+    draws: &SalesDraws,
+    all_mask: u32,
+    actual: Firing,
+    person: u32,
+) -> PersonCredit {
+    let n_ch = sim.sc.channels.len() as u16;
+    let baseline_label = n_ch;
+    // Players: channels with an active touch, plus the baseline when armed.
+    let mut present: u32 = 0;
+    let mut act = Vec::new();
+    sim.evaluate(all_mask, true, Some(&mut act));
+    for (c, a) in sim.cands.iter().zip(&act) {
+        if a.0 && c.channel != RETURN {
+            present |= 1 << c.channel;
+        }
+    }
+    let mut players: Vec<u16> = (0..n_ch).filter(|c| present & (1 << c) != 0).collect();
+    let has_baseline = sim.baseline_fire.is_some();
+    if has_baseline {
+        players.push(baseline_label);
+    }
+    let actual_v = value(sim, segment, draws, actual);
+    let mut credit = PersonCredit {
+        person,
+        ..Default::default()
+    };
+
+    let eval_set =
+        |mask: u32, baseline: bool| value(sim, segment, draws, sim.evaluate(mask, baseline, None));
+
+    // Incremental: remove one player at a time.
+    for &p in &players {
+        let v = if p == baseline_label {
+            eval_set(present, false)
+        } else {
+            eval_set(present & !(1 << p), has_baseline)
+        };
+        let d = (actual_v.0 - v.0, actual_v.1 - v.1);
+        if d.0 != 0.0 || d.1 != 0.0 {
+            credit.incremental.push((p, d.0, d.1));
+        }
+    }
+
+    // Shapley.
+    if sim.model.closed_form {
+        // Each player's own earliest firing; v(S) = value of the earliest in S.
+        let mut fires: Vec<(f64, u16, (f64, f64))> = Vec::new();
+        for &p in &players {
+            let f = if p == baseline_label {
+                sim.evaluate(0, true, None)
+            } else {
+                sim.evaluate(1 << p, false, None)
+            };
+            if sim.counts(f.time) {
+                fires.push((f.time, p, value(sim, segment, draws, f)));
+            }
+        }
+        fires.sort_by(|a, b| a.0.total_cmp(&b.0).then(a.1.cmp(&b.1)));
+        let m = fires.len();
+        let (mut acc_c, mut acc_r) = (0.0, 0.0);
+        let mut out = vec![(0.0, 0.0); m];
+        for k in (0..m).rev() {
+            let next = if k + 1 < m {
+                fires[k + 1].2
+            } else {
+                (0.0, 0.0)
+            };
+            acc_c += (fires[k].2.0 - next.0) / (k + 1) as f64;
+            acc_r += (fires[k].2.1 - next.1) / (k + 1) as f64;
+            out[k] = (acc_c, acc_r);
+        }
+        for (k, f) in fires.iter().enumerate() {
+            if out[k].0 != 0.0 || out[k].1 != 0.0 {
+                credit.shapley.push((f.1, out[k].0, out[k].1));
+            }
+        }
+    } else {
+        let values = coalition_values(&players, baseline_label, &eval_set);
+        for (i, phi) in shapley_from_values(players.len(), &values)
+            .into_iter()
+            .enumerate()
+        {
+            if phi.0 != 0.0 || phi.1 != 0.0 {
+                credit.shapley.push((players[i], phi.0, phi.1));
+            }
+        }
+    }
+    credit
+}
+
+/// v(S) for every coalition S (bit i = players[i]).
+fn coalition_values(
+    players: &[u16],
+    baseline_label: u16,
+    eval: &dyn Fn(u32, bool) -> (f64, f64),
+) -> Vec<(f64, f64)> {
+    let m = players.len();
+    (0..1u32 << m)
+        .map(|s| {
+            let mut mask = 0u32;
+            let mut baseline = false;
+            for (i, &p) in players.iter().enumerate() {
+                if s & (1 << i) != 0 {
+                    if p == baseline_label {
+                        baseline = true;
+                    } else {
+                        mask |= 1 << p;
+                    }
+                }
+            }
+            eval(mask, baseline)
+        })
+        .collect()
+}
+
+/// Exact Shapley values from all 2^m coalition values (conversions, revenue).
+pub(crate) fn shapley_from_values(m: usize, values: &[(f64, f64)]) -> Vec<(f64, f64)> {
+    // weight[s] = s! (m − s − 1)! / m!
+    let mut fact = vec![1.0f64; m + 1];
+    for i in 1..=m {
+        fact[i] = fact[i - 1] * i as f64;
+    }
+    let weight: Vec<f64> = (0..m)
+        .map(|s| fact[s] * fact[m - s - 1] / fact[m])
+        .collect();
+    let mut phi = vec![(0.0, 0.0); m];
+    for s in 0..values.len() as u32 {
+        let size = s.count_ones() as usize;
+        for (i, p) in phi.iter_mut().enumerate() {
+            if s & (1 << i) == 0 {
+                let w = weight[size];
+                let with = values[(s | (1 << i)) as usize];
+                let without = values[s as usize];
+                p.0 += w * (with.0 - without.0);
+                p.1 += w * (with.1 - without.1);
+            }
+        }
+    }
+    phi
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The first-firing game's closed form equals 2^m enumeration (DESIGN §3.3).
+    #[test]
+    fn closed_form_matches_enumeration_on_the_first_firing_game() {
+        let mut s = Stream::new(5, 0, StreamKind::Experiment, 0, 0, 0);
+        for _ in 0..200 {
+            let m = 1 + (s.uniform() * 6.0) as usize;
+            // Players sorted by firing time with values r_k (some 0: warm-up).
+            let r: Vec<(f64, f64)> = (0..m)
+                .map(|_| {
+                    if s.uniform() < 0.2 {
+                        (0.0, 0.0)
+                    } else {
+                        (1.0, (s.uniform() * 100.0).floor())
+                    }
+                })
+                .collect();
+            let values: Vec<(f64, f64)> = (0..1u32 << m)
+                .map(|set| {
+                    if set == 0 {
+                        (0.0, 0.0)
+                    } else {
+                        r[set.trailing_zeros() as usize]
+                    }
+                })
+                .collect();
+            let brute = shapley_from_values(m, &values);
+            let (mut ac, mut ar) = (0.0, 0.0);
+            for k in (0..m).rev() {
+                let next = if k + 1 < m { r[k + 1] } else { (0.0, 0.0) };
+                ac += (r[k].0 - next.0) / (k + 1) as f64;
+                ar += (r[k].1 - next.1) / (k + 1) as f64;
+                assert!((brute[k].0 - ac).abs() < 1e-9 && (brute[k].1 - ar).abs() < 1e-9);
+            }
+        }
+    }
+}
