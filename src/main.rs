@@ -160,8 +160,18 @@ fn cmd_run(
     let report = report::report_json(&sc, &results);
     let mut bytes = serde_json::to_vec_pretty(&report).context("serialising report.json")?;
     bytes.push(b'\n');
-    let timings =
-        serde_json::json!({ "run_seconds": run_s, "threads": rayon::current_num_threads() });
+    let stages: Vec<serde_json::Value> = results
+        .iter()
+        .map(|r| {
+            serde_json::Value::Object(
+                r.timings
+                    .iter()
+                    .map(|(k, v)| (k.to_string(), (*v).into()))
+                    .collect(),
+            )
+        })
+        .collect();
+    let timings = serde_json::json!({ "run_seconds": run_s, "threads": rayon::current_num_threads(), "replicates": stages });
     let files = vec![
         ("report.json", bytes.clone()),
         (

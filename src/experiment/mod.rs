@@ -100,6 +100,8 @@ pub struct ReplicateResult {
     pub stitching: Vec<(String, StitchMetrics)>,
     /// Attribution rows, stitcher-major, in run order.
     pub attribution: Vec<AttributionResult>,
+    /// Wall-clock seconds per stage (for `timings.json` only; never in report.json).
+    pub timings: Vec<(&'static str, f64)>,
 }
 
 /// The oracle partition: true persons.
@@ -196,7 +198,19 @@ fn attribute_all(
 
 /// Run one replicate end to end.
 pub fn run_replicate(sc: &Scenario, cfg: &RunConfig, replicate: u32) -> ReplicateResult {
-    let (w, obs, truth) = simulate(sc, replicate);
+    let mut timings = Vec::new();
+    let mut clock = std::time::Instant::now();
+    let mut lap = |name: &'static str, timings: &mut Vec<(&'static str, f64)>| {
+        timings.push((name, clock.elapsed().as_secs_f64()));
+        clock = std::time::Instant::now();
+    };
+    let w = world::generate(sc, replicate);
+    lap("world", &mut timings);
+    let mut obs = observe::observe(sc, &w);
+    lap("observe", &mut timings);
+    let events = std::mem::take(&mut obs.persons);
+    let truth = Truth::assemble(sc, &w, events);
+    lap("truth", &mut timings);
     let channels = sc.channel_ids();
     let world = summarize_world(sc, &w, &obs);
     drop(w);
@@ -223,6 +237,7 @@ pub fn run_replicate(sc: &Scenario, cfg: &RunConfig, replicate: u32) -> Replicat
             )
         })
         .collect();
+    lap("stitch_attribute_score", &mut timings);
     let mut stitching = Vec::new();
     let mut attribution = Vec::new();
     for ((name, _), (metrics, rows)) in parts.iter().zip(scored) {
@@ -246,6 +261,7 @@ pub fn run_replicate(sc: &Scenario, cfg: &RunConfig, replicate: u32) -> Replicat
         ],
         stitching,
         attribution,
+        timings,
     }
 }
 

@@ -33,7 +33,7 @@ const BLOCK_GROUPS: usize = 512;
 
 /// Which person (and which world touch) each logged event belongs to; only the
 /// truth ledger receives this.
-#[derive(Clone, Debug, Default)]
+#[derive(Clone, Debug, Default, PartialEq)]
 pub struct EventPersons {
     /// Per visit: the true person.
     pub visit_person: Vec<u32>,
@@ -97,11 +97,6 @@ struct Tables {
     ua: Vec<[u16; 3]>,
 }
 
-struct PendingVisit {
-    v: Visit,
-    person: u32,
-    touch: u32,
-}
 struct PendingForm {
     f: FormFill,
     person: u32,
@@ -125,7 +120,9 @@ struct PendingDeal {
 
 #[derive(Default)]
 struct BlockOut {
-    visits: Vec<PendingVisit>,
+    visits: Vec<Visit>,
+    visit_person: Vec<u32>,
+    visit_touch: Vec<u32>,
     forms: Vec<PendingForm>,
     leads: Vec<PendingLead>,
     opps: Vec<PendingOpp>,
@@ -206,35 +203,53 @@ pub fn observe(sc: &Scenario, world: &World) -> Observation {
     for m in LOSS_MECHANISMS {
         losses.add(m, 0);
     }
-    let mut visits = Vec::new();
+    let n_visits: usize = blocks.iter().map(|b| b.visits.len()).sum();
+    let mut persons = EventPersons::default();
+    log.visits.reserve_exact(n_visits);
+    persons.visit_person.reserve_exact(n_visits);
+    persons.visit_touch.reserve_exact(n_visits);
     let mut forms = Vec::new();
     let mut leads = Vec::new();
     let mut opps = Vec::new();
     let mut deals = Vec::new();
     for b in blocks {
         losses.merge(&b.losses);
-        visits.extend(b.visits);
+        log.visits.extend(b.visits);
+        persons.visit_person.extend(b.visit_person);
+        persons.visit_touch.extend(b.visit_touch);
         forms.extend(b.forms);
         leads.extend(b.leads);
         opps.extend(b.opps);
         deals.extend(b.deals);
     }
-    // Sort every table by time with deterministic tie-breaks, then number events.
-    visits.par_sort_unstable_by_key(|p| (p.v.time_ms, p.v.cookie_id, p.touch));
+    // Sort visits by (time, cookie, touch): sort small keys, then permute the
+    // three parallel tables in place (no second copy of the visits).
+    let perm: Vec<u32> = {
+        let mut keys: Vec<(i64, u64, u32, u32)> = log
+            .visits
+            .iter()
+            .zip(&persons.visit_touch)
+            .enumerate()
+            .map(|(i, (v, &t))| (v.time_ms, v.cookie_id, t, i as u32))
+            .collect();
+        keys.par_sort_unstable();
+        keys.into_iter().map(|k| k.3).collect()
+    };
+    apply_permutation(
+        perm,
+        &mut log.visits,
+        &mut persons.visit_person,
+        &mut persons.visit_touch,
+    );
     forms.sort_unstable_by_key(|p| (p.f.time_ms, p.key));
     leads.sort_unstable_by_key(|p| (p.l.time_ms, p.key));
     opps.sort_unstable_by_key(|p| (p.o.time_ms, p.lead_key));
     deals.sort_unstable_by(|a, b| a.d.time_ms.cmp(&b.d.time_ms).then(a.person.cmp(&b.person)));
 
     let mut next_id = 1u64;
-    let mut persons = EventPersons::default();
-    for p in visits {
-        persons.visit_person.push(p.person);
-        persons.visit_touch.push(p.touch);
-        let mut v = p.v;
+    for v in &mut log.visits {
         v.event_id = next_id;
         next_id += 1;
-        log.visits.push(v);
     }
     let mut form_id = BTreeMap::new();
     for p in forms {
@@ -274,6 +289,29 @@ pub fn observe(sc: &Scenario, world: &World) -> Observation {
         log,
         persons,
         losses,
+    }
+}
+
+/// Reorder three parallel tables so that position `i` holds what was at
+/// `perm[i]`, in place by following cycles.
+fn apply_permutation<A, B, C>(mut perm: Vec<u32>, a: &mut [A], b: &mut [B], c: &mut [C]) {
+    for start in 0..perm.len() {
+        if perm[start] as usize == start {
+            continue;
+        }
+        // Walk the cycle: position `cur` takes the element at `perm[cur]`.
+        let mut cur = start;
+        loop {
+            let next = perm[cur] as usize;
+            perm[cur] = cur as u32;
+            if next == start {
+                break;
+            }
+            a.swap(cur, next);
+            b.swap(cur, next);
+            c.swap(cur, next);
+            cur = next;
+        }
     }
 }
 
@@ -414,23 +452,21 @@ fn observe_group(
                 }
                 _ => None,
             };
-            out.visits.push(PendingVisit {
-                v: Visit {
-                    event_id: 0,
-                    time_ms: to_ms(start_ms, touch.time),
-                    cookie_id: cookie,
-                    channel,
-                    campaign,
-                    click_id: None,
-                    landing_page: landing,
-                    pages_viewed: touch.pages,
-                    dwell_s: touch.dwell_s,
-                    ip_hash,
-                    user_agent: t.ua[dev.browser as usize][dev.device_type as usize],
-                    email_token,
-                },
-                person,
-                touch: ti,
+            out.visit_person.push(person);
+            out.visit_touch.push(ti);
+            out.visits.push(Visit {
+                event_id: 0,
+                time_ms: to_ms(start_ms, touch.time),
+                cookie_id: cookie,
+                channel,
+                campaign,
+                click_id: None,
+                landing_page: landing,
+                pages_viewed: touch.pages,
+                dwell_s: touch.dwell_s,
+                ip_hash,
+                user_agent: t.ua[dev.browser as usize][dev.device_type as usize],
+                email_token,
             });
         }
     }
@@ -553,4 +589,21 @@ pub fn person_emails(sc: &Scenario, world: &World, person: u32) -> (String, Stri
         world.groups[p.group as usize].is_office,
         bits,
     )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn permutation_is_applied_in_place() {
+        let perm = vec![2, 0, 3, 1];
+        let mut a = vec!['a', 'b', 'c', 'd'];
+        let mut b = vec![0, 1, 2, 3];
+        let mut c = vec![10, 11, 12, 13];
+        apply_permutation(perm, &mut a, &mut b, &mut c);
+        assert_eq!(a, vec!['c', 'a', 'd', 'b']);
+        assert_eq!(b, vec![2, 0, 3, 1]);
+        assert_eq!(c, vec![12, 10, 13, 11]);
+    }
 }

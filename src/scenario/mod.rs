@@ -80,7 +80,6 @@ pub struct Scenario {
 
 /// Gamma-distributed duration.
 #[derive(Clone, Copy, Debug, Serialize, Deserialize, PartialEq)]
-#[serde(deny_unknown_fields)]
 pub struct GammaDays {
     /// Shape k (> 0).
     pub shape: f64,
@@ -237,7 +236,6 @@ impl Default for Population {
 
 /// LogNormal deal size given by its median and log-sd.
 #[derive(Clone, Copy, Debug, Serialize, Deserialize, PartialEq)]
-#[serde(deny_unknown_fields)]
 pub struct DealSize {
     /// Median revenue of a deal.
     pub median: f64,
@@ -393,7 +391,6 @@ impl Channel {
 
 /// A touch of `from` multiplies the conversion rate of later touches of `to`.
 #[derive(Clone, Debug, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
 pub struct Synergy {
     /// Channel whose touch comes first.
     pub from: String,
@@ -748,5 +745,7 @@ mod tests {
         assert_eq!(parse_date("1970-01-01"), Some(0));
         assert_eq!(parse_date("2026-01-01"), Some(20454));
         assert_eq!(parse_date("2026-13-01"), None);
+        assert_eq!(parse_date("2026-02-29"), None);
+        assert_eq!(parse_date("2028-02-29"), Some(21243));
     }
 }

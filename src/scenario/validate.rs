@@ -411,8 +411,23 @@ pub(super) fn check(s: &Scenario) -> Vec<Problem> {
         );
     }
 
+    let mut pairs = BTreeSet::new();
     for (i, syn) in s.synergy.iter().enumerate() {
         let base = format!("synergy.{i}");
+        if syn.from == syn.to {
+            c.push(
+                &format!("{base}.to"),
+                format!("{:?}", syn.to),
+                "must differ from `from`",
+            );
+        }
+        if !pairs.insert((syn.from.clone(), syn.to.clone())) {
+            c.push(
+                &base,
+                format!("{} → {}", syn.from, syn.to),
+                "duplicate (from, to) pair",
+            );
+        }
         for (key, id) in [("from", &syn.from), ("to", &syn.to)] {
             if !ids.contains(id) {
                 c.push(

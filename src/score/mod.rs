@@ -50,23 +50,31 @@ pub fn pairwise(persons: &[u32], clusters: &[u32]) -> Pairwise {
         .map(|(&p, &c)| ((p as u64) << 32) | c as u64)
         .collect();
     joint.sort_unstable();
-    let run_pairs = |v: &[u64]| -> u64 {
-        let mut total = 0;
-        let mut i = 0;
-        while i < v.len() {
-            let j = i + v[i..].partition_point(|&x| x == v[i]);
-            total += pairs((j - i) as u64);
-            i = j;
+    let mut tp = 0;
+    let mut i = 0;
+    while i < joint.len() {
+        let j = i + joint[i..].partition_point(|&x| x == joint[i]);
+        tp += pairs((j - i) as u64);
+        i = j;
+    }
+    // Marginals by counting (ids are dense in practice; a map keeps sparse ones cheap).
+    let marginal_pairs = |ids: &[u32]| -> u64 {
+        let max = ids.iter().copied().max().map_or(0, |m| m as usize + 1);
+        if max <= 4 * ids.len() + 1024 {
+            let mut count = vec![0u64; max];
+            ids.iter().for_each(|&x| count[x as usize] += 1);
+            count.iter().map(|&n| pairs(n)).sum()
+        } else {
+            let mut sorted = ids.to_vec();
+            sorted.sort_unstable();
+            sorted
+                .chunk_by(|a, b| a == b)
+                .map(|r| pairs(r.len() as u64))
+                .sum()
         }
-        total
     };
-    let tp = run_pairs(&joint);
-    let mut by_person: Vec<u64> = persons.iter().map(|&p| p as u64).collect();
-    by_person.sort_unstable();
-    let mut by_cluster: Vec<u64> = clusters.iter().map(|&c| c as u64).collect();
-    by_cluster.sort_unstable();
-    let true_pairs = run_pairs(&by_person);
-    let pred_pairs = run_pairs(&by_cluster);
+    let true_pairs = marginal_pairs(persons);
+    let pred_pairs = marginal_pairs(clusters);
     let precision = if pred_pairs == 0 {
         1.0
     } else {

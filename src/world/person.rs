@@ -672,7 +672,7 @@ pub(super) fn simulate_block(
                     &sim,
                     segment as usize,
                     &draws,
-                    all_mask,
+                    &active,
                     first,
                     person_index,
                 ));
@@ -708,7 +708,7 @@ fn counterfactual_credit(
     sim: &PersonSim,
     segment: usize,
     draws: &SalesDraws,
-    all_mask: u32,
+    active: &[(bool, bool)],
     actual: Firing,
     person: u32,
 ) -> PersonCredit {
@@ -716,9 +716,7 @@ fn counterfactual_credit(
     let baseline_label = n_ch;
     // Players: channels with an active touch, plus the baseline when armed.
     let mut present: u32 = 0;
-    let mut act = Vec::new();
-    sim.evaluate(all_mask, true, Some(&mut act));
-    for (c, a) in sim.cands.iter().zip(&act) {
+    for (c, a) in sim.cands.iter().zip(active) {
         if a.0 && c.channel != RETURN {
             present |= 1 << c.channel;
         }
