@@ -117,7 +117,7 @@ pub fn summarize(values: &[&Value]) -> Value {
 /// The whole report.json.
 pub fn report_json(sc: &Scenario, results: &[ReplicateResult]) -> Value {
     let reps: Vec<Value> = results.iter().map(replicate_json).collect();
-    let refs: Vec<&Value> = reps.iter().map(|r| r).collect();
+    let refs: Vec<&Value> = reps.iter().collect();
     let mut summary = summarize(&refs);
     if let Value::Object(m) = &mut summary {
         m.remove("replicate");

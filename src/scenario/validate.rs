@@ -369,6 +369,30 @@ pub(super) fn check(s: &Scenario) -> Vec<Problem> {
             1.0,
         );
         c.gamma(&format!("{base}.delay"), &ch.delay);
+        if ch.intent_exponent <= -s.population.frailty_shape {
+            c.push(
+                &format!("{base}.intent_exponent"),
+                ch.intent_exponent,
+                format!(
+                    "must be > -population.frailty_shape ({}), or E[z^γ] is infinite",
+                    s.population.frailty_shape
+                ),
+            );
+        }
+        if ch.campaigns.len() > 200 {
+            c.push(
+                &format!("{base}.campaigns"),
+                ch.campaigns.len(),
+                "at most 200 campaigns per channel",
+            );
+        }
+        if ch.audience == Audience::Subscribers && s.population.newsletter_rate == 0.0 {
+            c.push(
+                &format!("{base}.audience"),
+                "\"subscribers\"",
+                "reaches nobody: population.newsletter_rate is 0",
+            );
+        }
         c.within(&format!("{base}.quality"), ch.quality, 0.0, 100.0);
         c.within(
             &format!("{base}.intent_exponent"),

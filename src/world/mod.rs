@@ -21,11 +21,26 @@ use rayon::prelude::*;
 
 pub use person::ChannelModel;
 
-/// Groups per parallel work unit (any value gives identical results).
-const BLOCK_GROUPS: usize = 512;
+/// How a world is generated; no option changes the world itself.
+#[derive(Clone, Copy, Debug)]
+pub struct GenOptions {
+    /// Groups per parallel work unit (any value gives identical results).
+    pub block_groups: usize,
+    /// Compute Shapley truth by 2^m enumeration even where the closed form applies (tests).
+    pub force_shapley_enumeration: bool,
+}
+
+impl Default for GenOptions {
+    fn default() -> Self {
+        GenOptions {
+            block_groups: 512,
+            force_shapley_enumeration: false,
+        }
+    }
+}
 
 /// A household or an office: its persons share a public IP (NAT).
-#[derive(Clone, Debug)]
+#[derive(Clone, Debug, PartialEq)]
 pub struct Group {
     /// An office (B2B buying group) rather than a household.
     pub is_office: bool,
@@ -40,7 +55,7 @@ pub struct Group {
 }
 
 /// A device with one browser (so one cookie jar).
-#[derive(Clone, Debug)]
+#[derive(Clone, Debug, PartialEq)]
 pub struct Device {
     /// Owning group.
     pub group: u32,
@@ -62,7 +77,7 @@ pub enum Cause {
 }
 
 /// A true lead and its sales outcome.
-#[derive(Clone, Debug)]
+#[derive(Clone, Debug, PartialEq)]
 pub struct Lead {
     /// Days since the window's start.
     pub time: f64,
@@ -81,7 +96,7 @@ pub struct Lead {
 }
 
 /// What became of a person during the window.
-#[derive(Clone, Debug)]
+#[derive(Clone, Debug, PartialEq)]
 pub enum Outcome {
     /// Never converted within the window.
     None,
@@ -95,7 +110,7 @@ pub enum Outcome {
 }
 
 /// A person.
-#[derive(Clone, Debug)]
+#[derive(Clone, Debug, PartialEq)]
 pub struct Person {
     /// Owning group.
     pub group: u32,
@@ -125,7 +140,7 @@ pub enum Source {
 }
 
 /// An active touch of the full world (impressions included; visits flagged).
-#[derive(Clone, Debug)]
+#[derive(Clone, Debug, PartialEq)]
 pub struct Touch {
     /// The person touched.
     pub person: u32,
@@ -153,7 +168,7 @@ pub struct Touch {
 
 /// Counterfactual credit of one person: (label, conversions, revenue), labels
 /// being channel indices and `n_channels` for the baseline.
-#[derive(Clone, Debug, Default)]
+#[derive(Clone, Debug, Default, PartialEq)]
 pub struct PersonCredit {
     /// The person.
     pub person: u32,
@@ -164,7 +179,7 @@ pub struct PersonCredit {
 }
 
 /// One replicate's world.
-#[derive(Clone, Debug)]
+#[derive(Clone, Debug, PartialEq)]
 pub struct World {
     /// Replicate index.
     pub replicate: u32,
@@ -219,14 +234,27 @@ pub fn generate(sc: &Scenario, replicate: u32) -> World {
 /// Generate one replicate's world at the given spends (per channel, per 1,000
 /// persons); the same seed and replicate give the same draws at any spend.
 pub fn generate_with_spends(sc: &Scenario, replicate: u32, spends: &[f64]) -> World {
-    let model = ChannelModel::new(sc, spends);
+    generate_with_options(sc, replicate, spends, GenOptions::default())
+}
+
+/// Generate with explicit options (block size, Shapley method); the world is
+/// the same whatever the options.
+pub fn generate_with_options(
+    sc: &Scenario,
+    replicate: u32,
+    spends: &[f64],
+    opts: GenOptions,
+) -> World {
+    let mut model = ChannelModel::new(sc, spends);
+    if opts.force_shapley_enumeration {
+        model.closed_form = false;
+    }
     let plans = plan_groups(sc, replicate);
+    let block = opts.block_groups.max(1);
     let blocks: Vec<person::Block> = plans
-        .par_chunks(BLOCK_GROUPS)
+        .par_chunks(block)
         .enumerate()
-        .map(|(b, chunk)| {
-            person::simulate_block(sc, &model, replicate, (b * BLOCK_GROUPS) as u32, chunk)
-        })
+        .map(|(b, chunk)| person::simulate_block(sc, &model, replicate, (b * block) as u32, chunk))
         .collect();
 
     let mut w = World {
