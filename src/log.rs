@@ -8,6 +8,8 @@
 //! `unknown`.
 //! Must never: depend on the world, the observation layer or the truth.
 
+use std::num::NonZeroU64;
+
 /// Recorded label for visits without a usable source.
 pub const DIRECT: &str = "direct";
 /// Recorded label for visits whose source could not be classified.
@@ -32,7 +34,7 @@ pub struct Visit {
     /// Campaign, an index into `campaigns` (None for unattributed visits).
     pub campaign: Option<u16>,
     /// Platform click id, when the visit came from a paid click that carries one.
-    pub click_id: Option<u64>,
+    pub click_id: Option<NonZeroU64>,
     /// Landing page, an index into `pages`.
     pub landing_page: u16,
     /// Pages viewed.
@@ -44,7 +46,7 @@ pub struct Visit {
     /// User-agent family, an index into `user_agents`.
     pub user_agent: u16,
     /// Email token (see [`email_token`]) when the visit came from a newsletter click.
-    pub email_token: Option<u64>,
+    pub email_token: Option<NonZeroU64>,
 }
 
 /// A form fill: the moment a visitor gives an email.
@@ -160,14 +162,15 @@ impl EventLog {
 }
 
 /// The token a newsletter click carries: FNV-1a (64-bit) of the lowercased,
-/// trimmed email. Public so a stitcher can compute it from a typed email.
-pub fn email_token(email: &str) -> u64 {
+/// trimmed email (0 is mapped to 1). Public so a stitcher can compute it
+/// from a typed email.
+pub fn email_token(email: &str) -> NonZeroU64 {
     let mut h: u64 = 0xcbf2_9ce4_8422_2325;
     for b in email.trim().bytes() {
         h ^= b.to_ascii_lowercase() as u64;
         h = h.wrapping_mul(0x0100_0000_01b3);
     }
-    h
+    NonZeroU64::new(h).unwrap_or(NonZeroU64::MIN)
 }
 
 #[cfg(test)]

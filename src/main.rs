@@ -180,9 +180,12 @@ fn cmd_run(
         ),
         ("credit.csv", credit_csv(&results).into_bytes()),
     ];
-    report::write_run(&out, &files)?;
+    report::write_run(&out, &files).map_err(|e| match e {
+        report::WriteError::NotARunFolder { .. } => bad(e.to_string()),
+        other => anyhow::Error::new(other),
+    })?;
     if json {
-        println!("{}", String::from_utf8_lossy(&bytes));
+        print!("{}", String::from_utf8_lossy(&bytes));
     } else if !quiet {
         print_table(&sc, &results);
         println!(

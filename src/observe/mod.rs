@@ -463,7 +463,7 @@ fn observe_group(
                 click_id: None,
                 landing_page: landing,
                 pages_viewed: touch.pages,
-                dwell_s: touch.dwell_s,
+                dwell_s: touch.dwell_s as f32,
                 ip_hash,
                 user_agent: t.ua[dev.browser as usize][dev.device_type as usize],
                 email_token,

@@ -133,34 +133,90 @@ pub fn report_json(sc: &Scenario, results: &[ReplicateResult]) -> Value {
 
 /// Why a run folder could not be written.
 #[derive(Debug, thiserror::Error)]
-#[error("cannot write {path}: {message}")]
-pub struct WriteError {
-    /// The path involved.
-    pub path: String,
-    /// The system's reason.
-    pub message: String,
+pub enum WriteError {
+    /// The file system refused.
+    #[error("cannot write {path}: {message}")]
+    Io {
+        /// The path involved.
+        path: String,
+        /// The system's reason.
+        message: String,
+    },
+    /// The output path holds something that is not a previous run; it is left alone.
+    #[error("refusing to replace {path}: {reason}; choose another --out")]
+    NotARunFolder {
+        /// The output path.
+        path: String,
+        /// What is there.
+        reason: String,
+    },
 }
 
 fn werr(path: &Path, e: std::io::Error) -> WriteError {
-    WriteError {
+    WriteError::Io {
         path: path.display().to_string(),
         message: e.to_string(),
     }
 }
 
+/// A folder may be replaced only if it is empty or holds a previous run
+/// (a `report.json` and nothing but files a run writes).
+fn check_replaceable(dir: &Path) -> Result<(), WriteError> {
+    let refuse = |reason: &str| WriteError::NotARunFolder {
+        path: dir.display().to_string(),
+        reason: reason.to_string(),
+    };
+    let meta = match std::fs::symlink_metadata(dir) {
+        Ok(m) => m,
+        Err(_) => return Ok(()),
+    };
+    if !meta.is_dir() {
+        return Err(refuse("it is a file, not a folder"));
+    }
+    let entries: Vec<String> = std::fs::read_dir(dir)
+        .map_err(|e| werr(dir, e))?
+        .filter_map(|e| e.ok())
+        .map(|e| e.file_name().to_string_lossy().to_string())
+        .collect();
+    if entries.is_empty() {
+        return Ok(());
+    }
+    if !entries.iter().any(|e| e == "report.json") {
+        return Err(refuse(
+            "it is a folder that holds no report.json (not a closedloop run)",
+        ));
+    }
+    let run_file = |e: &str| {
+        e.ends_with(".json") || e.ends_with(".csv") || e.ends_with(".html") || e == "charts"
+    };
+    if let Some(other) = entries.iter().find(|e| !run_file(e)) {
+        return Err(refuse(&format!(
+            "it holds `{other}`, which a run does not write"
+        )));
+    }
+    Ok(())
+}
+
 /// Write files into `dir` atomically: everything goes to a sibling temporary
 /// folder first, which then replaces `dir` by rename, so a reader never sees a
-/// half-written run and a failure leaves any previous run in place.
+/// half-written run and a failure leaves any previous run in place. Only an
+/// empty folder or a previous run folder is ever replaced.
 pub fn write_run(dir: &Path, files: &[(&str, Vec<u8>)]) -> Result<(), WriteError> {
+    check_replaceable(dir)?;
     let parent = dir
         .parent()
         .filter(|p| !p.as_os_str().is_empty())
         .unwrap_or(Path::new("."));
     std::fs::create_dir_all(parent).map_err(|e| werr(parent, e))?;
-    let name = dir
-        .file_name()
-        .map(|n| n.to_string_lossy().to_string())
-        .unwrap_or_else(|| "run".into());
+    let name = match dir.file_name() {
+        Some(n) => n.to_string_lossy().to_string(),
+        None => {
+            return Err(WriteError::NotARunFolder {
+                path: dir.display().to_string(),
+                reason: "it names no folder".into(),
+            });
+        }
+    };
     let tmp: PathBuf = parent.join(format!(".{name}.tmp-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&tmp);
     let result = (|| {
@@ -199,6 +255,29 @@ mod tests {
         let half = 4.302_652_729_911_275 / 3f64.sqrt();
         assert!((s["ci95_high"].as_f64().unwrap() - (2.0 + half)).abs() < 1e-6);
         assert!(stats(&[5.0])["sd"].is_null());
+    }
+
+    #[test]
+    fn only_run_folders_are_replaced() {
+        let base = std::env::temp_dir().join(format!("closedloop-write-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&base);
+        std::fs::create_dir_all(base.join("user")).unwrap();
+        std::fs::write(base.join("user/notes.txt"), "precious").unwrap();
+        let files = [("report.json", b"{}".to_vec())];
+        assert!(matches!(
+            write_run(&base.join("user"), &files),
+            Err(WriteError::NotARunFolder { .. })
+        ));
+        assert_eq!(
+            std::fs::read_to_string(base.join("user/notes.txt")).unwrap(),
+            "precious"
+        );
+        std::fs::write(base.join("afile"), "x").unwrap();
+        assert!(write_run(&base.join("afile"), &files).is_err());
+        write_run(&base.join("run"), &files).unwrap();
+        write_run(&base.join("run"), &files).unwrap();
+        assert!(base.join("run/report.json").exists());
+        let _ = std::fs::remove_dir_all(&base);
     }
 
     #[test]

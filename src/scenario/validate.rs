@@ -191,8 +191,17 @@ pub(super) fn check(s: &Scenario) -> Vec<Problem> {
     let mut c = Checker {
         problems: Vec::new(),
     };
-    if s.name.trim().is_empty() {
-        c.push("name", "\"\"", "must not be empty");
+    let name_ok = !s.name.is_empty()
+        && s.name
+            .chars()
+            .all(|ch| ch.is_ascii_alphanumeric() || ch == '_' || ch == '-')
+        && !s.name.starts_with('-');
+    if !name_ok {
+        c.push(
+            "name",
+            format!("{:?}", s.name),
+            "must be letters, digits, _ or - (it names the output folder)",
+        );
     }
     c.within("replicates", s.replicates as f64, 1.0, 10_000.0);
     c.within("persons", s.persons as f64, 1.0, 50_000_000.0);

@@ -23,12 +23,12 @@ impl Stitcher for Deterministic {
                 let e = emails.get_or_add(f.email.clone(), uf);
                 uf.union(node, e);
                 // The token a newsletter click of this address would carry.
-                let t = tokens.get_or_add(email_token(&f.email), uf);
+                let t = tokens.get_or_add(email_token(&f.email).get(), uf);
                 uf.union(e, t);
             }
             for v in &log.visits {
                 if let (Some(tok), Some(c)) = (v.email_token, cookies.get(&v.cookie_id)) {
-                    let t = tokens.get_or_add(tok, uf);
+                    let t = tokens.get_or_add(tok.get(), uf);
                     uf.union(c, t);
                 }
             }

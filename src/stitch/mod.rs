@@ -238,7 +238,7 @@ pub(crate) mod tests {
         time_ms: i64,
         cookie_id: u64,
         channel: u16,
-        token: Option<u64>,
+        token: Option<std::num::NonZeroU64>,
     ) -> Visit {
         Visit {
             event_id,

@@ -106,7 +106,7 @@ pub enum Outcome {
         time: f64,
     },
     /// Became a lead within the window.
-    Lead(Lead),
+    Lead(Box<Lead>),
 }
 
 /// A person.
@@ -154,8 +154,8 @@ pub struct Touch {
     pub is_visit: bool,
     /// Pages viewed (visits).
     pub pages: u16,
-    /// Dwell time in seconds (visits).
-    pub dwell_s: f32,
+    /// Dwell time in whole seconds (visits; saturates at 65,535).
+    pub dwell_s: u16,
     /// Campaign index into the channel's campaigns.
     pub campaign: u8,
     /// It armed a conversion clock.
@@ -333,7 +333,7 @@ impl World {
             .iter()
             .enumerate()
             .filter_map(|(i, p)| match &p.outcome {
-                Outcome::Lead(l) => Some((i as u32, l)),
+                Outcome::Lead(l) => Some((i as u32, &**l)),
                 _ => None,
             })
     }

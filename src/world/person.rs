@@ -104,7 +104,7 @@ struct Cand {
     g: f64,
     device: u32,
     pages: u16,
-    dwell_s: f32,
+    dwell_s: u16,
     campaign: u8,
     repeat_u: f64,
 }
@@ -467,7 +467,8 @@ pub(super) fn simulate_block(
                         let arm_u = ts.uniform();
                         let delay = ts.gamma(ch.delay.shape, ch.delay.scale_days);
                         let pages = 1 + ts.poisson_small(pop.pages_mean - 1.0) as u16;
-                        let dwell_s = (pages as f64 * ts.exp(1.0) * pop.dwell_seconds_mean) as f32;
+                        let dwell_s = (pages as f64 * ts.exp(1.0) * pop.dwell_seconds_mean)
+                            .min(65_535.0) as u16;
                         let g = if ch.engagement_exponent == 0.0 {
                             1.0
                         } else {
@@ -518,7 +519,8 @@ pub(super) fn simulate_block(
                         break;
                     }
                     let pages = 1 + rs.poisson_small(pop.pages_mean - 1.0) as u16;
-                    let dwell_s = (pages as f64 * rs.exp(1.0) * pop.dwell_seconds_mean) as f32;
+                    let dwell_s =
+                        (pages as f64 * rs.exp(1.0) * pop.dwell_seconds_mean).min(65_535.0) as u16;
                     let device = pick_device(rs.uniform(), rs.uniform(), type_mix, &devs);
                     let repeat_u = rs.uniform();
                     cands.push(Cand {
@@ -597,7 +599,7 @@ pub(super) fn simulate_block(
                     device,
                     is_visit: true,
                     pages: 2,
-                    dwell_s: 90.0,
+                    dwell_s: 90,
                     campaign: 0,
                     armed: false,
                     form_fill: true,
@@ -652,7 +654,7 @@ pub(super) fn simulate_block(
                     first.time,
                     quality_of(sc, first.cause),
                 );
-                Outcome::Lead(Lead {
+                Outcome::Lead(Box::new(Lead {
                     time: first.time,
                     cause: first.cause.map(Cause::Channel).unwrap_or(Cause::Baseline),
                     cause_touch,
@@ -660,7 +662,7 @@ pub(super) fn simulate_block(
                     contacted: s.contacted,
                     opportunity: s.opportunity,
                     deal: s.deal,
-                })
+                }))
             } else if first.time < 0.0 {
                 Outcome::ExistingCustomer { time: first.time }
             } else {
