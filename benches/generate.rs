@@ -4,7 +4,7 @@
 
 use closedloop::experiment;
 use closedloop::scenario::Scenario;
-use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion, Throughput};
+use criterion::{BenchmarkId, Criterion, Throughput, criterion_group, criterion_main};
 use std::hint::black_box;
 use std::time::Duration;
 
@@ -21,18 +21,25 @@ fn generate(c: &mut Criterion) {
     group.measurement_time(Duration::from_secs(20));
     group.warm_up_time(Duration::from_secs(1));
     let sizes: Vec<u32> = match std::env::var("CLOSEDLOOP_BENCH_PERSONS") {
-        Ok(list) => list.split(',').filter_map(|s| s.trim().parse().ok()).collect(),
+        Ok(list) => list
+            .split(',')
+            .filter_map(|s| s.trim().parse().ok())
+            .collect(),
         Err(_) => vec![100_000, 1_000_000],
     };
     for persons in sizes {
         let sc = quickstart(persons);
         group.throughput(Throughput::Elements(persons as u64));
-        group.bench_with_input(BenchmarkId::new("world_observe_truth", persons), &sc, |b, sc| {
-            b.iter(|| {
-                let (w, obs, truth) = experiment::simulate(black_box(sc), 0);
-                black_box((w.touches.len(), obs.log.visits.len(), truth.leads.len()))
-            })
-        });
+        group.bench_with_input(
+            BenchmarkId::new("world_observe_truth", persons),
+            &sc,
+            |b, sc| {
+                b.iter(|| {
+                    let (w, obs, truth) = experiment::simulate(black_box(sc), 0);
+                    black_box((w.touches.len(), obs.log.visits.len(), truth.leads.len()))
+                })
+            },
+        );
     }
     group.finish();
 }
