@@ -10,6 +10,7 @@
 //! Must never: use a global, thread-local or OS-seeded generator.
 
 use rand::{Rng, SeedableRng};
+use rand_distr::{Distribution, Exp1, StandardNormal};
 use rand_xoshiro::Xoshiro256PlusPlus;
 
 /// The splitmix64 finaliser: a bijection on `u64` with good avalanche.
@@ -96,10 +97,11 @@ impl Stream {
         1.0 - self.uniform()
     }
 
-    /// Exponential with the given rate (mean 1/rate).
+    /// Exponential with the given rate (mean 1/rate), by ziggurat.
     #[inline]
     pub fn exp(&mut self, rate: f64) -> f64 {
-        -self.uniform_open0().ln() / rate
+        let e: f64 = Exp1.sample(&mut self.rng);
+        e / rate
     }
 
     /// Poisson by inversion; meant for small means (< 30).
@@ -119,12 +121,10 @@ impl Stream {
         k
     }
 
-    /// Standard normal (Box–Muller, one of the pair).
+    /// Standard normal, by ziggurat.
     #[inline]
     pub fn normal(&mut self) -> f64 {
-        let u1 = self.uniform_open0();
-        let u2 = self.uniform();
-        (-2.0 * u1.ln()).sqrt() * (std::f64::consts::TAU * u2).cos()
+        StandardNormal.sample(&mut self.rng)
     }
 
     /// Gamma(shape, scale) by Marsaglia–Tsang (boosted for shape < 1).

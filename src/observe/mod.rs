@@ -203,44 +203,45 @@ pub fn observe(sc: &Scenario, world: &World) -> Observation {
     for m in LOSS_MECHANISMS {
         losses.add(m, 0);
     }
-    let n_visits: usize = blocks.iter().map(|b| b.visits.len()).sum();
+    // Visits in (time, world touch) order — a total order, since a touch is
+    // recorded at most once. Sort compact keys in parallel, then gather the
+    // records in parallel from the blocks.
+    let mut keys: Vec<(i64, u32, u32, u32)> = blocks
+        .par_iter()
+        .enumerate()
+        .flat_map_iter(|(bi, b)| {
+            b.visits
+                .iter()
+                .zip(&b.visit_touch)
+                .enumerate()
+                .map(move |(i, (v, &t))| (v.time_ms, t, bi as u32, i as u32))
+        })
+        .collect();
+    keys.par_sort_unstable();
     let mut persons = EventPersons::default();
-    log.visits.reserve_exact(n_visits);
-    persons.visit_person.reserve_exact(n_visits);
-    persons.visit_touch.reserve_exact(n_visits);
+    let gather = |f: &(dyn Fn(&BlockOut, usize) -> u32 + Sync)| -> Vec<u32> {
+        keys.par_iter()
+            .map(|k| f(&blocks[k.2 as usize], k.3 as usize))
+            .collect()
+    };
+    persons.visit_person = gather(&|b, i| b.visit_person[i]);
+    persons.visit_touch = gather(&|b, i| b.visit_touch[i]);
+    log.visits = keys
+        .par_iter()
+        .map(|k| blocks[k.2 as usize].visits[k.3 as usize].clone())
+        .collect();
+    drop(keys);
     let mut forms = Vec::new();
     let mut leads = Vec::new();
     let mut opps = Vec::new();
     let mut deals = Vec::new();
     for b in blocks {
         losses.merge(&b.losses);
-        log.visits.extend(b.visits);
-        persons.visit_person.extend(b.visit_person);
-        persons.visit_touch.extend(b.visit_touch);
         forms.extend(b.forms);
         leads.extend(b.leads);
         opps.extend(b.opps);
         deals.extend(b.deals);
     }
-    // Sort visits by (time, cookie, touch): sort small keys, then permute the
-    // three parallel tables in place (no second copy of the visits).
-    let perm: Vec<u32> = {
-        let mut keys: Vec<(i64, u64, u32, u32)> = log
-            .visits
-            .iter()
-            .zip(&persons.visit_touch)
-            .enumerate()
-            .map(|(i, (v, &t))| (v.time_ms, v.cookie_id, t, i as u32))
-            .collect();
-        keys.par_sort_unstable();
-        keys.into_iter().map(|k| k.3).collect()
-    };
-    apply_permutation(
-        perm,
-        &mut log.visits,
-        &mut persons.visit_person,
-        &mut persons.visit_touch,
-    );
     forms.sort_unstable_by_key(|p| (p.f.time_ms, p.key));
     leads.sort_unstable_by_key(|p| (p.l.time_ms, p.key));
     opps.sort_unstable_by_key(|p| (p.o.time_ms, p.lead_key));
@@ -292,29 +293,6 @@ pub fn observe(sc: &Scenario, world: &World) -> Observation {
     }
 }
 
-/// Reorder three parallel tables so that position `i` holds what was at
-/// `perm[i]`, in place by following cycles.
-fn apply_permutation<A, B, C>(mut perm: Vec<u32>, a: &mut [A], b: &mut [B], c: &mut [C]) {
-    for start in 0..perm.len() {
-        if perm[start] as usize == start {
-            continue;
-        }
-        // Walk the cycle: position `cur` takes the element at `perm[cur]`.
-        let mut cur = start;
-        loop {
-            let next = perm[cur] as usize;
-            perm[cur] = cur as u32;
-            if next == start {
-                break;
-            }
-            a.swap(cur, next);
-            b.swap(cur, next);
-            c.swap(cur, next);
-            cur = next;
-        }
-    }
-}
-
 /// Cookie ids: a bijective mix of (device, generation), so ids are unique and opaque.
 fn cookie_id(salt: u64, device: u32, generation: u32) -> u64 {
     mix64(salt ^ (((device as u64) << 32) | generation as u64))
@@ -354,6 +332,8 @@ fn observe_group(
     });
     // Cookie of each visit touch (None: not recorded), indexed by touch − t0.
     let mut cookie_of: Vec<Option<u64>> = vec![None; (t1 - t0) as usize];
+    // Newsletter tokens, computed once per person when first needed.
+    let mut token_of: Vec<Option<std::num::NonZeroU64>> = vec![None; group.n_persons as usize];
 
     let mut i = 0;
     while i < order.len() {
@@ -448,7 +428,10 @@ fn observe_group(
                     if sc.channels[c as usize].audience
                         == crate::scenario::Audience::Subscribers =>
                 {
-                    Some(log::email_token(&person_emails(sc, world, person).0))
+                    let slot = &mut token_of[(person - p0) as usize];
+                    Some(*slot.get_or_insert_with(|| {
+                        log::email_token(&person_emails(sc, world, person).0)
+                    }))
                 }
                 _ => None,
             };
@@ -589,21 +572,4 @@ pub fn person_emails(sc: &Scenario, world: &World, person: u32) -> (String, Stri
         world.groups[p.group as usize].is_office,
         bits,
     )
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn permutation_is_applied_in_place() {
-        let perm = vec![2, 0, 3, 1];
-        let mut a = vec!['a', 'b', 'c', 'd'];
-        let mut b = vec![0, 1, 2, 3];
-        let mut c = vec![10, 11, 12, 13];
-        apply_permutation(perm, &mut a, &mut b, &mut c);
-        assert_eq!(a, vec!['c', 'a', 'd', 'b']);
-        assert_eq!(b, vec![2, 0, 3, 1]);
-        assert_eq!(c, vec![12, 10, 13, 11]);
-    }
 }

@@ -15,6 +15,37 @@ pub use deterministic::Deterministic;
 use crate::log::EventLog;
 use crate::spec::StitcherSpec;
 use std::collections::HashMap;
+use std::hash::{BuildHasherDefault, Hasher};
+
+/// A fast hasher for integer keys (one multiply; ids here are already random
+/// or dense). Not for untrusted input; iteration order never reaches output.
+#[derive(Default, Clone, Copy)]
+pub struct IntHasher(u64);
+
+impl Hasher for IntHasher {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+    fn write(&mut self, bytes: &[u8]) {
+        for &b in bytes {
+            self.0 = (self.0.rotate_left(5) ^ b as u64).wrapping_mul(0x517c_c1b7_2722_0a95);
+        }
+    }
+    fn write_u64(&mut self, x: u64) {
+        self.0 = (self.0 ^ x)
+            .wrapping_mul(0x9E37_79B9_7F4A_7C15)
+            .rotate_left(26);
+    }
+    fn write_u32(&mut self, x: u32) {
+        self.write_u64(x as u64);
+    }
+    fn write_usize(&mut self, x: usize) {
+        self.write_u64(x as u64);
+    }
+}
+
+/// A `HashMap` keyed by integers with [`IntHasher`].
+pub type IntMap<K, V> = HashMap<K, V, BuildHasherDefault<IntHasher>>;
 
 /// A partition of the log's events: one cluster key per event, per table.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
@@ -38,7 +69,7 @@ impl Identities {
     /// (visits, form fills, leads, opportunities, deals): a canonical form, so
     /// two equal partitions compare equal.
     pub fn canonical(raw: [Vec<u64>; 5]) -> Identities {
-        let mut map: HashMap<u64, u32> = HashMap::new();
+        let mut map: IntMap<u64, u32> = IntMap::default();
         let mut next = 0u32;
         let mut tables = raw.map(|t| {
             t.into_iter()
@@ -130,7 +161,7 @@ impl UnionFind {
 /// Interns identifiers as union–find nodes.
 #[derive(Default)]
 pub(crate) struct Nodes<K: std::hash::Hash + Eq> {
-    map: HashMap<K, u32>,
+    map: HashMap<K, u32, BuildHasherDefault<IntHasher>>,
 }
 
 impl<K: std::hash::Hash + Eq> Nodes<K> {
@@ -143,8 +174,9 @@ impl<K: std::hash::Hash + Eq> Nodes<K> {
 }
 
 /// Shared shape of the cookie-based stitchers: every event gets a node; the
-/// caller links nodes (given the cookie nodes and each form fill's node); CRM leads follow their form fill, opportunities their
-/// lead, and deals the CRM lead with exactly the same email.
+/// caller links nodes (given the cookie nodes and each form fill's node); CRM
+/// leads follow their form fill, opportunities their lead, and deals the CRM
+/// lead with exactly the same email.
 pub(crate) fn stitch_with(
     log: &EventLog,
     link: impl FnOnce(&EventLog, &mut UnionFind, &mut Nodes<u64>, &[u32]),
@@ -164,7 +196,7 @@ pub(crate) fn stitch_with(
             None => uf.push(),
         })
         .collect();
-    let form_index: HashMap<u64, usize> = log
+    let form_index: IntMap<u64, usize> = log
         .form_fills
         .iter()
         .enumerate()
@@ -180,7 +212,7 @@ pub(crate) fn stitch_with(
                 .unwrap_or_else(|| uf.push())
         })
         .collect();
-    let lead_index: HashMap<u64, usize> = log
+    let lead_index: IntMap<u64, usize> = log
         .crm_leads
         .iter()
         .enumerate()

@@ -28,6 +28,9 @@ pub struct GenOptions {
     pub block_groups: usize,
     /// Compute Shapley truth by 2^m enumeration even where the closed form applies (tests).
     pub force_shapley_enumeration: bool,
+    /// Keep warm-up touches in `World::touches` (the tracker never sees them;
+    /// they cost memory and are only useful for telling a person's history).
+    pub keep_warmup: bool,
 }
 
 impl Default for GenOptions {
@@ -35,6 +38,7 @@ impl Default for GenOptions {
         GenOptions {
             block_groups: 512,
             force_shapley_enumeration: false,
+            keep_warmup: false,
         }
     }
 }
@@ -83,7 +87,8 @@ pub struct Lead {
     pub time: f64,
     /// The true cause.
     pub cause: Cause,
-    /// Index in `World::touches` of the causing touch (None for the baseline).
+    /// Index in `World::touches` of the causing touch (None for the baseline,
+    /// or when the cause was a warm-up touch that is not stored).
     pub cause_touch: Option<u32>,
     /// Index in `World::touches` of the form-fill visit.
     pub form_visit: u32,
@@ -193,7 +198,7 @@ pub struct World {
     pub devices: Vec<Device>,
     /// Device indices per person (ranges in `Person::devices`).
     pub person_devices: Vec<u32>,
-    /// Active touches, by person then time.
+    /// Active touches, by person then time (warm-up ones only with `GenOptions::keep_warmup`).
     pub touches: Vec<Touch>,
     /// Counterfactual credit of every person with a firing clock.
     pub credit: Vec<PersonCredit>,
@@ -254,7 +259,16 @@ pub fn generate_with_options(
     let blocks: Vec<person::Block> = plans
         .par_chunks(block)
         .enumerate()
-        .map(|(b, chunk)| person::simulate_block(sc, &model, replicate, (b * block) as u32, chunk))
+        .map(|(b, chunk)| {
+            person::simulate_block(
+                sc,
+                &model,
+                replicate,
+                (b * block) as u32,
+                chunk,
+                opts.keep_warmup,
+            )
+        })
         .collect();
 
     let mut w = World {

@@ -324,7 +324,12 @@ pub(super) fn simulate_block(
     replicate: u32,
     first_group: u32,
     plans: &[(bool, u32)],
+    keep_warmup: bool,
 ) -> Block {
+    // Scratch buffers reused from person to person.
+    let mut scratch_cands: Vec<Cand> = Vec::new();
+    let mut scratch_devs: Vec<(u32, u8)> = Vec::new();
+    let mut active: Vec<(bool, bool)> = Vec::new();
     let mut b = Block {
         groups: Vec::with_capacity(plans.len()),
         persons: Vec::new(),
@@ -397,7 +402,8 @@ pub(super) fn simulate_block(
             let z = ps.gamma(k, 1.0 / k);
             let newsletter = ps.uniform() < pop.newsletter_rate;
             let n_dev = 1 + ps.poisson_small(pop.extra_devices_mean);
-            let mut devs: Vec<(u32, u8)> = Vec::with_capacity(n_dev as usize + 1);
+            let mut devs = std::mem::take(&mut scratch_devs);
+            devs.clear();
             for _ in 0..n_dev {
                 let ty = ps.pick(&type_mix) as u8;
                 let browser = ps.pick(&browser_mix[ty as usize]) as u8;
@@ -427,7 +433,8 @@ pub(super) fn simulate_block(
             let form_dev_u = (ps.uniform(), ps.uniform());
 
             // Candidate touches, channel by channel, at max rate × targeting.
-            let mut cands: Vec<Cand> = Vec::new();
+            let mut cands = std::mem::take(&mut scratch_cands);
+            cands.clear();
             for (ci, ch) in sc.channels.iter().enumerate() {
                 if ch.audience == Audience::Subscribers && !newsletter {
                     continue;
@@ -562,7 +569,7 @@ pub(super) fn simulate_block(
             } else {
                 (1u32 << n_ch) - 1
             };
-            let mut active = Vec::with_capacity(sim.cands.len());
+            active.clear();
             let first = sim.evaluate(all_mask, true, Some(&mut active));
 
             // Store the active touches and, for a lead, the form-fill visit.
@@ -613,7 +620,9 @@ pub(super) fn simulate_block(
                     form_pending = false;
                 }
                 let (is_active, armed) = active[i];
-                if !is_active {
+                // Warm-up touches matter only through the truth computed here;
+                // the tracker never saw them, so they are not stored by default.
+                if !is_active || (c.time < 0.0 && !keep_warmup) {
                     continue;
                 }
                 let is_visit = sim.is_click(c.channel);
@@ -691,6 +700,8 @@ pub(super) fn simulate_block(
                 touches: (t_start, t_end),
                 outcome,
             });
+            scratch_cands = sim.cands;
+            scratch_devs = devs;
         }
     }
     b
@@ -717,13 +728,41 @@ fn counterfactual_credit(
     let n_ch = sim.sc.channels.len() as u16;
     let baseline_label = n_ch;
     // Players: channels with an active touch, plus the baseline when armed.
+    // A channel is a null player (v(S ∪ {c}) = v(S) for every S, so φ = 0 and
+    // removing it changes nothing) when none of its touches is armed — arming
+    // only gets rarer as players leave, synergy multipliers being ≥ 1 — its
+    // visits can trigger no retargeting channel that has an armed touch, and it
+    // boosts no channel that has one. Only the others are enumerated.
     let mut present: u32 = 0;
+    let mut armed: u32 = 0;
+    let mut clicks: u32 = 0;
     for (c, a) in sim.cands.iter().zip(active) {
         if a.0 && c.channel != RETURN {
-            present |= 1 << c.channel;
+            let bit = 1 << c.channel;
+            present |= bit;
+            if a.1 {
+                armed |= bit;
+            }
+            if sim.is_click(c.channel) {
+                clicks |= bit;
+            }
         }
     }
-    let mut players: Vec<u16> = (0..n_ch).filter(|c| present & (1 << c) != 0).collect();
+    let armed_retargeting = (0..n_ch).any(|c| {
+        armed & (1 << c) != 0 && sim.sc.channels[c as usize].trigger == Trigger::Retargeting
+    });
+    let influential = |c: u16| {
+        let bit = 1u32 << c;
+        armed & bit != 0
+            || (clicks & bit != 0 && armed_retargeting)
+            || sim.model.synergy.iter().enumerate().any(|(to, froms)| {
+                armed & (1 << to) != 0 && froms.iter().any(|&(from, _)| from == c)
+            })
+    };
+    let mut players: Vec<u16> = (0..n_ch)
+        .filter(|&c| present & (1 << c) != 0 && influential(c))
+        .collect();
+    let null_mask: u32 = players.iter().fold(present, |m, &c| m & !(1u32 << c));
     let has_baseline = sim.baseline_fire.is_some();
     if has_baseline {
         players.push(baseline_label);
@@ -784,7 +823,7 @@ fn counterfactual_credit(
             }
         }
     } else {
-        let values = coalition_values(&players, baseline_label, &eval_set);
+        let values = coalition_values(&players, null_mask, baseline_label, &eval_set);
         for (i, phi) in shapley_from_values(players.len(), &values)
             .into_iter()
             .enumerate()
@@ -800,6 +839,7 @@ fn counterfactual_credit(
 /// v(S) for every coalition S (bit i = players[i]).
 fn coalition_values(
     players: &[u16],
+    null_mask: u32,
     baseline_label: u16,
     eval: &dyn Fn(u32, bool) -> (f64, f64),
 ) -> Vec<(f64, f64)> {
@@ -817,7 +857,7 @@ fn coalition_values(
                     }
                 }
             }
-            eval(mask, baseline)
+            eval(mask | null_mask, baseline)
         })
         .collect()
 }
