@@ -18,13 +18,28 @@ fn main() {
     let truth = Truth::assemble(&sc, &w, std::mem::take(&mut obs.persons));
     let tt = t.elapsed().as_secs_f64();
     println!(
-        "persons {} candidates {} touches {} visits {} leads {}",
+        "persons {} devices {} candidates {} kept {} return-visit candidates {} stored touches {} recorded visits {} leads {}",
         sc.persons,
+        w.devices.len(),
         w.candidates,
+        w.kept_candidates,
+        w.return_candidates,
         w.touches.len(),
         obs.log.visits.len(),
         truth.leads.len()
     );
+    // Distribution samples (uniform, exponential, gamma, normal, Poisson) drawn,
+    // counted from the code path: per person ~19 + 2 per device; per candidate 2
+    // (gap, keep); per kept candidate 8 (arm, delay, pages, dwell, 2 device,
+    // campaign, repeat); per return candidate 6; per recorded-or-not visit 3
+    // and per observed device 2 (observation).
+    let draws = 19.0 * sc.persons as f64
+        + 2.0 * w.devices.len() as f64
+        + 2.0 * w.candidates as f64
+        + 8.0 * w.kept_candidates as f64
+        + 6.0 * w.return_candidates as f64
+        + 5.0 * obs.log.visits.len() as f64;
+    println!("≈ {:.1} samples per person", draws / sc.persons as f64);
     println!(
         "world {tw:.3}s observe {to:.3}s truth {tt:.3}s total {:.3}s → {:.0} persons/s",
         tw + to + tt,

@@ -204,6 +204,10 @@ pub struct World {
     pub credit: Vec<PersonCredit>,
     /// Candidate touches generated (kept or not), for throughput accounting.
     pub candidates: u64,
+    /// Candidates kept at the current spends (each draws its own touch stream).
+    pub kept_candidates: u64,
+    /// Return-visit candidates generated.
+    pub return_candidates: u64,
 }
 
 /// Size and kind of each group, drawn from one sequential population stream.
@@ -281,6 +285,8 @@ pub fn generate_with_options(
         touches: Vec::new(),
         credit: Vec::new(),
         candidates: 0,
+        kept_candidates: 0,
+        return_candidates: 0,
     };
     let total = |f: fn(&person::Block) -> usize| blocks.iter().map(f).sum::<usize>();
     w.devices.reserve(total(|b| b.devices.len()));
@@ -295,6 +301,8 @@ pub fn generate_with_options(
         );
         let g0 = w.groups.len() as u32;
         w.candidates += block.candidates;
+        w.kept_candidates += block.kept_candidates;
+        w.return_candidates += block.return_candidates;
         w.groups.extend(block.groups.into_iter().map(|mut g| {
             g.first_person += p0;
             g

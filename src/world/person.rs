@@ -89,6 +89,8 @@ pub(super) struct Block {
     pub touches: Vec<Touch>,
     pub credit: Vec<PersonCredit>,
     pub candidates: u64,
+    pub kept_candidates: u64,
+    pub return_candidates: u64,
 }
 
 const RETURN: u16 = u16::MAX;
@@ -338,6 +340,8 @@ pub(super) fn simulate_block(
         touches: Vec::new(),
         credit: Vec::new(),
         candidates: 0,
+        kept_candidates: 0,
+        return_candidates: 0,
     };
     let pop = &sc.population;
     let seg_shares: Vec<f64> = sc.segments.iter().map(|s| s.share).collect();
@@ -463,6 +467,7 @@ pub(super) fn simulate_block(
                     let keep_u = cs.uniform();
                     b.candidates += 1;
                     if keep_u < keep {
+                        b.kept_candidates += 1;
                         let mut ts = Stream::new(
                             sc.seed,
                             replicate,
@@ -508,8 +513,16 @@ pub(super) fn simulate_block(
                     j += 1;
                 }
             }
-            // Return-visit candidates: active only after a first visit.
-            if pop.return_visit_rate > 0.0 {
+            // Return-visit candidates: active only after a first visit, so
+            // none before the earliest kept click candidate can ever matter
+            // (removing touches only delays the first visit). Their times come
+            // from one stream; each one kept gets its own keyed draws.
+            let first_click = cands
+                .iter()
+                .filter(|c| sc.channels[c.channel as usize].kind == TouchKind::Click)
+                .map(|c| c.time)
+                .fold(f64::INFINITY, f64::min);
+            if pop.return_visit_rate > 0.0 && first_click < horizon {
                 let mut rs = Stream::new(
                     sc.seed,
                     replicate,
@@ -525,11 +538,24 @@ pub(super) fn simulate_block(
                     if t >= horizon {
                         break;
                     }
-                    let pages = 1 + rs.poisson_small(pop.pages_mean - 1.0) as u16;
+                    j += 1;
+                    b.return_candidates += 1;
+                    if t <= first_click {
+                        continue;
+                    }
+                    let mut vs = Stream::new(
+                        sc.seed,
+                        replicate,
+                        StreamKind::ReturnVisits,
+                        group_index as u64,
+                        local as u64,
+                        j as u64,
+                    );
+                    let pages = 1 + vs.poisson_small(pop.pages_mean - 1.0) as u16;
                     let dwell_s =
-                        (pages as f64 * rs.exp(1.0) * pop.dwell_seconds_mean).min(65_535.0) as u16;
-                    let device = pick_device(rs.uniform(), rs.uniform(), type_mix, &devs);
-                    let repeat_u = rs.uniform();
+                        (pages as f64 * vs.exp(1.0) * pop.dwell_seconds_mean).min(65_535.0) as u16;
+                    let device = pick_device(vs.uniform(), vs.uniform(), type_mix, &devs);
+                    let repeat_u = vs.uniform();
                     cands.push(Cand {
                         time: t,
                         channel: RETURN,
@@ -543,7 +569,6 @@ pub(super) fn simulate_block(
                         campaign: 0,
                         repeat_u,
                     });
-                    j += 1;
                 }
             }
             cands.sort_by(|a, b| {
