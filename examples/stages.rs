@@ -11,9 +11,11 @@ fn main() {
     let t = Instant::now();
     let w = world::generate(&sc, 0);
     let tw = t.elapsed().as_secs_f64();
+    println!("peak after world: {:.0} MB", peak_rss_mb());
     let t = Instant::now();
     let mut obs = observe::observe(&sc, &w);
     let to = t.elapsed().as_secs_f64();
+    println!("peak after observe: {:.0} MB", peak_rss_mb());
     let t = Instant::now();
     let truth = Truth::assemble(&sc, &w, std::mem::take(&mut obs.persons));
     let tt = t.elapsed().as_secs_f64();
@@ -45,4 +47,21 @@ fn main() {
         tw + to + tt,
         sc.persons as f64 / (tw + to + tt)
     );
+}
+
+/// Peak resident memory so far (Linux), for the figures in BENCHMARKS.md.
+fn peak_rss_mb() -> f64 {
+    std::fs::read_to_string("/proc/self/status")
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find(|l| l.starts_with("VmHWM:"))
+                .map(|l| l.to_string())
+        })
+        .and_then(|l| {
+            l.split_whitespace()
+                .nth(1)
+                .and_then(|v| v.parse::<f64>().ok())
+        })
+        .map_or(f64::NAN, |kb| kb / 1024.0)
 }

@@ -118,11 +118,21 @@ struct PendingDeal {
     person: u32,
 }
 
+/// What observation decided about one recorded visit; the rest of the
+/// `Visit` is read from the world when the sorted log is built.
+#[derive(Clone, Copy, Debug)]
+struct Recorded {
+    time_ms: i64,
+    cookie_id: u64,
+    email_token: Option<std::num::NonZeroU64>,
+    touch: u32,
+    channel: u16,
+    campaign: Option<u16>,
+}
+
 #[derive(Default)]
 struct BlockOut {
-    visits: Vec<Visit>,
-    visit_person: Vec<u32>,
-    visit_touch: Vec<u32>,
+    visits: Vec<Recorded>,
     forms: Vec<PendingForm>,
     leads: Vec<PendingLead>,
     opps: Vec<PendingOpp>,
@@ -188,7 +198,7 @@ pub fn observe(sc: &Scenario, world: &World) -> Observation {
     log.window_end_ms = to_ms(start_ms, sc.horizon_days);
 
     let n_groups = world.groups.len();
-    let blocks: Vec<BlockOut> = (0..n_groups.div_ceil(BLOCK_GROUPS))
+    let mut blocks: Vec<BlockOut> = (0..n_groups.div_ceil(BLOCK_GROUPS))
         .into_par_iter()
         .map(|b| {
             let mut out = BlockOut::default();
@@ -204,33 +214,28 @@ pub fn observe(sc: &Scenario, world: &World) -> Observation {
         losses.add(m, 0);
     }
     // Visits in (time, world touch) order — a total order, since a touch is
-    // recorded at most once. Sort compact keys in parallel, then gather the
-    // records in parallel from the blocks.
-    let mut keys: Vec<(i64, u32, u32, u32)> = blocks
-        .par_iter()
-        .enumerate()
-        .flat_map_iter(|(bi, b)| {
-            b.visits
-                .iter()
-                .zip(&b.visit_touch)
-                .enumerate()
-                .map(move |(i, (v, &t))| (v.time_ms, t, bi as u32, i as u32))
-        })
-        .collect();
-    keys.par_sort_unstable();
-    let mut persons = EventPersons::default();
-    let gather = |f: &(dyn Fn(&BlockOut, usize) -> u32 + Sync)| -> Vec<u32> {
-        keys.par_iter()
-            .map(|k| f(&blocks[k.2 as usize], k.3 as usize))
-            .collect()
+    // recorded at most once. The compact records are sorted in parallel, then
+    // the full visits are built from the world, in parallel, in that order.
+    let mut recorded: Vec<Recorded> =
+        Vec::with_capacity(blocks.iter().map(|b| b.visits.len()).sum());
+    for b in &mut blocks {
+        recorded.extend(std::mem::take(&mut b.visits)); // frees each block's buffer
+    }
+    recorded.par_sort_unstable_by_key(|r| (r.time_ms, r.touch));
+    let salt = cookie_salt(sc.seed, world.replicate);
+    let mut persons = EventPersons {
+        visit_person: recorded
+            .par_iter()
+            .map(|r| world.touches[r.touch as usize].person)
+            .collect(),
+        visit_touch: recorded.par_iter().map(|r| r.touch).collect(),
+        ..Default::default()
     };
-    persons.visit_person = gather(&|b, i| b.visit_person[i]);
-    persons.visit_touch = gather(&|b, i| b.visit_touch[i]);
-    log.visits = keys
+    log.visits = recorded
         .par_iter()
-        .map(|k| blocks[k.2 as usize].visits[k.3 as usize].clone())
+        .map(|r| build_visit(sc, world, &tables, salt, r))
         .collect();
-    drop(keys);
+    drop(recorded);
     let mut forms = Vec::new();
     let mut leads = Vec::new();
     let mut opps = Vec::new();
@@ -293,6 +298,37 @@ pub fn observe(sc: &Scenario, world: &World) -> Observation {
     }
 }
 
+/// The replicate's salt for cookie ids and hashed IPs.
+fn cookie_salt(seed: u64, replicate: u32) -> u64 {
+    mix64(mix64(seed ^ 0x636f_6f6b_6965) ^ replicate as u64)
+}
+
+/// The full recorded visit: observation's decisions plus what the world says.
+fn build_visit(sc: &Scenario, world: &World, t: &Tables, salt: u64, r: &Recorded) -> Visit {
+    let touch = &world.touches[r.touch as usize];
+    let dev = &world.devices[touch.device as usize];
+    let n = sc.channels.len();
+    let landing_page = match touch.source {
+        Source::Channel(c) => t.landing[c as usize],
+        Source::Return => t.landing[n],
+        Source::FormFill(_) => t.landing[n + 1],
+    };
+    Visit {
+        event_id: 0,
+        time_ms: r.time_ms,
+        cookie_id: r.cookie_id,
+        channel: r.channel,
+        campaign: r.campaign,
+        click_id: None,
+        landing_page,
+        pages_viewed: touch.pages,
+        dwell_s: touch.dwell_s as f32,
+        ip_hash: mix64(world.groups[dev.group as usize].ip ^ salt),
+        user_agent: t.ua[dev.browser as usize][dev.device_type as usize],
+        email_token: r.email_token,
+    }
+}
+
 /// Cookie ids: a bijective mix of (device, generation), so ids are unique and opaque.
 fn cookie_id(salt: u64, device: u32, generation: u32) -> u64 {
     mix64(salt ^ (((device as u64) << 32) | generation as u64))
@@ -315,8 +351,7 @@ fn observe_group(
         world.persons[p0 as usize].touches.0,
         world.persons[(p1 - 1) as usize].touches.1,
     );
-    let salt = mix64(mix64(seed ^ 0x636f_6f6b_6965) ^ rep as u64);
-    let ip_hash = mix64(group.ip ^ salt);
+    let salt = cookie_salt(seed, rep);
     let horizon = sc.horizon_days;
 
     // Visits of the group by (device, time).
@@ -395,18 +430,13 @@ fn observe_group(
             }
             cookie_of[(ti - t0) as usize] = Some(cookie);
             // Recorded source.
-            let (true_label, landing, campaign) = match touch.source {
+            let (true_label, campaign) = match touch.source {
                 Source::Channel(c) => (
                     Some(c),
-                    t.landing[c as usize],
                     Some(t.campaign_base[c as usize] + touch.campaign as u16),
                 ),
-                Source::Return => (None, t.landing[sc.channels.len()], None),
-                Source::FormFill(path) => (
-                    path,
-                    t.landing[sc.channels.len() + 1],
-                    path.map(|c| t.campaign_base[c as usize]),
-                ),
+                Source::Return => (None, None),
+                Source::FormFill(path) => (path, path.map(|c| t.campaign_base[c as usize])),
             };
             let (channel, campaign) = match true_label {
                 Some(c) => {
@@ -435,21 +465,13 @@ fn observe_group(
                 }
                 _ => None,
             };
-            out.visit_person.push(person);
-            out.visit_touch.push(ti);
-            out.visits.push(Visit {
-                event_id: 0,
+            out.visits.push(Recorded {
                 time_ms: to_ms(start_ms, touch.time),
                 cookie_id: cookie,
+                email_token,
+                touch: ti,
                 channel,
                 campaign,
-                click_id: None,
-                landing_page: landing,
-                pages_viewed: touch.pages,
-                dwell_s: touch.dwell_s as f32,
-                ip_hash,
-                user_agent: t.ua[dev.browser as usize][dev.device_type as usize],
-                email_token,
             });
         }
     }
