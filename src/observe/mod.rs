@@ -118,16 +118,42 @@ struct PendingDeal {
     person: u32,
 }
 
-/// What observation decided about one recorded visit; the rest of the
-/// `Visit` is read from the world when the sorted log is built.
+/// A recorded visit as observation produced it, before sorting: the visit's
+/// fields (all read while the group's data is in cache) plus its true person
+/// and world touch for the truth ledger.
 #[derive(Clone, Copy, Debug)]
 struct Recorded {
     time_ms: i64,
     cookie_id: u64,
     email_token: Option<std::num::NonZeroU64>,
+    ip_hash: u64,
+    dwell_s: f32,
     touch: u32,
-    channel: u16,
+    person: u32,
     campaign: Option<u16>,
+    channel: u16,
+    landing_page: u16,
+    pages_viewed: u16,
+    user_agent: u16,
+}
+
+impl Recorded {
+    fn visit(&self) -> Visit {
+        Visit {
+            event_id: 0,
+            time_ms: self.time_ms,
+            cookie_id: self.cookie_id,
+            channel: self.channel,
+            campaign: self.campaign,
+            click_id: None,
+            landing_page: self.landing_page,
+            pages_viewed: self.pages_viewed,
+            dwell_s: self.dwell_s,
+            ip_hash: self.ip_hash,
+            user_agent: self.user_agent,
+            email_token: self.email_token,
+        }
+    }
 }
 
 #[derive(Default)]
@@ -222,19 +248,12 @@ pub fn observe(sc: &Scenario, world: &World) -> Observation {
         recorded.extend(std::mem::take(&mut b.visits)); // frees each block's buffer
     }
     recorded.par_sort_unstable_by_key(|r| (r.time_ms, r.touch));
-    let salt = cookie_salt(sc.seed, world.replicate);
     let mut persons = EventPersons {
-        visit_person: recorded
-            .par_iter()
-            .map(|r| world.touches[r.touch as usize].person)
-            .collect(),
+        visit_person: recorded.par_iter().map(|r| r.person).collect(),
         visit_touch: recorded.par_iter().map(|r| r.touch).collect(),
         ..Default::default()
     };
-    log.visits = recorded
-        .par_iter()
-        .map(|r| build_visit(sc, world, &tables, salt, r))
-        .collect();
+    log.visits = recorded.par_iter().map(Recorded::visit).collect();
     drop(recorded);
     let mut forms = Vec::new();
     let mut leads = Vec::new();
@@ -303,32 +322,6 @@ fn cookie_salt(seed: u64, replicate: u32) -> u64 {
     mix64(mix64(seed ^ 0x636f_6f6b_6965) ^ replicate as u64)
 }
 
-/// The full recorded visit: observation's decisions plus what the world says.
-fn build_visit(sc: &Scenario, world: &World, t: &Tables, salt: u64, r: &Recorded) -> Visit {
-    let touch = &world.touches[r.touch as usize];
-    let dev = &world.devices[touch.device as usize];
-    let n = sc.channels.len();
-    let landing_page = match touch.source {
-        Source::Channel(c) => t.landing[c as usize],
-        Source::Return => t.landing[n],
-        Source::FormFill(_) => t.landing[n + 1],
-    };
-    Visit {
-        event_id: 0,
-        time_ms: r.time_ms,
-        cookie_id: r.cookie_id,
-        channel: r.channel,
-        campaign: r.campaign,
-        click_id: None,
-        landing_page,
-        pages_viewed: touch.pages,
-        dwell_s: touch.dwell_s as f32,
-        ip_hash: mix64(world.groups[dev.group as usize].ip ^ salt),
-        user_agent: t.ua[dev.browser as usize][dev.device_type as usize],
-        email_token: r.email_token,
-    }
-}
-
 /// Cookie ids: a bijective mix of (device, generation), so ids are unique and opaque.
 fn cookie_id(salt: u64, device: u32, generation: u32) -> u64 {
     mix64(salt ^ (((device as u64) << 32) | generation as u64))
@@ -352,6 +345,7 @@ fn observe_group(
         world.persons[(p1 - 1) as usize].touches.1,
     );
     let salt = cookie_salt(seed, rep);
+    let ip_hash = mix64(group.ip ^ salt);
     let horizon = sc.horizon_days;
 
     // Visits of the group by (device, time).
@@ -465,13 +459,24 @@ fn observe_group(
                 }
                 _ => None,
             };
+            let n = sc.channels.len();
             out.visits.push(Recorded {
                 time_ms: to_ms(start_ms, touch.time),
                 cookie_id: cookie,
                 email_token,
+                ip_hash,
+                dwell_s: touch.dwell_s as f32,
                 touch: ti,
-                channel,
+                person,
                 campaign,
+                channel,
+                landing_page: match touch.source {
+                    Source::Channel(c) => t.landing[c as usize],
+                    Source::Return => t.landing[n],
+                    Source::FormFill(_) => t.landing[n + 1],
+                },
+                pages_viewed: touch.pages,
+                user_agent: t.ua[dev.browser as usize][dev.device_type as usize],
             });
         }
     }
