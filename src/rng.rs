@@ -51,12 +51,24 @@ pub enum StreamKind {
 /// The key of a stream: (seed, replicate, kind, up to three indices).
 #[inline]
 pub fn stream_key(seed: u64, replicate: u32, kind: StreamKind, a: u64, b: u64, c: u64) -> u64 {
+    key_with(stream_prefix(seed, replicate, kind, a, b), c)
+}
+
+/// The key chain up to the second index: streams that differ only in the last
+/// index (the touches of one person and channel) share it.
+#[inline]
+pub fn stream_prefix(seed: u64, replicate: u32, kind: StreamKind, a: u64, b: u64) -> u64 {
     let mut h = mix64(seed);
     h = mix64(h ^ replicate as u64);
     h = mix64(h ^ kind as u64);
     h = mix64(h ^ a);
-    h = mix64(h ^ b);
-    mix64(h ^ c)
+    mix64(h ^ b)
+}
+
+/// Complete a key from its prefix and last index.
+#[inline]
+pub fn key_with(prefix: u64, c: u64) -> u64 {
+    mix64(prefix ^ c)
 }
 
 /// A seeded stream of draws with the few samplers the simulation needs.
@@ -65,11 +77,19 @@ pub struct Stream {
 }
 
 impl Stream {
-    /// The stream for a key from [`stream_key`].
+    /// The stream for a key from [`stream_key`]: the Xoshiro256++ state is the
+    /// first four outputs of splitmix64 started at `key` — the same state as
+    /// `Xoshiro256PlusPlus::seed_from_u64(key)`, computed without its generic
+    /// byte-filling path.
     #[inline]
     pub fn from_key(key: u64) -> Self {
+        let mut seed = [0u8; 32];
+        for (i, chunk) in seed.chunks_exact_mut(8).enumerate() {
+            let word = mix64(key.wrapping_add((i as u64).wrapping_mul(0x9E37_79B9_7F4A_7C15)));
+            chunk.copy_from_slice(&word.to_le_bytes());
+        }
         Stream {
-            rng: Xoshiro256PlusPlus::seed_from_u64(key),
+            rng: Xoshiro256PlusPlus::from_seed(seed),
         }
     }
 
@@ -186,6 +206,19 @@ mod tests {
         let mut other = Stream::new(42, 0, StreamKind::Person, 8, 0, 0);
         assert_ne!(a, other.next_u64());
         assert_eq!(mix64(0), 0xE220_A839_7B1D_CDAF);
+        // The fast seeding gives exactly `seed_from_u64`'s state.
+        for key in [0u64, 1, 42, u64::MAX, 0x1234_5678_9abc_def0] {
+            let mut fast = Stream::from_key(key);
+            let mut slow = Xoshiro256PlusPlus::seed_from_u64(key);
+            for _ in 0..4 {
+                assert_eq!(fast.next_u64(), slow.next_u64());
+            }
+        }
+        let prefix = stream_prefix(1, 2, StreamKind::Touch, 3, 4);
+        assert_eq!(
+            stream_key(1, 2, StreamKind::Touch, 3, 4, 5),
+            key_with(prefix, 5)
+        );
     }
 
     #[test]

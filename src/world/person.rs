@@ -2,7 +2,7 @@
 //! of present channels, the lead, sales, and the counterfactual credit.
 
 use super::*;
-use crate::rng::pick_with;
+use crate::rng::{key_with, pick_with, stream_prefix};
 use crate::scenario::{Audience, Trigger};
 use statrs::function::gamma::ln_gamma;
 
@@ -457,6 +457,13 @@ pub(super) fn simulate_block(
                     local as u64,
                     ci as u64,
                 );
+                let touch_prefix = stream_prefix(
+                    sc.seed,
+                    replicate,
+                    StreamKind::Touch,
+                    group_index as u64,
+                    ((local as u64) << 8) | ci as u64,
+                );
                 let mut t = -warmup;
                 let mut j = 0u32;
                 loop {
@@ -468,14 +475,7 @@ pub(super) fn simulate_block(
                     b.candidates += 1;
                     if keep_u < keep {
                         b.kept_candidates += 1;
-                        let mut ts = Stream::new(
-                            sc.seed,
-                            replicate,
-                            StreamKind::Touch,
-                            group_index as u64,
-                            ((local as u64) << 8) | ci as u64,
-                            j as u64,
-                        );
+                        let mut ts = Stream::from_key(key_with(touch_prefix, j as u64));
                         let arm_u = ts.uniform();
                         let delay = ts.gamma(ch.delay.shape, ch.delay.scale_days);
                         let pages = 1 + ts.poisson_small(pop.pages_mean - 1.0) as u16;
