@@ -33,15 +33,15 @@ fn main() {
     // Distribution samples (uniform, exponential, gamma, normal, Poisson) drawn,
     // counted from the code path: per person ~19 + 2 per device; per candidate 2
     // (gap, keep); per kept candidate 8 (arm, delay, pages, dwell, 2 device,
-    // campaign, repeat); per return candidate 6; per recorded-or-not visit 3
-    // and per observed device 2 (observation).
+    // campaign, repeat); per return candidate 1 (gap), +5 if materialised
+    // (counted as 6: an upper bound); per visit 3 and per device 2 (observation).
     let draws = 19.0 * sc.persons as f64
         + 2.0 * w.devices.len() as f64
         + 2.0 * w.candidates as f64
         + 8.0 * w.kept_candidates as f64
         + 6.0 * w.return_candidates as f64
         + 5.0 * obs.log.visits.len() as f64;
-    println!("≈ {:.1} samples per person", draws / sc.persons as f64);
+    println!("≈ {:.1} samples per person (upper bound)", draws / sc.persons as f64);
     println!(
         "world {tw:.3}s observe {to:.3}s truth {tt:.3}s total {:.3}s → {:.0} persons/s",
         tw + to + tt,
