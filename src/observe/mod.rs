@@ -118,42 +118,13 @@ struct PendingDeal {
     person: u32,
 }
 
-/// A recorded visit as observation produced it, before sorting: the visit's
-/// fields (all read while the group's data is in cache) plus its true person
-/// and world touch for the truth ledger.
-#[derive(Clone, Copy, Debug)]
+/// A recorded visit before sorting, with its true person and world touch for
+/// the truth ledger.
+#[derive(Clone, Debug)]
 struct Recorded {
-    time_ms: i64,
-    cookie_id: u64,
-    email_token: Option<std::num::NonZeroU64>,
-    ip_hash: u64,
-    dwell_s: f32,
-    touch: u32,
+    visit: Visit,
     person: u32,
-    campaign: Option<u16>,
-    channel: u16,
-    landing_page: u16,
-    pages_viewed: u16,
-    user_agent: u16,
-}
-
-impl Recorded {
-    fn visit(&self) -> Visit {
-        Visit {
-            event_id: 0,
-            time_ms: self.time_ms,
-            cookie_id: self.cookie_id,
-            channel: self.channel,
-            campaign: self.campaign,
-            click_id: None,
-            landing_page: self.landing_page,
-            pages_viewed: self.pages_viewed,
-            dwell_s: self.dwell_s,
-            ip_hash: self.ip_hash,
-            user_agent: self.user_agent,
-            email_token: self.email_token,
-        }
-    }
+    touch: u32,
 }
 
 #[derive(Default)]
@@ -247,14 +218,14 @@ pub fn observe(sc: &Scenario, world: &World) -> Observation {
     for b in &mut blocks {
         recorded.extend(std::mem::take(&mut b.visits)); // frees each block's buffer
     }
-    recorded.par_sort_unstable_by_key(|r| (r.time_ms, r.touch));
+    recorded.par_sort_unstable_by_key(|r| (r.visit.time_ms, r.touch));
     let mut persons = EventPersons {
-        visit_person: recorded.par_iter().map(|r| r.person).collect(),
-        visit_touch: recorded.par_iter().map(|r| r.touch).collect(),
+        visit_person: recorded.iter().map(|r| r.person).collect(),
+        visit_touch: recorded.iter().map(|r| r.touch).collect(),
         ..Default::default()
     };
-    log.visits = recorded.par_iter().map(Recorded::visit).collect();
-    drop(recorded);
+    // In-place collect: the records' buffer becomes the visits' buffer.
+    log.visits = recorded.into_iter().map(|r| r.visit).collect();
     let mut forms = Vec::new();
     let mut leads = Vec::new();
     let mut opps = Vec::new();
@@ -461,22 +432,26 @@ fn observe_group(
             };
             let n = sc.channels.len();
             out.visits.push(Recorded {
-                time_ms: to_ms(start_ms, touch.time),
-                cookie_id: cookie,
-                email_token,
-                ip_hash,
-                dwell_s: touch.dwell_s as f32,
-                touch: ti,
-                person,
-                campaign,
-                channel,
-                landing_page: match touch.source {
-                    Source::Channel(c) => t.landing[c as usize],
-                    Source::Return => t.landing[n],
-                    Source::FormFill(_) => t.landing[n + 1],
+                visit: Visit {
+                    event_id: 0,
+                    time_ms: to_ms(start_ms, touch.time),
+                    cookie_id: cookie,
+                    channel,
+                    campaign,
+                    click_id: None,
+                    landing_page: match touch.source {
+                        Source::Channel(c) => t.landing[c as usize],
+                        Source::Return => t.landing[n],
+                        Source::FormFill(_) => t.landing[n + 1],
+                    },
+                    pages_viewed: touch.pages,
+                    dwell_s: touch.dwell_s as f32,
+                    ip_hash,
+                    user_agent: t.ua[dev.browser as usize][dev.device_type as usize],
+                    email_token,
                 },
-                pages_viewed: touch.pages,
-                user_agent: t.ua[dev.browser as usize][dev.device_type as usize],
+                person,
+                touch: ti,
             });
         }
     }
