@@ -2,7 +2,7 @@
 //! conversion (CRM lead) and revenue (deals) each cluster holds.
 
 use crate::log::{EventLog, LabelId};
-use crate::stitch::Identities;
+use crate::stitch::{Identities, IntMap};
 
 /// One recorded touch of a journey.
 #[derive(Clone, Copy, Debug, PartialEq)]
@@ -89,60 +89,70 @@ impl Journeys {
     /// Build the journeys of a partition of the log.
     pub fn build(log: &EventLog, ids: &Identities) -> Journeys {
         let n = ids.n_clusters as usize;
-        let mut lead_ms: Vec<Option<i64>> = vec![None; n];
+        // Leads and deals are few: keep them in sparse maps, not per cluster.
+        let mut lead_ms: IntMap<u32, i64> = IntMap::default();
         for (l, &c) in log.crm_leads.iter().zip(&ids.crm_lead) {
-            let e = &mut lead_ms[c as usize];
-            *e = Some(e.map_or(l.time_ms, |t| t.min(l.time_ms)));
+            let e = lead_ms.entry(c).or_insert(l.time_ms);
+            *e = (*e).min(l.time_ms);
         }
-        let mut revenue = vec![0.0; n];
+        let mut revenue: IntMap<u32, f64> = IntMap::default();
         for (d, &c) in log.deals.iter().zip(&ids.deal) {
-            revenue[c as usize] += d.revenue;
+            *revenue.entry(c).or_insert(0.0) += d.revenue;
         }
         // Counting sort of visits by cluster (visits are already in time order).
-        let mut count = vec![0u32; n + 1];
+        let mut start = vec![0u32; n + 1];
         for &c in &ids.visit {
-            count[c as usize + 1] += 1;
+            start[c as usize + 1] += 1;
         }
         for i in 0..n {
-            count[i + 1] += count[i];
+            start[i + 1] += start[i];
         }
-        let mut slot = count.clone();
-        let mut sorted = vec![
+        let mut touches = vec![
             Touch {
                 time_ms: 0,
                 label: 0
             };
             log.visits.len()
         ];
-        for (v, &c) in log.visits.iter().zip(&ids.visit) {
-            sorted[slot[c as usize] as usize] = Touch {
-                time_ms: v.time_ms,
-                label: v.channel,
-            };
-            slot[c as usize] += 1;
+        {
+            let mut slot = start.clone();
+            for (v, &c) in log.visits.iter().zip(&ids.visit) {
+                touches[slot[c as usize] as usize] = Touch {
+                    time_ms: v.time_ms,
+                    label: v.channel,
+                };
+                slot[c as usize] += 1;
+            }
         }
+        // Keep each converting cluster's touches up to the lead, compacting
+        // the buffer in place (a kept range never starts after its source).
         let mut js = Journeys::new(log.labels.clone(), log.n_channels);
-        js.touches.reserve(sorted.len());
+        let mut write = 0usize;
         for c in 0..n {
-            let all = &sorted[count[c] as usize..count[c + 1] as usize];
-            let kept = match lead_ms[c] {
-                Some(t) => &all[..all.partition_point(|x| x.time_ms <= t)],
-                None => all,
+            let (from, to) = (start[c] as usize, start[c + 1] as usize);
+            let lead = lead_ms.get(&(c as u32)).copied();
+            let kept = match lead {
+                Some(t) => touches[from..to].partition_point(|x| x.time_ms <= t),
+                None => to - from,
             };
-            let conversions = if lead_ms[c].is_some() { 1.0 } else { 0.0 };
-            if kept.is_empty() && conversions == 0.0 && revenue[c] == 0.0 {
+            let conversions = if lead.is_some() { 1.0 } else { 0.0 };
+            let rev = revenue.get(&(c as u32)).copied().unwrap_or(0.0);
+            if kept == 0 && conversions == 0.0 && rev == 0.0 {
                 continue;
             }
-            let start = js.touches.len() as u32;
-            js.touches.extend_from_slice(kept);
+            touches.copy_within(from..from + kept, write);
             js.journeys.push(Journey {
-                start,
-                end: js.touches.len() as u32,
-                lead_ms: lead_ms[c],
+                start: write as u32,
+                end: (write + kept) as u32,
+                lead_ms: lead,
                 conversions,
-                revenue: revenue[c],
+                revenue: rev,
             });
+            write += kept;
         }
+        touches.truncate(write);
+        touches.shrink_to_fit();
+        js.touches = touches;
         js
     }
 

@@ -226,14 +226,18 @@ pub fn run_replicate(sc: &Scenario, cfg: &RunConfig, replicate: u32) -> Replicat
         .collect();
     parts.push((ORACLE.to_string(), oracle_identities(&truth)));
 
+    // Partitions one after another (each one's journeys are large), with the
+    // work inside each in parallel: the stitching score beside the journeys
+    // and models.
     let scored: Vec<(StitchMetrics, Vec<AttributionResult>)> = parts
-        .par_iter()
+        .iter()
         .map(|(name, ids)| {
-            let metrics = score::score_stitching(log, ids, &truth);
-            let journeys = Journeys::build(log, ids);
-            (
-                metrics,
-                attribute_all(name, &journeys, &cfg.models, &truth, &channels),
+            rayon::join(
+                || score::score_stitching(log, ids, &truth),
+                || {
+                    let journeys = Journeys::build(log, ids);
+                    attribute_all(name, &journeys, &cfg.models, &truth, &channels)
+                },
             )
         })
         .collect();
