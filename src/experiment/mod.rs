@@ -119,11 +119,32 @@ pub fn oracle_identities(truth: &Truth) -> Identities {
 
 /// Simulate, observe and assemble the truth of one replicate.
 pub fn simulate(sc: &Scenario, replicate: u32) -> (world::World, observe::Observation, Truth) {
+    simulate_timed(sc, replicate, &mut Vec::new())
+}
+
+/// [`simulate`], recording the wall-clock seconds of each stage.
+fn simulate_timed(
+    sc: &Scenario,
+    replicate: u32,
+    timings: &mut Vec<(&'static str, f64)>,
+) -> (world::World, observe::Observation, Truth) {
+    let clock = std::time::Instant::now();
     let w = world::generate(sc, replicate);
+    timings.push(("world", clock.elapsed().as_secs_f64()));
+    let clock = std::time::Instant::now();
     let mut obs = observe::observe(sc, &w);
+    timings.push(("observe", clock.elapsed().as_secs_f64()));
+    let clock = std::time::Instant::now();
     let events = std::mem::take(&mut obs.persons);
     let truth = Truth::assemble(sc, &w, events);
+    timings.push(("truth", clock.elapsed().as_secs_f64()));
     (w, obs, truth)
+}
+
+/// A credit's error against the causal, incremental and Shapley truths.
+fn errors_against(credit: &Credit, truth: &Truth, channels: &[String]) -> [CreditErrors; 3] {
+    [&truth.causal, &truth.incremental, &truth.shapley]
+        .map(|t| score::credit_errors(credit, t, channels))
 }
 
 fn summarize_world(sc: &Scenario, w: &world::World, obs: &observe::Observation) -> WorldSummary {
@@ -184,8 +205,7 @@ fn attribute_all(
         .map(|spec| {
             let model = attribute::build(spec);
             let credit = model.attribute(journeys);
-            let error = [&truth.causal, &truth.incremental, &truth.shapley]
-                .map(|t| score::credit_errors(&credit, t, channels));
+            let error = errors_against(&credit, truth, channels);
             AttributionResult {
                 stitcher: stitcher.to_string(),
                 model: model.name(),
@@ -199,18 +219,8 @@ fn attribute_all(
 /// Run one replicate end to end.
 pub fn run_replicate(sc: &Scenario, cfg: &RunConfig, replicate: u32) -> ReplicateResult {
     let mut timings = Vec::new();
-    let mut clock = std::time::Instant::now();
-    let mut lap = |name: &'static str, timings: &mut Vec<(&'static str, f64)>| {
-        timings.push((name, clock.elapsed().as_secs_f64()));
-        clock = std::time::Instant::now();
-    };
-    let w = world::generate(sc, replicate);
-    lap("world", &mut timings);
-    let mut obs = observe::observe(sc, &w);
-    lap("observe", &mut timings);
-    let events = std::mem::take(&mut obs.persons);
-    let truth = Truth::assemble(sc, &w, events);
-    lap("truth", &mut timings);
+    let (w, obs, truth) = simulate_timed(sc, replicate, &mut timings);
+    let clock = std::time::Instant::now();
     let channels = sc.channel_ids();
     let world = summarize_world(sc, &w, &obs);
     drop(w);
@@ -241,7 +251,7 @@ pub fn run_replicate(sc: &Scenario, cfg: &RunConfig, replicate: u32) -> Replicat
             )
         })
         .collect();
-    lap("stitch_attribute_score", &mut timings);
+    timings.push(("stitch_attribute_score", clock.elapsed().as_secs_f64()));
     let mut stitching = Vec::new();
     let mut attribution = Vec::new();
     for ((name, _), (metrics, rows)) in parts.iter().zip(scored) {
@@ -252,8 +262,7 @@ pub fn run_replicate(sc: &Scenario, cfg: &RunConfig, replicate: u32) -> Replicat
         stitcher: ORACLE.into(),
         model: ORACLE.into(),
         credit: truth.causal.clone(),
-        error: [&truth.causal, &truth.incremental, &truth.shapley]
-            .map(|t| score::credit_errors(&truth.causal, t, &channels)),
+        error: errors_against(&truth.causal, &truth, &channels),
     });
     ReplicateResult {
         replicate,
