@@ -41,7 +41,10 @@ fn main() {
         + 8.0 * w.kept_candidates as f64
         + 6.0 * w.return_candidates as f64
         + 5.0 * obs.log.visits.len() as f64;
-    println!("≈ {:.1} samples per person (upper bound)", draws / sc.persons as f64);
+    println!(
+        "≈ {:.1} samples per person (upper bound)",
+        draws / sc.persons as f64
+    );
     println!(
         "world {tw:.3}s observe {to:.3}s truth {tt:.3}s total {:.3}s → {:.0} persons/s",
         tw + to + tt,
