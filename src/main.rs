@@ -257,10 +257,42 @@ fn print_table(sc: &Scenario, results: &[experiment::ReplicateResult]) {
         "{} persons, {} leads, {} customers, revenue {:.0} (replicate 0)",
         w.persons, w.leads, w.customers, w.revenue
     );
-    for (name, m) in &first.stitching {
+    println!(
+        "\n{:<16} {:>6} {:>9} {:>7} {:>9} {:>9} {:>7} {:>7} {:>9} {:>8} {:>8}",
+        "stitcher",
+        "F1",
+        "precision",
+        "recall",
+        "B3 prec",
+        "B3 recall",
+        "splits",
+        "merges",
+        "clusters",
+        "complete",
+        "cause_in"
+    );
+    let mut by_f1: Vec<&(String, closedloop::score::StitchMetrics)> =
+        first.stitching.iter().collect();
+    by_f1.sort_by(|a, b| {
+        b.1.pairwise
+            .f1
+            .total_cmp(&a.1.pairwise.f1)
+            .then(a.0.cmp(&b.0))
+    });
+    for (name, m) in by_f1 {
         println!(
-            "  stitcher {:<16} pairwise F1 {:.3}  precision {:.3}  recall {:.3}  completeness {:.3}",
-            name, m.pairwise.f1, m.pairwise.precision, m.pairwise.recall, m.completeness
+            "{:<16} {:>6.3} {:>9.3} {:>7.3} {:>9.3} {:>9.3} {:>7} {:>7} {:>9.2} {:>8.3} {:>8.3}",
+            name,
+            m.pairwise.f1,
+            m.pairwise.precision,
+            m.pairwise.recall,
+            m.bcubed.precision,
+            m.bcubed.recall,
+            m.splits,
+            m.merges,
+            m.clusters_per_person.mean,
+            m.completeness,
+            m.cause_in_journey
         );
     }
     println!(
