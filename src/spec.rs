@@ -23,6 +23,25 @@ pub enum StitcherSpec {
     CookieOnly,
     /// Cookies linked through emails typed and newsletter tokens, retroactively.
     Deterministic,
+    /// As deterministic, but a cookie joins its person only from its first identification on.
+    ForwardOnly,
+    /// As deterministic, retroactive only within a replay window before the first identification.
+    Lookback {
+        /// Days before a cookie's first identification whose visits still join the person.
+        #[serde(default = "default_stitch_lookback")]
+        days: f64,
+    },
+    /// Each cookie belongs to the person who last identified on it (shared devices go to one person).
+    LastLogin,
+    /// As deterministic, with email normalisation and edit-distance-1 deal joins.
+    Normalized,
+}
+
+/// Default replay window of the `lookback` stitcher, in days.
+pub const DEFAULT_STITCH_LOOKBACK_DAYS: f64 = 30.0;
+
+fn default_stitch_lookback() -> f64 {
+    DEFAULT_STITCH_LOOKBACK_DAYS
 }
 
 /// An attribution model with its parameters (scenario `[[attributors]]`, CLI `--models`).
@@ -95,6 +114,30 @@ pub const STITCHERS: &[StrategyDescriptor] = &[
         summary: "cookies joined through exact emails typed and newsletter tokens, retroactively (HubSpot-style)",
         params: &[],
     },
+    StrategyDescriptor {
+        kind: "forward_only",
+        summary: "as deterministic, but a cookie's visits before its first identification stay anonymous",
+        params: &[],
+    },
+    StrategyDescriptor {
+        kind: "lookback",
+        summary: "as deterministic, retroactive only within a replay window (CLI lookback:DAYS)",
+        params: &[ParamDescriptor {
+            name: "days",
+            help: "days before a cookie's first identification whose visits still join the person",
+            default: "30",
+        }],
+    },
+    StrategyDescriptor {
+        kind: "last_login",
+        summary: "each cookie belongs to the person who last identified on it (shared devices go to one person)",
+        params: &[],
+    },
+    StrategyDescriptor {
+        kind: "normalized",
+        summary: "as deterministic, with email normalisation (case, dots, plus tags) and edit-distance-1 deal joins",
+        params: &[],
+    },
 ];
 
 /// Every registered attribution model.
@@ -152,7 +195,16 @@ fn kinds(list: &[StrategyDescriptor]) -> String {
 impl StitcherSpec {
     /// Every registered stitcher with its defaults (what `all` selects).
     pub fn all() -> Vec<StitcherSpec> {
-        vec![StitcherSpec::CookieOnly, StitcherSpec::Deterministic]
+        vec![
+            StitcherSpec::CookieOnly,
+            StitcherSpec::Deterministic,
+            StitcherSpec::ForwardOnly,
+            StitcherSpec::Lookback {
+                days: DEFAULT_STITCH_LOOKBACK_DAYS,
+            },
+            StitcherSpec::LastLogin,
+            StitcherSpec::Normalized,
+        ]
     }
 
     /// Parse a CLI id (`cookie_only`, `lookback:7`).
@@ -161,6 +213,24 @@ impl StitcherSpec {
         match parts[0] {
             "cookie_only" => no_params(given, &parts).map(|_| StitcherSpec::CookieOnly),
             "deterministic" => no_params(given, &parts).map(|_| StitcherSpec::Deterministic),
+            "forward_only" => no_params(given, &parts).map(|_| StitcherSpec::ForwardOnly),
+            "last_login" => no_params(given, &parts).map(|_| StitcherSpec::LastLogin),
+            "normalized" => no_params(given, &parts).map(|_| StitcherSpec::Normalized),
+            "lookback" => match parts.len() {
+                1 => Ok(StitcherSpec::Lookback {
+                    days: DEFAULT_STITCH_LOOKBACK_DAYS,
+                }),
+                2 => match parts[1].parse::<f64>() {
+                    Ok(days) if days.is_finite() && days >= 0.0 => {
+                        Ok(StitcherSpec::Lookback { days })
+                    }
+                    _ => Err(spec_err(given, "lookback:DAYS takes a number of days >= 0")),
+                },
+                _ => Err(spec_err(
+                    given,
+                    "lookback takes one parameter, lookback:DAYS",
+                )),
+            },
             _ => Err(spec_err(
                 given,
                 format!("expected one of: {}", kinds(STITCHERS)),
@@ -173,6 +243,10 @@ impl StitcherSpec {
         match self {
             StitcherSpec::CookieOnly => "cookie_only".into(),
             StitcherSpec::Deterministic => "deterministic".into(),
+            StitcherSpec::ForwardOnly => "forward_only".into(),
+            StitcherSpec::Lookback { days } => format!("lookback_{days}"),
+            StitcherSpec::LastLogin => "last_login".into(),
+            StitcherSpec::Normalized => "normalized".into(),
         }
     }
 }
@@ -266,8 +340,17 @@ mod tests {
     #[test]
     fn registry_and_parser_agree() {
         for d in STITCHERS {
-            assert_eq!(StitcherSpec::parse(d.kind).unwrap().id(), d.kind);
+            let id = StitcherSpec::parse(d.kind).unwrap().id();
+            assert!(
+                id == d.kind || id.starts_with(&format!("{}_", d.kind)),
+                "{id}"
+            );
         }
+        assert_eq!(
+            StitcherSpec::parse("lookback:7").unwrap().id(),
+            "lookback_7"
+        );
+        assert!(StitcherSpec::parse("lookback:-1").is_err());
         for d in ATTRIBUTORS {
             assert_eq!(AttributorSpec::parse(d.kind).unwrap().id(), d.kind);
         }

@@ -8,9 +8,15 @@
 
 mod cookie_only;
 mod deterministic;
+mod last_login;
+mod lookback;
+mod normalized;
 
 pub use cookie_only::CookieOnly;
 pub use deterministic::Deterministic;
+pub use last_login::LastLogin;
+pub use lookback::Lookback;
+pub use normalized::Normalized;
 
 use crate::log::EventLog;
 use crate::spec::StitcherSpec;
@@ -106,6 +112,16 @@ pub fn build(spec: &StitcherSpec) -> Box<dyn Stitcher> {
     match spec {
         StitcherSpec::CookieOnly => Box::new(CookieOnly),
         StitcherSpec::Deterministic => Box::new(Deterministic),
+        StitcherSpec::ForwardOnly => Box::new(Lookback {
+            days: 0.0,
+            forward_only: true,
+        }),
+        StitcherSpec::Lookback { days } => Box::new(Lookback {
+            days: *days,
+            forward_only: false,
+        }),
+        StitcherSpec::LastLogin => Box::new(LastLogin),
+        StitcherSpec::Normalized => Box::new(Normalized),
     }
 }
 
@@ -173,10 +189,9 @@ impl<K: std::hash::Hash + Eq> Nodes<K> {
     }
 }
 
-/// Shared shape of the cookie-based stitchers: every event gets a node; the
-/// caller links nodes (given the cookie nodes and each form fill's node); CRM
-/// leads follow their form fill, opportunities their lead, and deals the CRM
-/// lead with exactly the same email.
+/// Shared shape of the cookie-based stitchers: every cookie gets a node; the
+/// caller links nodes (given the cookie nodes and each form fill's node); the
+/// CRM records follow (see [`crm_nodes`]).
 pub(crate) fn stitch_with(
     log: &EventLog,
     link: impl FnOnce(&EventLog, &mut UnionFind, &mut Nodes<u64>, &[u32]),
@@ -196,6 +211,38 @@ pub(crate) fn stitch_with(
             None => uf.push(),
         })
         .collect();
+    link(log, &mut uf, &mut cookies, &form_nodes);
+    crm_nodes(log, uf, visit_nodes, form_nodes)
+}
+
+/// The CRM side of a partition, shared by the stitchers: CRM leads follow
+/// the form fill that created them, opportunities their lead, and deals the
+/// CRM lead with exactly the same email.
+pub(crate) fn crm_nodes(
+    log: &EventLog,
+    uf: UnionFind,
+    visit_nodes: Vec<u32>,
+    form_nodes: Vec<u32>,
+) -> Identities {
+    let email_lead: HashMap<&str, usize> = log
+        .crm_leads
+        .iter()
+        .enumerate()
+        .map(|(i, l)| (l.email.as_str(), i))
+        .collect();
+    crm_nodes_with(log, uf, visit_nodes, form_nodes, |email| {
+        email_lead.get(email).copied()
+    })
+}
+
+/// [`crm_nodes`] with a caller's rule for which CRM lead a deal's email names.
+pub(crate) fn crm_nodes_with(
+    log: &EventLog,
+    mut uf: UnionFind,
+    visit_nodes: Vec<u32>,
+    form_nodes: Vec<u32>,
+    deal_lead: impl Fn(&str) -> Option<usize>,
+) -> Identities {
     let form_index: IntMap<u64, usize> = log
         .form_fills
         .iter()
@@ -218,12 +265,6 @@ pub(crate) fn stitch_with(
         .enumerate()
         .map(|(i, l)| (l.event_id, i))
         .collect();
-    let email_lead: HashMap<&str, usize> = log
-        .crm_leads
-        .iter()
-        .enumerate()
-        .map(|(i, l)| (l.email.as_str(), i))
-        .collect();
     let opp_nodes: Vec<u32> = log
         .opportunities
         .iter()
@@ -238,13 +279,11 @@ pub(crate) fn stitch_with(
         .deals
         .iter()
         .map(|d| {
-            email_lead
-                .get(d.email.as_str())
-                .map(|&i| lead_nodes[i])
+            deal_lead(&d.email)
+                .map(|i| lead_nodes[i])
                 .unwrap_or_else(|| uf.push())
         })
         .collect();
-    link(log, &mut uf, &mut cookies, &form_nodes);
     let mut root = |nodes: &[u32]| {
         nodes
             .iter()
