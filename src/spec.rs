@@ -35,6 +35,35 @@ pub enum StitcherSpec {
     LastLogin,
     /// As deterministic, with email normalisation and edit-distance-1 deal joins.
     Normalized,
+    /// Union–find over every identifier with guards against over-merging.
+    Graph {
+        /// Most distinct (normalised) emails in one person; 0 = no cap.
+        #[serde(default = "default_max_emails")]
+        max_emails: u32,
+        /// Most cookies in one person; 0 = no cap.
+        #[serde(default = "default_max_cookies")]
+        max_cookies: u32,
+        /// A cookie's visits join its person only within this many days of an identification on it.
+        #[serde(default = "default_ttl_days")]
+        ttl_days: f64,
+    },
+}
+
+/// Default email cap of the `graph` stitcher.
+pub const DEFAULT_GRAPH_MAX_EMAILS: u32 = 3;
+/// Default cookie cap of the `graph` stitcher.
+pub const DEFAULT_GRAPH_MAX_COOKIES: u32 = 20;
+/// Default link TTL of the `graph` stitcher, in days.
+pub const DEFAULT_GRAPH_TTL_DAYS: f64 = 365.0;
+
+fn default_max_emails() -> u32 {
+    DEFAULT_GRAPH_MAX_EMAILS
+}
+fn default_max_cookies() -> u32 {
+    DEFAULT_GRAPH_MAX_COOKIES
+}
+fn default_ttl_days() -> f64 {
+    DEFAULT_GRAPH_TTL_DAYS
 }
 
 /// Default replay window of the `lookback` stitcher, in days.
@@ -138,6 +167,27 @@ pub const STITCHERS: &[StrategyDescriptor] = &[
         summary: "as deterministic, with email normalisation (case, dots, plus tags) and edit-distance-1 deal joins",
         params: &[],
     },
+    StrategyDescriptor {
+        kind: "graph",
+        summary: "union-find over cookies, emails, tokens and CRM records, with caps, a junk blocklist and a link TTL (CLI graph:EMAILS:COOKIES:TTL_DAYS)",
+        params: &[
+            ParamDescriptor {
+                name: "max_emails",
+                help: "most distinct emails in one person (0 = no cap)",
+                default: "3",
+            },
+            ParamDescriptor {
+                name: "max_cookies",
+                help: "most cookies in one person (0 = no cap)",
+                default: "20",
+            },
+            ParamDescriptor {
+                name: "ttl_days",
+                help: "a cookie's visits join only within this many days of an identification",
+                default: "365",
+            },
+        ],
+    },
 ];
 
 /// Every registered attribution model.
@@ -204,6 +254,11 @@ impl StitcherSpec {
             },
             StitcherSpec::LastLogin,
             StitcherSpec::Normalized,
+            StitcherSpec::Graph {
+                max_emails: DEFAULT_GRAPH_MAX_EMAILS,
+                max_cookies: DEFAULT_GRAPH_MAX_COOKIES,
+                ttl_days: DEFAULT_GRAPH_TTL_DAYS,
+            },
         ]
     }
 
@@ -216,6 +271,31 @@ impl StitcherSpec {
             "forward_only" => no_params(given, &parts).map(|_| StitcherSpec::ForwardOnly),
             "last_login" => no_params(given, &parts).map(|_| StitcherSpec::LastLogin),
             "normalized" => no_params(given, &parts).map(|_| StitcherSpec::Normalized),
+            "graph" => {
+                let num = |i: usize, default: f64| -> Result<f64, SpecError> {
+                    match parts.get(i) {
+                        None => Ok(default),
+                        Some(p) => p
+                            .parse::<f64>()
+                            .ok()
+                            .filter(|v| v.is_finite() && *v >= 0.0)
+                            .ok_or_else(|| {
+                                spec_err(given, "graph:EMAILS:COOKIES:TTL_DAYS takes numbers >= 0")
+                            }),
+                    }
+                };
+                if parts.len() > 4 {
+                    return Err(spec_err(
+                        given,
+                        "graph takes at most three parameters, graph:EMAILS:COOKIES:TTL_DAYS",
+                    ));
+                }
+                Ok(StitcherSpec::Graph {
+                    max_emails: num(1, DEFAULT_GRAPH_MAX_EMAILS as f64)? as u32,
+                    max_cookies: num(2, DEFAULT_GRAPH_MAX_COOKIES as f64)? as u32,
+                    ttl_days: num(3, DEFAULT_GRAPH_TTL_DAYS)?,
+                })
+            }
             "lookback" => match parts.len() {
                 1 => Ok(StitcherSpec::Lookback {
                     days: DEFAULT_STITCH_LOOKBACK_DAYS,
@@ -247,6 +327,20 @@ impl StitcherSpec {
             StitcherSpec::Lookback { days } => format!("lookback_{days}"),
             StitcherSpec::LastLogin => "last_login".into(),
             StitcherSpec::Normalized => "normalized".into(),
+            StitcherSpec::Graph {
+                max_emails,
+                max_cookies,
+                ttl_days,
+            } => {
+                if *max_emails == DEFAULT_GRAPH_MAX_EMAILS
+                    && *max_cookies == DEFAULT_GRAPH_MAX_COOKIES
+                    && *ttl_days == DEFAULT_GRAPH_TTL_DAYS
+                {
+                    "graph".into()
+                } else {
+                    format!("graph_{max_emails}_{max_cookies}_{ttl_days}")
+                }
+            }
         }
     }
 }

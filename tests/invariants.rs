@@ -522,3 +522,22 @@ fn normalized_recovers_variants_that_deterministic_misses() {
     assert_eq!(det.precision, 1.0);
     assert_eq!(norm.precision, 1.0);
 }
+
+#[test]
+fn graph_without_caps_coarsens_graph_with_caps() {
+    let mut sc = quickstart();
+    sc.persons = 6000;
+    sc.observe.second_email_rate = 0.3;
+    sc.population.shared_device_rate = 0.3;
+    let (_, obs, truth) = simulate(&sc);
+    let pw = |spec: &str| {
+        let ids = stitch::build(&StitcherSpec::parse(spec).unwrap()).stitch(&obs.log);
+        closedloop::score::pairwise(&truth.events.visit_person, &ids.visit)
+    };
+    let (capped, uncapped) = (pw("graph:1:2:365"), pw("graph:0:0:365"));
+    assert!(uncapped.tp_pairs >= capped.tp_pairs);
+    assert!(
+        uncapped.fp_pairs > capped.fp_pairs,
+        "caps must refuse some false links here"
+    );
+}

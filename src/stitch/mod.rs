@@ -8,12 +8,14 @@
 
 mod cookie_only;
 mod deterministic;
+mod graph;
 mod last_login;
 mod lookback;
 mod normalized;
 
 pub use cookie_only::CookieOnly;
 pub use deterministic::Deterministic;
+pub use graph::Graph;
 pub use last_login::LastLogin;
 pub use lookback::Lookback;
 pub use normalized::Normalized;
@@ -122,6 +124,15 @@ pub fn build(spec: &StitcherSpec) -> Box<dyn Stitcher> {
         }),
         StitcherSpec::LastLogin => Box::new(LastLogin),
         StitcherSpec::Normalized => Box::new(Normalized),
+        StitcherSpec::Graph {
+            max_emails,
+            max_cookies,
+            ttl_days,
+        } => Box::new(Graph {
+            max_emails: *max_emails,
+            max_cookies: *max_cookies,
+            ttl_days: *ttl_days,
+        }),
     }
 }
 

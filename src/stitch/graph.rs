@@ -1,0 +1,298 @@
+//! `graph`: union–find over every identifier the log holds — cookies, emails
+//! as typed and normalised, newsletter tokens, CRM records — with guards
+//! against over-merging:
+//! - a blocklist of junk identifiers (empty, `test@…`, `none`, `noreply@…`, …)
+//!   that never link anything;
+//! - caps: a link is refused when the person it would make holds more than
+//!   `max_emails` distinct normalised emails or `max_cookies` cookies (0 = no
+//!   cap); links are tried in time order, so the earliest evidence wins;
+//! - a link TTL: a cookie's visits join its person only within `ttl_days` of
+//!   an identification on that cookie; visits outside stay anonymous.
+
+use super::normalized::normalize_email;
+use super::{Identities, IntMap, Stitcher, UnionFind, crm_nodes_with};
+use crate::log::{EventLog, email_token};
+use std::collections::HashMap;
+
+/// Capped identity graph.
+#[derive(Clone, Copy, Debug)]
+pub struct Graph {
+    /// Most distinct normalised emails in one person (0 = no cap).
+    pub max_emails: u32,
+    /// Most cookies in one person (0 = no cap).
+    pub max_cookies: u32,
+    /// A cookie's visits join only within this many days of an identification.
+    pub ttl_days: f64,
+}
+
+/// Identifiers that must never link two records.
+pub fn is_junk_email(email: &str) -> bool {
+    let e = email.trim().to_ascii_lowercase();
+    let local = e.split('@').next().unwrap_or("");
+    e.is_empty()
+        || !e.contains('@')
+        || [
+            "none", "null", "n/a", "na", "test", "noreply", "no-reply", "unknown", "x",
+        ]
+        .contains(&local)
+        || e.starts_with("test@")
+}
+
+struct Capped {
+    uf: UnionFind,
+    emails: Vec<u32>,
+    cookies: Vec<u32>,
+    max_emails: u32,
+    max_cookies: u32,
+}
+
+impl Capped {
+    fn node(&mut self, emails: u32, cookies: u32) -> u32 {
+        self.emails.push(emails);
+        self.cookies.push(cookies);
+        self.uf.push()
+    }
+
+    /// Merge unless the result would break a cap; returns whether merged.
+    fn link(&mut self, a: u32, b: u32) -> bool {
+        let (ra, rb) = (self.uf.find(a), self.uf.find(b));
+        if ra == rb {
+            return true;
+        }
+        let e = self.emails[ra as usize] + self.emails[rb as usize];
+        let c = self.cookies[ra as usize] + self.cookies[rb as usize];
+        if (self.max_emails > 0 && e > self.max_emails)
+            || (self.max_cookies > 0 && c > self.max_cookies)
+        {
+            return false;
+        }
+        self.uf.union(ra, rb);
+        let r = self.uf.find(ra) as usize;
+        self.emails[r] = e;
+        self.cookies[r] = c;
+        true
+    }
+}
+
+impl Stitcher for Graph {
+    fn name(&self) -> String {
+        crate::spec::StitcherSpec::Graph {
+            max_emails: self.max_emails,
+            max_cookies: self.max_cookies,
+            ttl_days: self.ttl_days,
+        }
+        .id()
+    }
+
+    fn stitch(&self, log: &EventLog) -> Identities {
+        let ttl_ms = if self.ttl_days.is_finite() {
+            (self.ttl_days * 86_400_000.0).round() as i64
+        } else {
+            i64::MAX / 4
+        };
+        let mut g = Capped {
+            uf: UnionFind::new(0),
+            emails: vec![],
+            cookies: vec![],
+            max_emails: self.max_emails,
+            max_cookies: self.max_cookies,
+        };
+        // Identification span of each cookie.
+        let mut span: IntMap<u64, (i64, i64)> = IntMap::default();
+        let mut note = |c: u64, t: i64| {
+            let e = span.entry(c).or_insert((t, t));
+            e.0 = e.0.min(t);
+            e.1 = e.1.max(t);
+        };
+        for f in &log.form_fills {
+            if let Some(c) = f.cookie_id
+                && !is_junk_email(&f.email)
+            {
+                note(c, f.time_ms);
+            }
+        }
+        for v in &log.visits {
+            if v.email_token.is_some() {
+                note(v.cookie_id, v.time_ms);
+            }
+        }
+        // Per cookie: (linked part, anonymous part outside the TTL).
+        let mut cookie_nodes: IntMap<u64, (u32, u32)> = IntMap::default();
+        let mut cookie = |c: u64, g: &mut Capped| {
+            *cookie_nodes
+                .entry(c)
+                .or_insert_with(|| (g.node(0, 1), g.node(0, 0)))
+        };
+        let visit_nodes: Vec<u32> = log
+            .visits
+            .iter()
+            .map(|v| {
+                let (linked, anon) = cookie(v.cookie_id, &mut g);
+                match span.get(&v.cookie_id) {
+                    Some(&(first, last))
+                        if v.time_ms < first.saturating_sub(ttl_ms)
+                            || v.time_ms > last.saturating_add(ttl_ms) =>
+                    {
+                        anon
+                    }
+                    _ => linked,
+                }
+            })
+            .collect();
+        let form_nodes: Vec<u32> = log
+            .form_fills
+            .iter()
+            .map(|f| match f.cookie_id {
+                Some(c) => cookie(c, &mut g).0,
+                None => g.node(0, 0),
+            })
+            .collect();
+        let mut typed: HashMap<&str, u32> = HashMap::new();
+        let mut normal: HashMap<String, u32> = HashMap::new();
+        let mut tokens: IntMap<u64, u32> = IntMap::default();
+        // Evidence in time order: form fills and newsletter clicks.
+        let mut evidence: Vec<(i64, u64, usize, bool)> = log
+            .form_fills
+            .iter()
+            .enumerate()
+            .map(|(i, f)| (f.time_ms, f.event_id, i, true))
+            .chain(
+                log.visits
+                    .iter()
+                    .enumerate()
+                    .filter(|(_, v)| v.email_token.is_some())
+                    .map(|(i, v)| (v.time_ms, v.event_id, i, false)),
+            )
+            .collect();
+        evidence.sort_unstable();
+        for (_, _, i, is_form) in evidence {
+            if is_form {
+                let f = &log.form_fills[i];
+                if is_junk_email(&f.email) {
+                    continue;
+                }
+                let n = *normal
+                    .entry(normalize_email(&f.email))
+                    .or_insert_with(|| g.node(1, 0));
+                let t = *tokens
+                    .entry(email_token(&f.email).get())
+                    .or_insert_with(|| g.node(0, 0));
+                let e = *typed
+                    .entry(f.email.as_str())
+                    .or_insert_with(|| g.node(0, 0));
+                g.link(e, n);
+                g.link(t, n);
+                g.link(form_nodes[i], n);
+            } else {
+                let v = &log.visits[i];
+                if let Some(tok) = v.email_token {
+                    let t = *tokens.entry(tok.get()).or_insert_with(|| g.node(0, 0));
+                    g.link(visit_nodes[i], t);
+                }
+            }
+        }
+        // Deals: the CRM lead with the same email, as typed or normalised.
+        let mut lead_by_norm: HashMap<String, usize> = HashMap::new();
+        let mut lead_by_typed: HashMap<&str, usize> = HashMap::new();
+        for (i, l) in log.crm_leads.iter().enumerate() {
+            if !is_junk_email(&l.email) {
+                lead_by_typed.entry(l.email.as_str()).or_insert(i);
+                lead_by_norm.entry(normalize_email(&l.email)).or_insert(i);
+            }
+        }
+        let deal_lead = |email: &str| -> Option<usize> {
+            if is_junk_email(email) {
+                return None;
+            }
+            lead_by_typed
+                .get(email)
+                .copied()
+                .or_else(|| lead_by_norm.get(&normalize_email(email)).copied())
+        };
+        crm_nodes_with(log, g.uf, visit_nodes, form_nodes, deal_lead)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::log::FormFill;
+    use crate::stitch::tests::two_device_log;
+
+    fn uncapped() -> Graph {
+        Graph {
+            max_emails: 0,
+            max_cookies: 0,
+            ttl_days: f64::INFINITY,
+        }
+    }
+
+    #[test]
+    fn junk_identifiers_never_link() {
+        assert!(is_junk_email("test@example.com"));
+        assert!(is_junk_email("none@x.com"));
+        assert!(is_junk_email(""));
+        assert!(!is_junk_email("anna.smith@x.com"));
+        let mut log = two_device_log();
+        // Two strangers both type a junk address: they must stay apart.
+        log.form_fills.push(FormFill {
+            event_id: 30,
+            time_ms: 9_000,
+            cookie_id: Some(20),
+            email: "test@test.com".into(),
+        });
+        log.form_fills.push(FormFill {
+            event_id: 31,
+            time_ms: 9_500,
+            cookie_id: Some(10),
+            email: "test@test.com".into(),
+        });
+        let ids = uncapped().stitch(&log);
+        assert_ne!(ids.visit[1], ids.visit[0]);
+    }
+
+    #[test]
+    fn caps_refuse_links_that_would_overmerge() {
+        let mut log = two_device_log();
+        // The stranger's cookie 20 later types a's email (a shared or mistyped address).
+        log.form_fills.push(FormFill {
+            event_id: 30,
+            time_ms: 9_000,
+            cookie_id: Some(20),
+            email: "a@x.com".into(),
+        });
+        let merged = uncapped().stitch(&log);
+        assert_eq!(
+            merged.visit[1], merged.visit[0],
+            "without caps the stranger joins a"
+        );
+        let capped = Graph {
+            max_emails: 0,
+            max_cookies: 2,
+            ttl_days: f64::INFINITY,
+        }
+        .stitch(&log);
+        assert_ne!(
+            capped.visit[1], capped.visit[0],
+            "a third cookie is refused"
+        );
+        assert_eq!(
+            capped.visit[0], capped.visit[2],
+            "the first two links stand"
+        );
+    }
+
+    #[test]
+    fn ttl_keeps_old_visits_anonymous() {
+        let log = two_device_log();
+        // Identifications at 4 s and 5 s; a TTL of 2 s keeps the visit at 1 s apart.
+        let ids = Graph {
+            max_emails: 0,
+            max_cookies: 0,
+            ttl_days: 2_000.0 / 86_400_000.0,
+        }
+        .stitch(&log);
+        assert_ne!(ids.visit[0], ids.visit[3]);
+        assert_eq!(ids.visit[2], ids.visit[3]);
+    }
+}
