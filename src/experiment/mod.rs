@@ -226,38 +226,33 @@ pub fn run_replicate(sc: &Scenario, cfg: &RunConfig, replicate: u32) -> Replicat
     drop(w);
     let log = &obs.log;
 
-    let mut parts: Vec<(String, Identities)> = cfg
-        .stitchers
-        .par_iter()
-        .map(|spec| {
-            let s = stitch::build(spec);
-            (s.name(), s.stitch(log))
-        })
-        .collect();
-    parts.push((ORACLE.to_string(), oracle_identities(&truth)));
-
-    // Partitions one after another (each one's journeys are large), with the
-    // work inside each in parallel: the stitching score beside the journeys
-    // and models.
-    let scored: Vec<(StitchMetrics, Vec<AttributionResult>)> = parts
-        .iter()
-        .map(|(name, ids)| {
-            rayon::join(
-                || score::score_stitching(log, ids, &truth),
-                || {
-                    let journeys = Journeys::build(log, ids);
-                    attribute_all(name, &journeys, &cfg.models, &truth, &channels)
-                },
-            )
-        })
-        .collect();
-    timings.push(("stitch_attribute_score", clock.elapsed().as_secs_f64()));
+    // One partition at a time — stitch, score, build journeys, run the
+    // models, drop it — so memory holds one partition whatever the number of
+    // stitchers; the work inside each runs in parallel.
+    let score_partition = |name: &str, ids: &Identities| {
+        rayon::join(
+            || score::score_stitching(log, ids, &truth),
+            || {
+                let journeys = Journeys::build(log, ids);
+                attribute_all(name, &journeys, &cfg.models, &truth, &channels)
+            },
+        )
+    };
     let mut stitching = Vec::new();
     let mut attribution = Vec::new();
-    for ((name, _), (metrics, rows)) in parts.iter().zip(scored) {
-        stitching.push((name.clone(), metrics));
+    for spec in &cfg.stitchers {
+        let stitcher = stitch::build(spec);
+        let ids = stitcher.stitch(log);
+        let (metrics, rows) = score_partition(&stitcher.name(), &ids);
+        stitching.push((stitcher.name(), metrics));
         attribution.extend(rows);
     }
+    let oracle = oracle_identities(&truth);
+    let (metrics, rows) = score_partition(ORACLE, &oracle);
+    stitching.push((ORACLE.to_string(), metrics));
+    attribution.extend(rows);
+    drop(oracle);
+    timings.push(("stitch_attribute_score", clock.elapsed().as_secs_f64()));
     attribution.push(AttributionResult {
         stitcher: ORACLE.into(),
         model: ORACLE.into(),

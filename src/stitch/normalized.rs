@@ -96,6 +96,8 @@ impl Stitcher for Normalized {
             }
         }
         // Deal joins: exact normalised email, else the unique lead one edit away.
+        // Only deals without an exact match are indexed (by their one-deletion
+        // neighbourhood), so the index stays as small as the rep typos.
         let leads_norm: Vec<String> = log
             .crm_leads
             .iter()
@@ -105,29 +107,51 @@ impl Stitcher for Normalized {
         for (i, n) in leads_norm.iter().enumerate() {
             exact.entry(n.as_str()).or_insert(i);
         }
+        let deals_norm: Vec<String> = log
+            .deals
+            .iter()
+            .map(|d| normalize_email(&d.email))
+            .collect();
         let mut near: HashMap<String, Vec<usize>> = HashMap::new();
-        for (i, n) in leads_norm.iter().enumerate() {
-            for d in deletions(n) {
-                near.entry(d).or_default().push(i);
+        for (k, n) in deals_norm.iter().enumerate() {
+            if !exact.contains_key(n.as_str()) {
+                for d in deletions(n) {
+                    near.entry(d).or_default().push(k);
+                }
             }
         }
+        // For each unmatched deal: the lead it is one edit from, or ambiguity.
+        let mut candidate: HashMap<usize, Option<usize>> = HashMap::new();
+        if !near.is_empty() {
+            for (i, n) in leads_norm.iter().enumerate() {
+                for d in deletions(n) {
+                    for &k in near.get(&d).map(Vec::as_slice).unwrap_or(&[]) {
+                        if within_one_edit(&deals_norm[k], n) {
+                            let e = candidate.entry(k).or_insert(Some(i));
+                            if let Some(j) = *e
+                                && leads_norm[j] != *n
+                            {
+                                *e = None; // two different addresses: ambiguous
+                            }
+                        }
+                    }
+                }
+            }
+        }
+        let deal_by_email: HashMap<&str, usize> = log
+            .deals
+            .iter()
+            .enumerate()
+            .map(|(k, d)| (d.email.as_str(), k))
+            .collect();
         let deal_lead = |email: &str| -> Option<usize> {
             let n = normalize_email(email);
             if let Some(&i) = exact.get(n.as_str()) {
                 return Some(i);
             }
-            let mut found: Option<usize> = None;
-            for d in deletions(&n) {
-                for &i in near.get(&d).map(Vec::as_slice).unwrap_or(&[]) {
-                    if within_one_edit(&n, &leads_norm[i]) {
-                        match found {
-                            Some(j) if leads_norm[j] != leads_norm[i] => return None, // ambiguous
-                            _ => found = Some(i),
-                        }
-                    }
-                }
-            }
-            found
+            deal_by_email
+                .get(email)
+                .and_then(|k| candidate.get(k).copied().flatten())
         };
         crm_nodes_with(log, uf, visit_nodes, form_nodes, deal_lead)
     }
