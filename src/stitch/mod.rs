@@ -209,21 +209,32 @@ pub(crate) fn stitch_with(
 ) -> Identities {
     let mut uf = UnionFind::new(0);
     let mut cookies: Nodes<u64> = Nodes::default();
-    let visit_nodes: Vec<u32> = log
+    let (visit_nodes, form_nodes) = cookie_nodes(log, &mut uf, &mut cookies);
+    link(log, &mut uf, &mut cookies, &form_nodes);
+    crm_nodes(log, uf, visit_nodes, form_nodes)
+}
+
+/// One node per cookie: the node of every visit, and of every form fill (a
+/// fresh node when the form fill has no cookie).
+pub(crate) fn cookie_nodes(
+    log: &EventLog,
+    uf: &mut UnionFind,
+    cookies: &mut Nodes<u64>,
+) -> (Vec<u32>, Vec<u32>) {
+    let visit_nodes = log
         .visits
         .iter()
-        .map(|v| cookies.get_or_add(v.cookie_id, &mut uf))
+        .map(|v| cookies.get_or_add(v.cookie_id, uf))
         .collect();
-    let form_nodes: Vec<u32> = log
+    let form_nodes = log
         .form_fills
         .iter()
         .map(|f| match f.cookie_id {
-            Some(c) => cookies.get_or_add(c, &mut uf),
+            Some(c) => cookies.get_or_add(c, uf),
             None => uf.push(),
         })
         .collect();
-    link(log, &mut uf, &mut cookies, &form_nodes);
-    crm_nodes(log, uf, visit_nodes, form_nodes)
+    (visit_nodes, form_nodes)
 }
 
 /// The CRM side of a partition, shared by the stitchers: CRM leads follow

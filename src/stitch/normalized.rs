@@ -5,7 +5,7 @@
 //! Edit-distance candidates come from a deletion-neighbourhood index, so the
 //! join costs O(deals × email length), not O(deals × leads).
 
-use super::{Identities, Nodes, Stitcher, UnionFind, crm_nodes_with};
+use super::{Identities, Nodes, Stitcher, UnionFind, cookie_nodes, crm_nodes_with};
 use crate::log::{EventLog, email_token};
 use std::collections::HashMap;
 
@@ -67,20 +67,7 @@ impl Stitcher for Normalized {
 
     fn stitch(&self, log: &EventLog) -> Identities {
         let mut uf = UnionFind::new(0);
-        let mut cookies: Nodes<u64> = Nodes::default();
-        let visit_nodes: Vec<u32> = log
-            .visits
-            .iter()
-            .map(|v| cookies.get_or_add(v.cookie_id, &mut uf))
-            .collect();
-        let form_nodes: Vec<u32> = log
-            .form_fills
-            .iter()
-            .map(|f| match f.cookie_id {
-                Some(c) => cookies.get_or_add(c, &mut uf),
-                None => uf.push(),
-            })
-            .collect();
+        let (visit_nodes, form_nodes) = cookie_nodes(log, &mut uf, &mut Nodes::default());
         let mut emails: Nodes<String> = Nodes::default();
         let mut tokens: Nodes<u64> = Nodes::default();
         for (f, &node) in log.form_fills.iter().zip(&form_nodes) {
