@@ -10,7 +10,7 @@
 //!   an identification on that cookie; visits outside stay anonymous.
 
 use super::normalized::normalize_email;
-use super::{Identities, IntMap, Stitcher, UnionFind, crm_nodes_with};
+use super::{Identities, IntMap, Stitcher, UnionFind, crm_nodes_with, days_to_ms, identifications};
 use crate::log::{EventLog, email_token};
 use std::collections::HashMap;
 
@@ -85,11 +85,7 @@ impl Stitcher for Graph {
     }
 
     fn stitch(&self, log: &EventLog) -> Identities {
-        let ttl_ms = if self.ttl_days.is_finite() {
-            (self.ttl_days * 86_400_000.0).round() as i64
-        } else {
-            i64::MAX / 4
-        };
+        let ttl_ms = days_to_ms(self.ttl_days);
         let mut g = Capped {
             uf: UnionFind::new(0),
             emails: vec![],
@@ -99,22 +95,10 @@ impl Stitcher for Graph {
         };
         // Identification span of each cookie.
         let mut span: IntMap<u64, (i64, i64)> = IntMap::default();
-        let mut note = |c: u64, t: i64| {
-            let e = span.entry(c).or_insert((t, t));
-            e.0 = e.0.min(t);
-            e.1 = e.1.max(t);
-        };
-        for f in &log.form_fills {
-            if let Some(c) = f.cookie_id
-                && !is_junk_email(&f.email)
-            {
-                note(c, f.time_ms);
-            }
-        }
-        for v in &log.visits {
-            if v.email_token.is_some() {
-                note(v.cookie_id, v.time_ms);
-            }
+        for id in identifications(log).filter(|id| !id.email.is_some_and(is_junk_email)) {
+            let e = span.entry(id.cookie).or_insert((id.time_ms, id.time_ms));
+            e.0 = e.0.min(id.time_ms);
+            e.1 = e.1.max(id.time_ms);
         }
         // Per cookie: (linked part, anonymous part outside the TTL).
         let mut cookie_nodes: IntMap<u64, (u32, u32)> = IntMap::default();

@@ -3,7 +3,7 @@
 //! does not matter). A shared device goes to one person; cookies never link
 //! two identities, so nothing is over-merged through them.
 
-use super::{Identities, IntMap, Stitcher, UnionFind, crm_nodes};
+use super::{Identities, IntMap, Stitcher, UnionFind, crm_nodes, identifications};
 use crate::log::{EventLog, email_token};
 
 /// Cookie → its last identity.
@@ -18,20 +18,11 @@ impl Stitcher for LastLogin {
     fn stitch(&self, log: &EventLog) -> Identities {
         // Last identification of each cookie: (time, event id) orders them.
         let mut last: IntMap<u64, ((i64, u64), u64)> = IntMap::default();
-        let mut note = |cookie: u64, when: (i64, u64), token: u64| {
-            let e = last.entry(cookie).or_insert((when, token));
+        for id in identifications(log) {
+            let when = (id.time_ms, id.event_id);
+            let e = last.entry(id.cookie).or_insert((when, id.token));
             if when > e.0 {
-                *e = (when, token);
-            }
-        };
-        for f in &log.form_fills {
-            if let Some(c) = f.cookie_id {
-                note(c, (f.time_ms, f.event_id), email_token(&f.email).get());
-            }
-        }
-        for v in &log.visits {
-            if let Some(t) = v.email_token {
-                note(v.cookie_id, (v.time_ms, v.event_id), t.get());
+                *e = (when, id.token);
             }
         }
         let mut uf = UnionFind::new(0);

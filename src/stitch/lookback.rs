@@ -4,7 +4,7 @@
 //! anonymous (a cluster of their own); `forward_only` is `lookback{0}` and
 //! `lookback{∞}` is `deterministic`.
 
-use super::{Identities, IntMap, Stitcher, UnionFind, crm_nodes};
+use super::{Identities, IntMap, Stitcher, UnionFind, crm_nodes, days_to_ms, identifications};
 use crate::log::{EventLog, email_token};
 
 /// Deterministic linking with a replay window.
@@ -26,26 +26,12 @@ impl Stitcher for Lookback {
     }
 
     fn stitch(&self, log: &EventLog) -> Identities {
-        let window_ms = if self.days.is_finite() {
-            (self.days * 86_400_000.0).round() as i64
-        } else {
-            i64::MAX / 4
-        };
+        let window_ms = days_to_ms(self.days);
         // First identification time of each cookie.
         let mut first_id: IntMap<u64, i64> = IntMap::default();
-        let mut note = |cookie: u64, t: i64| {
-            let e = first_id.entry(cookie).or_insert(t);
-            *e = (*e).min(t);
-        };
-        for f in &log.form_fills {
-            if let Some(c) = f.cookie_id {
-                note(c, f.time_ms);
-            }
-        }
-        for v in &log.visits {
-            if v.email_token.is_some() {
-                note(v.cookie_id, v.time_ms);
-            }
+        for id in identifications(log) {
+            let e = first_id.entry(id.cookie).or_insert(id.time_ms);
+            *e = (*e).min(id.time_ms);
         }
         let mut uf = UnionFind::new(0);
         // Per cookie: (anonymous part, identified part).

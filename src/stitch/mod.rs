@@ -214,6 +214,52 @@ pub(crate) fn stitch_with(
     crm_nodes(log, uf, visit_nodes, form_nodes)
 }
 
+/// A cookie being identified: a form fill typed on it, or a newsletter click.
+pub(crate) struct Identification<'a> {
+    /// The cookie identified.
+    pub cookie: u64,
+    /// When, ms UTC.
+    pub time_ms: i64,
+    /// The event that identified it (orders ties in time).
+    pub event_id: u64,
+    /// The email typed (form fills only).
+    pub email: Option<&'a str>,
+    /// The email token of the identity (lower-cased email).
+    pub token: u64,
+}
+
+/// Every identification in the log: form fills with a cookie, then newsletter clicks.
+pub(crate) fn identifications(log: &EventLog) -> impl Iterator<Item = Identification<'_>> {
+    let forms = log.form_fills.iter().filter_map(|f| {
+        f.cookie_id.map(|cookie| Identification {
+            cookie,
+            time_ms: f.time_ms,
+            event_id: f.event_id,
+            email: Some(f.email.as_str()),
+            token: crate::log::email_token(&f.email).get(),
+        })
+    });
+    let clicks = log.visits.iter().filter_map(|v| {
+        v.email_token.map(|t| Identification {
+            cookie: v.cookie_id,
+            time_ms: v.time_ms,
+            event_id: v.event_id,
+            email: None,
+            token: t.get(),
+        })
+    });
+    forms.chain(clicks)
+}
+
+/// A window in days as milliseconds; an infinite window is effectively unbounded.
+pub(crate) fn days_to_ms(days: f64) -> i64 {
+    if days.is_finite() {
+        (days * 86_400_000.0).round() as i64
+    } else {
+        i64::MAX / 4
+    }
+}
+
 /// One node per cookie: the node of every visit, and of every form fill (a
 /// fresh node when the form fill has no cookie).
 pub(crate) fn cookie_nodes(
