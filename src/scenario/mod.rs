@@ -195,6 +195,8 @@ pub struct Population {
     pub browsers: Browsers,
     /// Share of multi-person households with one device every member uses.
     pub shared_device_rate: f64,
+    /// Share of offices with one shared workstation every member uses.
+    pub office_shared_device_rate: f64,
     /// Share of persons subscribed to the newsletter from the start.
     pub newsletter_rate: f64,
     /// Probability the organic baseline clock is armed at z = 1 (fires uniformly in the window).
@@ -224,6 +226,7 @@ impl Default for Population {
             },
             browsers: Browsers::default(),
             shared_device_rate: 0.07,
+            office_shared_device_rate: 0.0,
             newsletter_rate: 0.10,
             baseline_rate: 0.01,
             baseline_quality: 1.0,

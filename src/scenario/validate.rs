@@ -260,6 +260,12 @@ pub(super) fn check(s: &Scenario) -> Vec<Problem> {
         0.0,
         1.0,
     );
+    c.within(
+        "population.office_shared_device_rate",
+        p.office_shared_device_rate,
+        0.0,
+        1.0,
+    );
     c.within("population.newsletter_rate", p.newsletter_rate, 0.0, 1.0);
     c.within("population.baseline_rate", p.baseline_rate, 0.0, 1.0);
     c.within(

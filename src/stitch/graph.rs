@@ -5,7 +5,8 @@
 //!   that never link anything;
 //! - caps: a link is refused when the person it would make holds more than
 //!   `max_emails` distinct normalised emails or `max_cookies` cookies (0 = no
-//!   cap); links are tried in time order, so the earliest evidence wins;
+//!   cap); links are tried in time order, so the earliest evidence wins. A
+//!   newsletter token seen before its address was typed counts as an email;
 //! - a link TTL: a cookie's visits join its person only within `ttl_days` of
 //!   an identification on that cookie; visits outside stay anonymous.
 
@@ -155,12 +156,14 @@ impl Stitcher for Graph {
                 if is_junk_email(&f.email) {
                     continue;
                 }
+                // An address seen before only as a newsletter token already
+                // counts as one email: its normalised node then counts none.
+                let tok = email_token(&f.email).get();
+                let seen = tokens.contains_key(&tok);
                 let n = *normal
                     .entry(normalize_email(&f.email))
-                    .or_insert_with(|| g.node(1, 0));
-                let t = *tokens
-                    .entry(email_token(&f.email).get())
-                    .or_insert_with(|| g.node(0, 0));
+                    .or_insert_with(|| g.node(u32::from(!seen), 0));
+                let t = *tokens.entry(tok).or_insert_with(|| g.node(0, 0));
                 let e = *typed
                     .entry(f.email.as_str())
                     .or_insert_with(|| g.node(0, 0));
@@ -170,7 +173,9 @@ impl Stitcher for Graph {
             } else {
                 let v = &log.visits[i];
                 if let Some(tok) = v.email_token {
-                    let t = *tokens.entry(tok.get()).or_insert_with(|| g.node(0, 0));
+                    // A subscriber's address the log has not seen typed yet:
+                    // one more email for the caps.
+                    let t = *tokens.entry(tok.get()).or_insert_with(|| g.node(1, 0));
                     g.link(visit_nodes[i], t);
                 }
             }

@@ -370,8 +370,14 @@ pub(super) fn simulate_block(
         let shared_u = gs.uniform();
         let shared_type_u = gs.uniform();
         let shared_browser_u = gs.uniform();
-        let shared_device = if !is_office && size >= 2 && shared_u < pop.shared_device_rate {
-            // Shared devices are desktops or tablets.
+        let shared_rate = if is_office {
+            pop.office_shared_device_rate
+        } else {
+            pop.shared_device_rate
+        };
+        let shared_device = if size >= 2 && shared_u < shared_rate {
+            // Shared devices are desktops or tablets (a family computer, an
+            // office's shared workstation).
             let ty = pick_with(shared_type_u, &[type_mix[0], 0.0, type_mix[2].max(1e-12)]) as u8;
             let browser = pick_with(shared_browser_u, &browser_mix[ty as usize]) as u8;
             b.devices.push(Device {
