@@ -232,6 +232,38 @@ fn share_table(c: &closedloop::credit::Credit, channels: &[String]) -> Vec<f64> 
         .collect()
 }
 
+/// How much of each model's error the stitching adds (replicate 0).
+fn print_downstream(r: &experiment::ReplicateResult) {
+    let rows = experiment::downstream(r);
+    let Some((_, first)) = rows.first() else {
+        return;
+    };
+    if first.is_empty() {
+        return;
+    }
+    println!(
+        "\nHeadline error (TVD of lead shares vs causal) on each stitcher's journeys / on oracle journeys (replicate 0)"
+    );
+    print!("{:<16}", "stitcher");
+    for d in first {
+        print!(" {:>24}", d.model);
+    }
+    println!();
+    for (name, ds) in &rows {
+        print!("{name:<16}");
+        for d in ds {
+            print!(
+                " {:>24}",
+                format!(
+                    "{:.3} / {:.3} ({:+.3})",
+                    d.tvd, d.oracle_tvd, d.stitching_part
+                )
+            );
+        }
+        println!();
+    }
+}
+
 fn print_table(sc: &Scenario, results: &[experiment::ReplicateResult]) {
     let channels = sc.channel_ids();
     let n = results.len() as f64;
@@ -258,7 +290,7 @@ fn print_table(sc: &Scenario, results: &[experiment::ReplicateResult]) {
         w.persons, w.leads, w.customers, w.revenue
     );
     println!(
-        "\n{:<16} {:>6} {:>9} {:>7} {:>9} {:>9} {:>7} {:>7} {:>9} {:>8} {:>8}",
+        "\n{:<16} {:>6} {:>9} {:>7} {:>9} {:>9} {:>7} {:>7} {:>9} {:>8} {:>8} {:>8} {:>8}",
         "stitcher",
         "F1",
         "precision",
@@ -269,7 +301,9 @@ fn print_table(sc: &Scenario, results: &[experiment::ReplicateResult]) {
         "merges",
         "clusters",
         "complete",
-        "cause_in"
+        "cause_in",
+        "conv_len",
+        "null_len"
     );
     let mut by_f1: Vec<&(String, closedloop::score::StitchMetrics)> =
         first.stitching.iter().collect();
@@ -280,8 +314,14 @@ fn print_table(sc: &Scenario, results: &[experiment::ReplicateResult]) {
             .then(a.0.cmp(&b.0))
     });
     for (name, m) in by_f1 {
+        let paths = first
+            .path_lengths
+            .iter()
+            .find(|(n, _)| n == name)
+            .map(|(_, p)| *p)
+            .unwrap_or_default();
         println!(
-            "{:<16} {:>6.3} {:>9.3} {:>7.3} {:>9.3} {:>9.3} {:>7} {:>7} {:>9.2} {:>8.3} {:>8.3}",
+            "{:<16} {:>6.3} {:>9.3} {:>7.3} {:>9.3} {:>9.3} {:>7} {:>7} {:>9.2} {:>8.3} {:>8.3} {:>8.2} {:>8.2}",
             name,
             m.pairwise.f1,
             m.pairwise.precision,
@@ -292,8 +332,29 @@ fn print_table(sc: &Scenario, results: &[experiment::ReplicateResult]) {
             m.merges,
             m.clusters_per_person.mean,
             m.completeness,
-            m.cause_in_journey
+            m.cause_in_journey,
+            paths.converting.mean,
+            paths.non_converting.mean
         );
+    }
+    print_downstream(first);
+    if !first.threshold_sweep.is_empty() {
+        println!("\n`probabilistic` at each match-weight threshold (replicate 0)");
+        println!(
+            "{:>9} {:>9} {:>7} {:>6} {:>7} {:>7}",
+            "threshold", "precision", "recall", "F1", "splits", "merges"
+        );
+        for p in &first.threshold_sweep {
+            println!(
+                "{:>9} {:>9.3} {:>7.3} {:>6.3} {:>7} {:>7}",
+                p.threshold,
+                p.pairwise.precision,
+                p.pairwise.recall,
+                p.pairwise.f1,
+                p.splits,
+                p.merges
+            );
+        }
     }
     println!(
         "\nShare of leads per channel: true causal vs each model on `{best}` stitching (F1 {best_f1:.3}), mean over {} replicate(s)",

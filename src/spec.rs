@@ -47,6 +47,19 @@ pub enum StitcherSpec {
         #[serde(default = "default_ttl_days")]
         ttl_days: f64,
     },
+    /// Fellegi–Sunter cookie linkage (EM-estimated m/u) over the deterministic links.
+    Probabilistic {
+        /// Least match weight (log2 likelihood ratio) at which two cookies link.
+        #[serde(default = "default_prob_threshold")]
+        threshold: f64,
+    },
+}
+
+/// Default match-weight threshold of the `probabilistic` stitcher (log2 units).
+pub const DEFAULT_PROB_THRESHOLD: f64 = 2.0;
+
+fn default_prob_threshold() -> f64 {
+    DEFAULT_PROB_THRESHOLD
 }
 
 /// Default email cap of the `graph` stitcher.
@@ -188,6 +201,15 @@ pub const STITCHERS: &[StrategyDescriptor] = &[
             },
         ],
     },
+    StrategyDescriptor {
+        kind: "probabilistic",
+        summary: "Fellegi-Sunter linkage of cookies on shared IP, browser, time gap and campaign (m/u by EM), over the deterministic links (CLI probabilistic:THRESHOLD)",
+        params: &[ParamDescriptor {
+            name: "threshold",
+            help: "least match weight, log2 likelihood ratio, at which two cookies link",
+            default: "2",
+        }],
+    },
 ];
 
 /// Every registered attribution model.
@@ -259,6 +281,9 @@ impl StitcherSpec {
                 max_cookies: DEFAULT_GRAPH_MAX_COOKIES,
                 ttl_days: DEFAULT_GRAPH_TTL_DAYS,
             },
+            StitcherSpec::Probabilistic {
+                threshold: DEFAULT_PROB_THRESHOLD,
+            },
         ]
     }
 
@@ -296,6 +321,24 @@ impl StitcherSpec {
                     ttl_days: num(3, DEFAULT_GRAPH_TTL_DAYS)?,
                 })
             }
+            "probabilistic" => match parts.len() {
+                1 => Ok(StitcherSpec::Probabilistic {
+                    threshold: DEFAULT_PROB_THRESHOLD,
+                }),
+                2 => match parts[1].parse::<f64>() {
+                    Ok(threshold) if threshold.is_finite() => {
+                        Ok(StitcherSpec::Probabilistic { threshold })
+                    }
+                    _ => Err(spec_err(
+                        given,
+                        "probabilistic:THRESHOLD takes a finite number (log2 units)",
+                    )),
+                },
+                _ => Err(spec_err(
+                    given,
+                    "probabilistic takes one parameter, probabilistic:THRESHOLD",
+                )),
+            },
             "lookback" => match parts.len() {
                 1 => Ok(StitcherSpec::Lookback {
                     days: DEFAULT_STITCH_LOOKBACK_DAYS,
@@ -339,6 +382,13 @@ impl StitcherSpec {
                     "graph".into()
                 } else {
                     format!("graph_{max_emails}_{max_cookies}_{ttl_days}")
+                }
+            }
+            StitcherSpec::Probabilistic { threshold } => {
+                if *threshold == DEFAULT_PROB_THRESHOLD {
+                    "probabilistic".into()
+                } else {
+                    format!("probabilistic_t{threshold}")
                 }
             }
         }

@@ -415,13 +415,47 @@ proptest! {
     }
 }
 
-#[test]
-fn every_stitcher_returns_a_partition_of_every_event() {
-    let mut sc = quickstart();
-    sc.persons = 3000;
-    let (_, obs, _) = simulate(&sc);
-    let log = &obs.log;
-    for spec in StitcherSpec::all() {
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 12, ..ProptestConfig::default() })]
+
+    /// Random small worlds, observed with random losses: every stitcher
+    /// (probabilistic at several thresholds, graph uncapped too) partitions
+    /// every event exactly once with dense keys.
+    #[test]
+    fn every_stitcher_returns_a_partition_of_every_event(
+        seed in 0u64..1_000_000,
+        persons in 20u32..600,
+        deletion in 0.0f64..4.0,
+        shared in 0.0f64..0.6,
+        typo in 0.0f64..0.3,
+        second in 0.0f64..0.5,
+    ) {
+        let mut sc = quickstart();
+        sc.seed = seed;
+        sc.persons = persons;
+        sc.population.shared_device_rate = shared;
+        sc.population.office_share = 0.3;
+        sc.population.office_shared_device_rate = shared;
+        sc.observe.cookie_deletion_scale = deletion;
+        sc.observe.email_typo_rate = typo;
+        sc.observe.second_email_rate = second;
+        sc.observe.rep_typo_rate = typo;
+        let (_, obs, _) = simulate(&sc);
+        assert_partitions(&obs.log);
+    }
+}
+
+fn assert_partitions(log: &closedloop::log::EventLog) {
+    let mut specs = StitcherSpec::all();
+    for extra in [
+        "graph:0:0:365",
+        "probabilistic:-4",
+        "probabilistic:6",
+        "lookback:0",
+    ] {
+        specs.push(StitcherSpec::parse(extra).unwrap());
+    }
+    for spec in specs {
         let ids = stitch::build(&spec).stitch(log);
         assert_eq!(ids.visit.len(), log.visits.len(), "{}", spec.id());
         assert_eq!(ids.form_fill.len(), log.form_fills.len());
@@ -483,6 +517,7 @@ fn lossless_world_normalized_and_infinite_lookback_equal_the_oracle() {
         StitcherSpec::Normalized,
         StitcherSpec::Lookback { days: 1e9 },
         StitcherSpec::LastLogin,
+        StitcherSpec::parse("graph").unwrap(),
     ] {
         assert_eq!(
             stitch::build(&spec).stitch(&obs.log),
@@ -539,5 +574,113 @@ fn graph_without_caps_coarsens_graph_with_caps() {
     assert!(
         uncapped.fp_pairs > capped.fp_pairs,
         "caps must refuse some false links here"
+    );
+}
+
+#[test]
+fn uncapped_graph_over_merges_on_stitching_stress() {
+    let sc = Scenario::from_path(std::path::Path::new("scenarios/stitching_stress.toml")).unwrap();
+    let (_, obs, truth) = simulate(&sc);
+    let pw = |spec: &str| {
+        let ids = stitch::build(&StitcherSpec::parse(spec).unwrap()).stitch(&obs.log);
+        closedloop::score::pairwise(&truth.events.visit_person, &ids.visit)
+    };
+    let (capped, uncapped) = (pw("graph"), pw("graph:0:0:365"));
+    assert!(uncapped.tp_pairs >= capped.tp_pairs);
+    assert!(
+        uncapped.fp_pairs > capped.fp_pairs,
+        "uncapped {} vs capped {} false-positive pairs",
+        uncapped.fp_pairs,
+        capped.fp_pairs
+    );
+}
+
+#[test]
+fn probabilistic_thresholds_only_remove_links_and_match_the_stitcher() {
+    let mut sc = quickstart();
+    sc.persons = 3000;
+    let (_, obs, truth) = simulate(&sc);
+    let log = &obs.log;
+    let ts = [-4.0, 0.0, 2.0, 3.0, 100.0];
+    let parts = stitch::Probabilistic::stitch_thresholds(log, &ts);
+    let mut prev: Option<closedloop::score::Pairwise> = None;
+    for (t, ids) in ts.iter().zip(&parts) {
+        // The sweep's partition is the stitcher's at that threshold.
+        let alone = stitch::build(&StitcherSpec::Probabilistic { threshold: *t }).stitch(log);
+        assert_eq!(&alone, ids, "threshold {t}");
+        let pw = closedloop::score::pairwise(&truth.events.visit_person, &ids.visit);
+        if let Some(p) = prev {
+            // Fewer links: predicted pairs (tp + fp) and true links shrink.
+            assert!(
+                pw.tp_pairs + pw.fp_pairs <= p.tp_pairs + p.fp_pairs,
+                "threshold {t}"
+            );
+            assert!(pw.tp_pairs <= p.tp_pairs, "threshold {t}");
+        }
+        prev = Some(pw);
+    }
+    for (lo, hi) in parts.iter().zip(parts.iter().skip(1)) {
+        let mut map = std::collections::HashMap::new();
+        for (&h, &l) in hi.visit.iter().zip(&lo.visit) {
+            assert_eq!(
+                *map.entry(h).or_insert(l),
+                l,
+                "a higher threshold only refines"
+            );
+        }
+    }
+    // Beyond every weight only the deterministic links remain.
+    assert_eq!(
+        parts[4],
+        stitch::build(&StitcherSpec::Deterministic).stitch(log)
+    );
+}
+
+/// The lossless world with several devices per person, keeping only visits of
+/// cookies that were identified (a form fill or a newsletter click): every
+/// device left is identified, so the email-based stitchers recover the true
+/// persons exactly, and `cookie_only` cannot (it never joins devices).
+#[test]
+fn lossless_multi_device_world_with_identified_devices_equals_the_oracle() {
+    let mut sc = quickstart();
+    lossless(&mut sc);
+    sc.population.extra_devices_mean = 1.5;
+    sc.population.newsletter_rate = 0.5;
+    let (_, mut obs, mut truth) = simulate(&sc);
+    let identified: std::collections::HashSet<u64> = obs
+        .log
+        .form_fills
+        .iter()
+        .filter_map(|f| f.cookie_id)
+        .chain(
+            obs.log
+                .visits
+                .iter()
+                .filter(|v| v.email_token.is_some())
+                .map(|v| v.cookie_id),
+        )
+        .collect();
+    let keep: Vec<bool> = obs
+        .log
+        .visits
+        .iter()
+        .map(|v| identified.contains(&v.cookie_id))
+        .collect();
+    let mut k = keep.iter();
+    obs.log.visits.retain(|_| *k.next().unwrap());
+    let mut k = keep.iter();
+    truth.events.visit_person.retain(|_| *k.next().unwrap());
+    let oracle = oracle_identities(&truth);
+    for spec in ["deterministic", "normalized", "lookback:1e9", "graph"] {
+        let ids = stitch::build(&StitcherSpec::parse(spec).unwrap()).stitch(&obs.log);
+        assert_eq!(ids, oracle, "{spec}");
+    }
+    let cookie = stitch::build(&StitcherSpec::CookieOnly).stitch(&obs.log);
+    assert_ne!(cookie, oracle);
+    let pw = closedloop::score::pairwise(&truth.events.visit_person, &cookie.visit);
+    assert_eq!(pw.precision, 1.0);
+    assert!(
+        pw.recall < 1.0,
+        "several devices per person must split cookie_only"
     );
 }

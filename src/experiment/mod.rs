@@ -98,6 +98,10 @@ pub struct ReplicateResult {
     pub truth: [Credit; 3],
     /// Stitching metrics per stitcher id, in run order (oracle last).
     pub stitching: Vec<(String, StitchMetrics)>,
+    /// Path-length distributions per stitcher id (oracle last: the true one).
+    pub path_lengths: Vec<(String, score::PathLengths)>,
+    /// `probabilistic` scored at each of [`THRESHOLD_SWEEP`] (empty when not run).
+    pub threshold_sweep: Vec<ThresholdPoint>,
     /// Attribution rows, stitcher-major, in run order.
     pub attribution: Vec<AttributionResult>,
     /// Wall-clock seconds per stage (for `timings.json` only; never in report.json).
@@ -234,24 +238,53 @@ pub fn run_replicate(sc: &Scenario, cfg: &RunConfig, replicate: u32) -> Replicat
             || score::score_stitching(log, ids, &truth),
             || {
                 let journeys = Journeys::build(log, ids);
-                attribute_all(name, &journeys, &cfg.models, &truth, &channels)
+                (
+                    score::path_lengths(&journeys),
+                    attribute_all(name, &journeys, &cfg.models, &truth, &channels),
+                )
             },
         )
     };
     let mut stitching = Vec::new();
     let mut attribution = Vec::new();
+    let mut path_lengths = Vec::new();
     for spec in &cfg.stitchers {
         let stitcher = stitch::build(spec);
         let ids = stitcher.stitch(log);
-        let (metrics, rows) = score_partition(&stitcher.name(), &ids);
+        let (metrics, (paths, rows)) = score_partition(&stitcher.name(), &ids);
         stitching.push((stitcher.name(), metrics));
+        path_lengths.push((stitcher.name(), paths));
         attribution.extend(rows);
     }
     let oracle = oracle_identities(&truth);
-    let (metrics, rows) = score_partition(ORACLE, &oracle);
+    let (metrics, (paths, rows)) = score_partition(ORACLE, &oracle);
     stitching.push((ORACLE.to_string(), metrics));
+    path_lengths.push((ORACLE.to_string(), paths));
     attribution.extend(rows);
     drop(oracle);
+    // One Fellegi–Sunter fit, scored at every threshold of the sweep.
+    let threshold_sweep = if cfg
+        .stitchers
+        .iter()
+        .any(|s| matches!(s, StitcherSpec::Probabilistic { .. }))
+    {
+        let linkage = stitch::Linkage::fit(log);
+        stitch::stitch_linkage(log, &linkage, &THRESHOLD_SWEEP)
+            .iter()
+            .zip(THRESHOLD_SWEEP)
+            .map(|(ids, threshold)| {
+                let c = score::contingency(&truth.events.visit_person, &ids.visit);
+                ThresholdPoint {
+                    threshold,
+                    pairwise: c.pairwise,
+                    merges: c.merges,
+                    splits: c.splits,
+                }
+            })
+            .collect()
+    } else {
+        Vec::new()
+    };
     timings.push(("stitch_attribute_score", clock.elapsed().as_secs_f64()));
     attribution.push(AttributionResult {
         stitcher: ORACLE.into(),
@@ -268,9 +301,90 @@ pub fn run_replicate(sc: &Scenario, cfg: &RunConfig, replicate: u32) -> Replicat
             truth.shapley.clone(),
         ],
         stitching,
+        path_lengths,
+        threshold_sweep,
         attribution,
         timings,
     }
+}
+
+/// Thresholds at which `probabilistic` is scored in every run that includes it.
+pub const THRESHOLD_SWEEP: [f64; 11] = [-4.0, -2.0, -1.0, 0.0, 1.0, 2.0, 3.0, 4.0, 5.0, 6.0, 8.0];
+
+/// The `probabilistic` stitcher scored at one match-weight threshold.
+#[derive(Clone, Copy, Debug, PartialEq, serde::Serialize)]
+pub struct ThresholdPoint {
+    /// Match-weight threshold (log2 units).
+    pub threshold: f64,
+    /// Pairwise scores over visits.
+    pub pairwise: score::Pairwise,
+    /// Clusters holding more than one person.
+    pub merges: u64,
+    /// Extra pieces of split persons.
+    pub splits: u64,
+}
+
+/// How much of a model's credit error is the stitcher's fault: the headline
+/// error (channels-only TVD of lead shares against causal truth) of a model on
+/// a stitcher's journeys and on oracle journeys.
+#[derive(Clone, Debug, PartialEq, serde::Serialize)]
+pub struct Downstream {
+    /// Model id.
+    pub model: String,
+    /// Error on this stitcher's journeys.
+    pub tvd: f64,
+    /// Error of the same model on oracle journeys.
+    pub oracle_tvd: f64,
+    /// `tvd − oracle_tvd`: the part of the error the stitching adds.
+    pub stitching_part: f64,
+}
+
+/// Per stitcher (oracle excluded): `last_touch`, `linear` and the best model
+/// — the one with the least error on oracle journeys — each where it was run.
+pub fn downstream(r: &ReplicateResult) -> Vec<(String, Vec<Downstream>)> {
+    let tvd = |stitcher: &str, model: &str| {
+        r.attribution
+            .iter()
+            .find(|a| a.stitcher == stitcher && a.model == model)
+            .map(|a| a.error[0].conversions.tvd)
+    };
+    let best = r
+        .attribution
+        .iter()
+        .filter(|a| a.stitcher == ORACLE && a.model != ORACLE)
+        .min_by(|a, b| {
+            a.error[0]
+                .conversions
+                .tvd
+                .total_cmp(&b.error[0].conversions.tvd)
+                .then(a.model.cmp(&b.model))
+        })
+        .map(|a| a.model.clone());
+    let mut models: Vec<String> = ["last_touch", "linear"].map(String::from).to_vec();
+    if let Some(b) = best {
+        if !models.contains(&b) {
+            models.push(b);
+        }
+    }
+    r.stitching
+        .iter()
+        .filter(|(name, _)| name != ORACLE)
+        .map(|(name, _)| {
+            let rows = models
+                .iter()
+                .filter_map(|m| {
+                    let (t, o) = (tvd(name, m)?, tvd(ORACLE, m)?);
+                    Some(Downstream {
+                        model: m.clone(),
+                        tvd: t,
+                        oracle_tvd: o,
+                        stitching_part: t - o,
+                    })
+                })
+                .collect();
+            (name.clone(), rows)
+        })
+        .collect()
 }
 
 /// Run every replicate (in parallel, results in replicate order).

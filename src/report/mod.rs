@@ -44,10 +44,27 @@ pub fn replicate_json(r: &ReplicateResult) -> Value {
     }
     let mut stitching = Map::new();
     for (name, m) in &r.stitching {
-        stitching.insert(
-            name.clone(),
-            serde_json::to_value(m).expect("metrics serialise"),
-        );
+        let mut v = serde_json::to_value(m).expect("metrics serialise");
+        if let (Value::Object(o), Some((_, p))) =
+            (&mut v, r.path_lengths.iter().find(|(n, _)| n == name))
+        {
+            o.insert(
+                "path_lengths".into(),
+                serde_json::to_value(p).expect("path lengths serialise"),
+            );
+        }
+        stitching.insert(name.clone(), v);
+    }
+    let mut downstream = Map::new();
+    for (name, rows) in crate::experiment::downstream(r) {
+        let mut by_model = Map::new();
+        for d in rows {
+            by_model.insert(
+                d.model.clone(),
+                json!({ "tvd": d.tvd, "oracle_tvd": d.oracle_tvd, "stitching_part": d.stitching_part }),
+            );
+        }
+        downstream.insert(name, Value::Object(by_model));
     }
     let attribution: Vec<Value> = r
         .attribution
@@ -65,6 +82,8 @@ pub fn replicate_json(r: &ReplicateResult) -> Value {
         "world": world_json(&r.world),
         "truth": truth,
         "stitching": stitching,
+        "stitching_threshold_sweep": serde_json::to_value(&r.threshold_sweep).expect("sweep serialises"),
+        "downstream": downstream,
         "attribution": attribution,
     })
 }

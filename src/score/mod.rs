@@ -3,6 +3,10 @@
 //!
 //! Must never: feed anything back to a strategy.
 
+mod paths;
+
+pub use paths::{LENGTH_BINS, LengthDist, PathLengths, path_lengths};
+
 use crate::credit::{Credit, Measure};
 use crate::log::EventLog;
 use crate::stitch::Identities;

@@ -12,6 +12,7 @@ mod graph;
 mod last_login;
 mod lookback;
 mod normalized;
+mod probabilistic;
 
 pub use cookie_only::CookieOnly;
 pub use deterministic::Deterministic;
@@ -19,6 +20,7 @@ pub use graph::Graph;
 pub use last_login::LastLogin;
 pub use lookback::Lookback;
 pub use normalized::Normalized;
+pub use probabilistic::{Linkage, NEIGHBOURS, Probabilistic, stitch_linkage};
 
 use crate::log::EventLog;
 use crate::spec::StitcherSpec;
@@ -132,6 +134,9 @@ pub fn build(spec: &StitcherSpec) -> Box<dyn Stitcher> {
             max_emails: *max_emails,
             max_cookies: *max_cookies,
             ttl_days: *ttl_days,
+        }),
+        StitcherSpec::Probabilistic { threshold } => Box::new(Probabilistic {
+            threshold: *threshold,
         }),
     }
 }
