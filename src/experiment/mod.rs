@@ -111,14 +111,15 @@ pub struct ReplicateResult {
 /// The oracle partition: true persons.
 pub fn oracle_identities(truth: &Truth) -> Identities {
     let e = &truth.events;
-    let widen = |v: &[u32]| v.iter().map(|&p| p as u64).collect::<Vec<u64>>();
-    Identities::canonical([
-        widen(&e.visit_person),
-        widen(&e.form_fill_person),
-        widen(&e.crm_lead_person),
-        widen(&e.opportunity_person),
-        widen(&e.deal_person),
-    ])
+    let tables = [
+        e.visit_person.clone(),
+        e.form_fill_person.clone(),
+        e.crm_lead_person.clone(),
+        e.opportunity_person.clone(),
+        e.deal_person.clone(),
+    ];
+    let n = tables.iter().flatten().max().map_or(0, |&m| m as usize + 1);
+    Identities::from_dense_keys(tables, n)
 }
 
 /// Simulate, observe and assemble the truth of one replicate.

@@ -94,41 +94,57 @@ impl Stitcher for Graph {
             max_emails: self.max_emails,
             max_cookies: self.max_cookies,
         };
-        // Identification span of each cookie.
-        let mut span: IntMap<u64, (i64, i64)> = IntMap::default();
-        for id in identifications(log).filter(|id| !id.email.is_some_and(is_junk_email)) {
-            let e = span.entry(id.cookie).or_insert((id.time_ms, id.time_ms));
-            e.0 = e.0.min(id.time_ms);
-            e.1 = e.1.max(id.time_ms);
+        // Per cookie, one map entry: its linked node, its anonymous node (for
+        // visits outside the TTL; made on first use) and its identification span.
+        struct Entry {
+            linked: u32,
+            anon: u32,
+            first: i64,
+            last: i64,
         }
-        // Per cookie: (linked part, anonymous part outside the TTL).
-        let mut cookie_nodes: IntMap<u64, (u32, u32)> = IntMap::default();
-        let mut cookie = |c: u64, g: &mut Capped| {
-            *cookie_nodes
-                .entry(c)
-                .or_insert_with(|| (g.node(0, 1), g.node(0, 0)))
+        const NONE: u32 = u32::MAX;
+        let mut cookie_nodes: IntMap<u64, Entry> = IntMap::default();
+        cookie_nodes.reserve(log.visits.len() / 2);
+        let new_entry = |g: &mut Capped| Entry {
+            linked: g.node(0, 1),
+            anon: NONE,
+            first: i64::MAX,
+            last: i64::MIN,
         };
+        for id in identifications(log).filter(|id| !id.email.is_some_and(is_junk_email)) {
+            let e = cookie_nodes
+                .entry(id.cookie)
+                .or_insert_with(|| new_entry(&mut g));
+            e.first = e.first.min(id.time_ms);
+            e.last = e.last.max(id.time_ms);
+        }
         let visit_nodes: Vec<u32> = log
             .visits
             .iter()
             .map(|v| {
-                let (linked, anon) = cookie(v.cookie_id, &mut g);
-                match span.get(&v.cookie_id) {
-                    Some(&(first, last))
-                        if v.time_ms < first.saturating_sub(ttl_ms)
-                            || v.time_ms > last.saturating_add(ttl_ms) =>
-                    {
-                        anon
+                let e = cookie_nodes
+                    .entry(v.cookie_id)
+                    .or_insert_with(|| new_entry(&mut g));
+                let outside = e.first <= e.last
+                    && (v.time_ms < e.first.saturating_sub(ttl_ms)
+                        || v.time_ms > e.last.saturating_add(ttl_ms));
+                if outside {
+                    if e.anon == NONE {
+                        e.anon = g.node(0, 0);
                     }
-                    _ => linked,
+                    e.anon
+                } else {
+                    e.linked
                 }
             })
             .collect();
+        let mut cookie =
+            |c: u64, g: &mut Capped| cookie_nodes.entry(c).or_insert_with(|| new_entry(g)).linked;
         let form_nodes: Vec<u32> = log
             .form_fills
             .iter()
             .map(|f| match f.cookie_id {
-                Some(c) => cookie(c, &mut g).0,
+                Some(c) => cookie(c, &mut g),
                 None => g.node(0, 0),
             })
             .collect();

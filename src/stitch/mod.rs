@@ -103,6 +103,37 @@ impl Identities {
     }
 }
 
+impl Identities {
+    /// [`Identities::canonical`] for keys that are small integers (union–find
+    /// roots, person indices) below `n_keys`: a dense table instead of a hash
+    /// map, the same result.
+    pub fn from_dense_keys(raw: [Vec<u32>; 5], n_keys: usize) -> Identities {
+        const UNSEEN: u32 = u32::MAX;
+        let mut map = vec![UNSEEN; n_keys];
+        let mut next = 0u32;
+        let mut tables = raw.map(|mut t| {
+            for k in t.iter_mut() {
+                let slot = &mut map[*k as usize];
+                if *slot == UNSEEN {
+                    *slot = next;
+                    next += 1;
+                }
+                *k = *slot;
+            }
+            t
+        });
+        let take = |t: &mut Vec<u32>| std::mem::take(t);
+        Identities {
+            visit: take(&mut tables[0]),
+            form_fill: take(&mut tables[1]),
+            crm_lead: take(&mut tables[2]),
+            opportunity: take(&mut tables[3]),
+            deal: take(&mut tables[4]),
+            n_clusters: next,
+        }
+    }
+}
+
 /// An identity-stitching strategy.
 pub trait Stitcher: Send + Sync {
     /// Canonical id (as in reports).
@@ -157,6 +188,16 @@ impl UnionFind {
         }
     }
 
+    /// Number of elements.
+    pub fn len(&self) -> usize {
+        self.parent.len()
+    }
+
+    /// Whether there are no elements.
+    pub fn is_empty(&self) -> bool {
+        self.parent.is_empty()
+    }
+
     /// Add a singleton; returns its index.
     pub fn push(&mut self) -> u32 {
         self.parent.push(self.parent.len() as u32);
@@ -200,6 +241,11 @@ impl<K: std::hash::Hash + Eq> Nodes<K> {
     pub(crate) fn get_or_add(&mut self, key: K, uf: &mut UnionFind) -> u32 {
         *self.map.entry(key).or_insert_with(|| uf.push())
     }
+    pub(crate) fn with_capacity(n: usize) -> Self {
+        Nodes {
+            map: HashMap::with_capacity_and_hasher(n, Default::default()),
+        }
+    }
     pub(crate) fn get(&self, key: &K) -> Option<u32> {
         self.map.get(key).copied()
     }
@@ -213,7 +259,7 @@ pub(crate) fn stitch_with(
     link: impl FnOnce(&EventLog, &mut UnionFind, &mut Nodes<u64>, &[u32]),
 ) -> Identities {
     let mut uf = UnionFind::new(0);
-    let mut cookies: Nodes<u64> = Nodes::default();
+    let mut cookies: Nodes<u64> = Nodes::with_capacity(log.visits.len() / 2);
     let (visit_nodes, form_nodes) = cookie_nodes(log, &mut uf, &mut cookies);
     link(log, &mut uf, &mut cookies, &form_nodes);
     crm_nodes(log, uf, visit_nodes, form_nodes)
@@ -357,19 +403,23 @@ pub(crate) fn crm_nodes_with(
                 .unwrap_or_else(|| uf.push())
         })
         .collect();
-    let mut root = |nodes: &[u32]| {
+    let n_nodes = uf.len();
+    let mut root = |mut nodes: Vec<u32>| {
+        for n in nodes.iter_mut() {
+            *n = uf.find(*n);
+        }
         nodes
-            .iter()
-            .map(|&n| uf.find(n) as u64)
-            .collect::<Vec<u64>>()
     };
-    Identities::canonical([
-        root(&visit_nodes),
-        root(&form_nodes),
-        root(&lead_nodes),
-        root(&opp_nodes),
-        root(&deal_nodes),
-    ])
+    Identities::from_dense_keys(
+        [
+            root(visit_nodes),
+            root(form_nodes),
+            root(lead_nodes),
+            root(opp_nodes),
+            root(deal_nodes),
+        ],
+        n_nodes,
+    )
 }
 
 #[cfg(test)]

@@ -35,6 +35,7 @@
 
 use super::{Identities, IntMap, Nodes, Stitcher, UnionFind, cookie_nodes, crm_nodes};
 use crate::log::{EventLog, email_token};
+use rayon::slice::ParallelSliceMut;
 
 /// Cookies compared with each cookie on one IP (sorted-neighbourhood window).
 pub const NEIGHBOURS: usize = 8;
@@ -72,8 +73,8 @@ pub struct Linkage {
 impl Linkage {
     /// Fit the model on a log's candidate pairs.
     pub fn fit(log: &EventLog) -> Linkage {
-        let cookies = summaries(log);
-        let patterns = candidate_patterns(log, &cookies);
+        let (cookies, visit_cookie) = summaries(log);
+        let patterns = candidate_patterns(log, &cookies, &visit_cookie);
         let mut counts = [0.0f64; N_PATTERNS];
         for &(pat, _, _) in &patterns {
             counts[pat as usize] += 1.0;
@@ -89,11 +90,27 @@ impl Linkage {
                     .sum()
             })
             .collect();
-        let mut pairs: Vec<(f64, u32, u32)> = patterns
-            .into_iter()
-            .map(|(pat, a, b)| (weight[pat as usize], a, b))
-            .collect();
-        pairs.sort_unstable_by(|x, y| y.0.total_cmp(&x.0).then(x.1.cmp(&y.1)).then(x.2.cmp(&y.2)));
+        // Heaviest first by a counting sort over the few distinct patterns;
+        // within a pattern, candidate order (by cookie pair) is kept.
+        let mut rank: Vec<usize> = (0..N_PATTERNS).collect();
+        rank.sort_by(|&a, &b| weight[b].total_cmp(&weight[a]).then(a.cmp(&b)));
+        let mut start = [0usize; N_PATTERNS + 1];
+        let mut position = [0usize; N_PATTERNS];
+        for (r, &pat) in rank.iter().enumerate() {
+            position[pat] = r;
+        }
+        for &(pat, _, _) in &patterns {
+            start[position[pat as usize] + 1] += 1;
+        }
+        for r in 0..N_PATTERNS {
+            start[r + 1] += start[r];
+        }
+        let mut pairs = vec![(0.0, 0u32, 0u32); patterns.len()];
+        for &(pat, a, b) in &patterns {
+            let slot = &mut start[position[pat as usize]];
+            pairs[*slot] = (weight[pat as usize], a, b);
+            *slot += 1;
+        }
         Linkage {
             p,
             m,
@@ -119,7 +136,9 @@ pub fn stitch_linkage(log: &EventLog, linkage: &Linkage, thresholds: &[f64]) -> 
     // Deterministic base: cookie nodes first (dense cookie index = node), then
     // emails and tokens.
     let mut uf = UnionFind::new(0);
-    let mut cookies: Nodes<u64> = Nodes::default();
+    let mut cookies: Nodes<u64> = Nodes::with_capacity(linkage.n_cookies);
+    // Cookie nodes are made in order of first appearance in the visits, so a
+    // cookie's node is its dense index in `linkage.pairs`.
     let (visit_nodes, form_nodes) = cookie_nodes(log, &mut uf, &mut cookies);
     let mut emails: Nodes<String> = Nodes::default();
     let mut tokens: Nodes<u64> = Nodes::default();
@@ -138,10 +157,6 @@ pub fn stitch_linkage(log: &EventLog, linkage: &Linkage, thresholds: &[f64]) -> 
             uf.union(c, t);
         }
     }
-    let cookie_node: Vec<u32> = cookie_order(log)
-        .iter()
-        .map(|c| cookies.get(c).expect("cookie has a node"))
-        .collect();
     let mut order: Vec<usize> = (0..thresholds.len()).collect();
     order.sort_by(|&a, &b| thresholds[b].total_cmp(&thresholds[a]));
     let mut out: Vec<Option<Identities>> = vec![None; thresholds.len()];
@@ -149,7 +164,7 @@ pub fn stitch_linkage(log: &EventLog, linkage: &Linkage, thresholds: &[f64]) -> 
     for i in order {
         while next < linkage.pairs.len() && linkage.pairs[next].0 >= thresholds[i] {
             let (_, a, b) = linkage.pairs[next];
-            uf.union(cookie_node[a as usize], cookie_node[b as usize]);
+            uf.union(a, b);
             next += 1;
         }
         out[i] = Some(crm_nodes(
@@ -188,19 +203,13 @@ struct Cookie {
     campaigns: u64,
 }
 
-/// Distinct cookies in order of first appearance in the visits.
-fn cookie_order(log: &EventLog) -> Vec<u64> {
-    let mut seen: IntMap<u64, ()> = IntMap::default();
-    log.visits
-        .iter()
-        .filter(|v| seen.insert(v.cookie_id, ()).is_none())
-        .map(|v| v.cookie_id)
-        .collect()
-}
-
-fn summaries(log: &EventLog) -> Vec<Cookie> {
+/// Cookie summaries by dense index (order of first appearance in the
+/// visits), and each visit's dense cookie index.
+fn summaries(log: &EventLog) -> (Vec<Cookie>, Vec<u32>) {
     let mut index: IntMap<u64, u32> = IntMap::default();
+    index.reserve(log.visits.len() / 2);
     let mut out: Vec<Cookie> = Vec::new();
+    let mut visit_cookie = Vec::with_capacity(log.visits.len());
     for v in &log.visits {
         let i = *index.entry(v.cookie_id).or_insert_with(|| {
             out.push(Cookie {
@@ -211,6 +220,7 @@ fn summaries(log: &EventLog) -> Vec<Cookie> {
             });
             (out.len() - 1) as u32
         });
+        visit_cookie.push(i);
         let c = &mut out[i as usize];
         c.first_ms = c.first_ms.min(v.time_ms);
         c.last_ms = c.last_ms.max(v.time_ms);
@@ -218,20 +228,23 @@ fn summaries(log: &EventLog) -> Vec<Cookie> {
             c.campaigns |= 1u64 << (k % 64);
         }
     }
-    out
+    (out, visit_cookie)
 }
 
 /// (pattern, a, b) for every candidate pair, a < b, each pair once.
-fn candidate_patterns(log: &EventLog, cookies: &[Cookie]) -> Vec<(u8, u32, u32)> {
+fn candidate_patterns(
+    log: &EventLog,
+    cookies: &[Cookie],
+    visit_cookie: &[u32],
+) -> Vec<(u8, u32, u32)> {
     // (ip, cookie) incidences, by IP then first visit.
-    let mut index: IntMap<u64, u32> = IntMap::default();
-    let mut inc: Vec<(u64, i64, u32)> = Vec::with_capacity(log.visits.len());
-    for v in &log.visits {
-        let next = index.len() as u32;
-        let c = *index.entry(v.cookie_id).or_insert(next);
-        inc.push((v.ip_hash, cookies[c as usize].first_ms, c));
-    }
-    inc.sort_unstable();
+    let mut inc: Vec<(u64, i64, u32)> = log
+        .visits
+        .iter()
+        .zip(visit_cookie)
+        .map(|(v, &c)| (v.ip_hash, cookies[c as usize].first_ms, c))
+        .collect();
+    inc.par_sort_unstable();
     inc.dedup();
     // (a, b, crowding level) per candidate.
     let mut cand: Vec<(u32, u32, u8)> = Vec::new();
@@ -247,7 +260,7 @@ fn candidate_patterns(log: &EventLog, cookies: &[Cookie]) -> Vec<(u8, u32, u32)>
             }
         }
     }
-    cand.sort_unstable();
+    cand.par_sort_unstable();
     cand.dedup_by_key(|x| (x.0, x.1));
     cand.into_iter()
         .map(|(a, b, ip)| {
