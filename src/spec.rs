@@ -114,6 +114,74 @@ pub enum AttributorSpec {
         #[serde(default = "default_lookback")]
         lookback_days: f64,
     },
+    /// Touch weights halve every `half_life_days` before the lead.
+    TimeDecay {
+        /// Days for a touch's weight to halve.
+        #[serde(default = "default_half_life")]
+        half_life_days: f64,
+        /// Touches older than this before the lead are ignored.
+        #[serde(default = "default_lookback")]
+        lookback_days: f64,
+    },
+    /// `first` to the first touch, `last` to the last, the rest split over the middle.
+    PositionBased {
+        /// Share of the first touch.
+        #[serde(default = "default_position_share")]
+        first: f64,
+        /// Share of the last touch.
+        #[serde(default = "default_position_share")]
+        last: f64,
+        /// Touches older than this before the lead are ignored.
+        #[serde(default = "default_lookback")]
+        lookback_days: f64,
+    },
+    /// 30 % each to the first touch, the lead-creating touch and the last touch
+    /// before the opportunity; 10 % over the rest.
+    WShaped {
+        /// Touches older than this before the lead are ignored.
+        #[serde(default = "default_lookback")]
+        lookback_days: f64,
+    },
+    /// Removal effects of an order-k Markov chain over the paths, solved exactly.
+    Markov {
+        /// Channels of history in a state (1..=4).
+        #[serde(default = "default_markov_order")]
+        order: u8,
+        /// Touches older than this before the lead are ignored.
+        #[serde(default = "default_lookback")]
+        lookback_days: f64,
+    },
+    /// Shapley value of "conversions whose channel set lies inside S" (= deduplicated linear).
+    ShapleyCount {
+        /// Touches older than this before the lead are ignored.
+        #[serde(default = "default_lookback")]
+        lookback_days: f64,
+    },
+    /// Shapley value of "conversion rate of journeys whose channel set is exactly S".
+    ShapleyRate {
+        /// Touches older than this before the lead are ignored.
+        #[serde(default = "default_lookback")]
+        lookback_days: f64,
+    },
+}
+
+/// Default half-life of `time_decay`, in days.
+pub const DEFAULT_HALF_LIFE_DAYS: f64 = 7.0;
+/// Default first and last shares of `position_based`.
+pub const DEFAULT_POSITION_SHARE: f64 = 0.4;
+/// Default order of `markov`.
+pub const DEFAULT_MARKOV_ORDER: u8 = 1;
+/// Highest supported order of `markov`.
+pub const MAX_MARKOV_ORDER: u8 = 4;
+
+fn default_half_life() -> f64 {
+    DEFAULT_HALF_LIFE_DAYS
+}
+fn default_position_share() -> f64 {
+    DEFAULT_POSITION_SHARE
+}
+fn default_markov_order() -> u8 {
+    DEFAULT_MARKOV_ORDER
 }
 
 /// One parameter of a strategy, for `closedloop list` and docs.
@@ -232,6 +300,62 @@ pub const ATTRIBUTORS: &[StrategyDescriptor] = &[
     StrategyDescriptor {
         kind: "linear",
         summary: "equal credit to every touch",
+        params: &[LOOKBACK],
+    },
+    StrategyDescriptor {
+        kind: "time_decay",
+        summary: "touch weights halve every half-life before the lead (CLI time_decay:DAYS)",
+        params: &[
+            ParamDescriptor {
+                name: "half_life_days",
+                help: "days for a touch's weight to halve (> 0)",
+                default: "7",
+            },
+            LOOKBACK,
+        ],
+    },
+    StrategyDescriptor {
+        kind: "position_based",
+        summary: "shares to the first and last touches, the rest split over the middle (CLI position_based:FIRST:LAST)",
+        params: &[
+            ParamDescriptor {
+                name: "first",
+                help: "share of the first touch (first + last <= 1)",
+                default: "0.4",
+            },
+            ParamDescriptor {
+                name: "last",
+                help: "share of the last touch (first + last <= 1)",
+                default: "0.4",
+            },
+            LOOKBACK,
+        ],
+    },
+    StrategyDescriptor {
+        kind: "w_shaped",
+        summary: "30% each to the first, lead-creating and pre-opportunity touches, 10% over the rest",
+        params: &[LOOKBACK],
+    },
+    StrategyDescriptor {
+        kind: "markov",
+        summary: "removal effects of an order-k Markov chain over the paths, exact (CLI markov:K)",
+        params: &[
+            ParamDescriptor {
+                name: "order",
+                help: "channels of history in a state (1..=4)",
+                default: "1",
+            },
+            LOOKBACK,
+        ],
+    },
+    StrategyDescriptor {
+        kind: "shapley_count",
+        summary: "Shapley value of conversions inside a channel set (= deduplicated linear)",
+        params: &[LOOKBACK],
+    },
+    StrategyDescriptor {
+        kind: "shapley_rate",
+        summary: "Shapley value of the conversion rate of each exact channel set, per converting set",
         params: &[LOOKBACK],
     },
 ];
@@ -404,24 +528,130 @@ impl AttributorSpec {
             AttributorSpec::LastTouch { lookback_days },
             AttributorSpec::LastNonDirect { lookback_days },
             AttributorSpec::Linear { lookback_days },
+            AttributorSpec::TimeDecay {
+                half_life_days: DEFAULT_HALF_LIFE_DAYS,
+                lookback_days,
+            },
+            AttributorSpec::PositionBased {
+                first: DEFAULT_POSITION_SHARE,
+                last: DEFAULT_POSITION_SHARE,
+                lookback_days,
+            },
+            AttributorSpec::WShaped { lookback_days },
+            AttributorSpec::Markov {
+                order: DEFAULT_MARKOV_ORDER,
+                lookback_days,
+            },
+            AttributorSpec::ShapleyCount { lookback_days },
+            AttributorSpec::ShapleyRate { lookback_days },
         ]
     }
 
-    /// Parse a CLI id (`last_touch`, `time_decay:14`).
+    /// Parse a CLI id (`last_touch`, `time_decay:14`, `markov:2`). A
+    /// canonical report id with parameters (`markov_2`,
+    /// `position_based_0.3_0.3`) is read the same way.
     pub fn parse(given: &str) -> Result<AttributorSpec, SpecError> {
-        let parts: Vec<&str> = given.trim().split(':').collect();
+        let trimmed = given.trim();
+        let mut parts: Vec<&str> = trimmed.split(':').collect();
+        if parts.len() == 1 && !ATTRIBUTORS.iter().any(|d| d.kind == trimmed) {
+            // `markov_2` → `markov:2`, for kinds whose parameters are not all
+            // the look-back.
+            if let Some(d) = ATTRIBUTORS.iter().find(|d| {
+                d.params.len() > 1
+                    && trimmed
+                        .strip_prefix(d.kind)
+                        .is_some_and(|rest| rest.starts_with('_'))
+            }) {
+                parts = std::iter::once(d.kind)
+                    .chain(trimmed[d.kind.len() + 1..].split('_'))
+                    .collect();
+            }
+        }
+        let spec = Self::parse_parts(given, &parts)?;
+        if let Some((name, value, reason)) = spec.param_problems().into_iter().next() {
+            return Err(spec_err(given, format!("{name} = {value}: {reason}")));
+        }
+        Ok(spec)
+    }
+
+    fn parse_parts(given: &str, parts: &[&str]) -> Result<AttributorSpec, SpecError> {
         let lookback_days = DEFAULT_LOOKBACK_DAYS;
+        let num = |i: usize, default: f64, usage: &str| -> Result<f64, SpecError> {
+            match parts.get(i) {
+                None => Ok(default),
+                Some(p) => p
+                    .parse::<f64>()
+                    .ok()
+                    .filter(|v| v.is_finite())
+                    .ok_or_else(|| spec_err(given, format!("{usage} takes numbers"))),
+            }
+        };
+        let at_most = |n: usize, usage: &str| -> Result<(), SpecError> {
+            if parts.len() > n + 1 {
+                return Err(spec_err(
+                    given,
+                    format!("takes at most {n} parameter(s): {usage}"),
+                ));
+            }
+            Ok(())
+        };
         match parts[0] {
+            "time_decay" => {
+                let usage = "time_decay:HALF_LIFE_DAYS";
+                at_most(1, usage)?;
+                Ok(AttributorSpec::TimeDecay {
+                    half_life_days: num(1, DEFAULT_HALF_LIFE_DAYS, usage)?,
+                    lookback_days,
+                })
+            }
+            "position_based" => {
+                let usage = "position_based:FIRST:LAST";
+                at_most(2, usage)?;
+                if parts.len() == 2 {
+                    return Err(spec_err(given, format!("give both shares: {usage}")));
+                }
+                Ok(AttributorSpec::PositionBased {
+                    first: num(1, DEFAULT_POSITION_SHARE, usage)?,
+                    last: num(2, DEFAULT_POSITION_SHARE, usage)?,
+                    lookback_days,
+                })
+            }
+            "markov" => {
+                let usage = "markov:ORDER";
+                at_most(1, usage)?;
+                let order = match parts.get(1) {
+                    None => DEFAULT_MARKOV_ORDER,
+                    Some(p) => p.parse::<u8>().map_err(|_| {
+                        spec_err(
+                            given,
+                            format!("{usage} takes an order 1..={MAX_MARKOV_ORDER}"),
+                        )
+                    })?,
+                };
+                Ok(AttributorSpec::Markov {
+                    order,
+                    lookback_days,
+                })
+            }
+            "w_shaped" => {
+                no_params(given, parts).map(|_| AttributorSpec::WShaped { lookback_days })
+            }
+            "shapley_count" => {
+                no_params(given, parts).map(|_| AttributorSpec::ShapleyCount { lookback_days })
+            }
+            "shapley_rate" => {
+                no_params(given, parts).map(|_| AttributorSpec::ShapleyRate { lookback_days })
+            }
             "first_touch" => {
-                no_params(given, &parts).map(|_| AttributorSpec::FirstTouch { lookback_days })
+                no_params(given, parts).map(|_| AttributorSpec::FirstTouch { lookback_days })
             }
             "last_touch" => {
-                no_params(given, &parts).map(|_| AttributorSpec::LastTouch { lookback_days })
+                no_params(given, parts).map(|_| AttributorSpec::LastTouch { lookback_days })
             }
             "last_non_direct" => {
-                no_params(given, &parts).map(|_| AttributorSpec::LastNonDirect { lookback_days })
+                no_params(given, parts).map(|_| AttributorSpec::LastNonDirect { lookback_days })
             }
-            "linear" => no_params(given, &parts).map(|_| AttributorSpec::Linear { lookback_days }),
+            "linear" => no_params(given, parts).map(|_| AttributorSpec::Linear { lookback_days }),
             _ => Err(spec_err(
                 given,
                 format!("expected one of: {}", kinds(ATTRIBUTORS)),
@@ -435,22 +665,72 @@ impl AttributorSpec {
             AttributorSpec::FirstTouch { lookback_days }
             | AttributorSpec::LastTouch { lookback_days }
             | AttributorSpec::LastNonDirect { lookback_days }
-            | AttributorSpec::Linear { lookback_days } => lookback_days,
+            | AttributorSpec::Linear { lookback_days }
+            | AttributorSpec::TimeDecay { lookback_days, .. }
+            | AttributorSpec::PositionBased { lookback_days, .. }
+            | AttributorSpec::WShaped { lookback_days }
+            | AttributorSpec::Markov { lookback_days, .. }
+            | AttributorSpec::ShapleyCount { lookback_days }
+            | AttributorSpec::ShapleyRate { lookback_days } => lookback_days,
         }
+    }
+
+    /// Out-of-range model parameters (the look-back is checked by the
+    /// scenario): `(parameter, value, what is allowed)`.
+    pub fn param_problems(&self) -> Vec<(&'static str, f64, String)> {
+        let mut out = Vec::new();
+        match *self {
+            AttributorSpec::TimeDecay { half_life_days, .. } => {
+                if !(half_life_days.is_finite() && half_life_days > 0.0) {
+                    out.push(("half_life_days", half_life_days, "must be > 0".into()));
+                }
+            }
+            AttributorSpec::PositionBased { first, last, .. } => {
+                for (name, v) in [("first", first), ("last", last)] {
+                    if !(v.is_finite() && (0.0..=1.0).contains(&v)) {
+                        out.push((name, v, "must be within 0..=1".into()));
+                    }
+                }
+                if first + last > 1.0 + 1e-12 {
+                    out.push(("last", last, "first + last must be <= 1".into()));
+                }
+            }
+            AttributorSpec::Markov { order, .. } => {
+                if !(1..=MAX_MARKOV_ORDER).contains(&order) {
+                    out.push((
+                        "order",
+                        order as f64,
+                        format!("must be within 1..={MAX_MARKOV_ORDER}"),
+                    ));
+                }
+            }
+            _ => {}
+        }
+        out
     }
 
     /// The canonical id used in reports: kind, kind parameters, and `_lb{days}`
     /// when the look-back differs from the default.
     pub fn id(&self) -> String {
         let base = match self {
-            AttributorSpec::FirstTouch { .. } => "first_touch",
-            AttributorSpec::LastTouch { .. } => "last_touch",
-            AttributorSpec::LastNonDirect { .. } => "last_non_direct",
-            AttributorSpec::Linear { .. } => "linear",
+            AttributorSpec::FirstTouch { .. } => "first_touch".to_string(),
+            AttributorSpec::LastTouch { .. } => "last_touch".to_string(),
+            AttributorSpec::LastNonDirect { .. } => "last_non_direct".to_string(),
+            AttributorSpec::Linear { .. } => "linear".to_string(),
+            AttributorSpec::TimeDecay { half_life_days, .. } => {
+                format!("time_decay_{half_life_days}")
+            }
+            AttributorSpec::PositionBased { first, last, .. } => {
+                format!("position_based_{first}_{last}")
+            }
+            AttributorSpec::WShaped { .. } => "w_shaped".to_string(),
+            AttributorSpec::Markov { order, .. } => format!("markov_{order}"),
+            AttributorSpec::ShapleyCount { .. } => "shapley_count".to_string(),
+            AttributorSpec::ShapleyRate { .. } => "shapley_rate".to_string(),
         };
         let lb = self.lookback_days();
         if lb == DEFAULT_LOOKBACK_DAYS {
-            base.to_string()
+            base
         } else {
             format!("{base}_lb{lb}")
         }
@@ -496,8 +776,36 @@ mod tests {
         );
         assert!(StitcherSpec::parse("lookback:-1").is_err());
         for d in ATTRIBUTORS {
-            assert_eq!(AttributorSpec::parse(d.kind).unwrap().id(), d.kind);
+            let spec = AttributorSpec::parse(d.kind).unwrap();
+            let id = spec.id();
+            // Kinds with parameters beyond the look-back show them in the id.
+            if d.params.len() > 1 {
+                assert!(id.starts_with(&format!("{}_", d.kind)), "{id}");
+            } else {
+                assert_eq!(id, d.kind);
+            }
+            // The canonical id reads back as the same spec.
+            assert_eq!(AttributorSpec::parse(&id).unwrap(), spec, "{id}");
         }
+        for spec in AttributorSpec::all() {
+            assert_eq!(AttributorSpec::parse(&spec.id()).unwrap(), spec);
+        }
+        assert_eq!(AttributorSpec::parse("markov:2").unwrap().id(), "markov_2");
+        assert_eq!(AttributorSpec::parse("markov").unwrap().id(), "markov_1");
+        assert_eq!(
+            AttributorSpec::parse("time_decay:14").unwrap().id(),
+            "time_decay_14"
+        );
+        assert_eq!(
+            AttributorSpec::parse("position_based:0.3:0.3")
+                .unwrap()
+                .id(),
+            "position_based_0.3_0.3"
+        );
+        assert_eq!(
+            AttributorSpec::parse("position_based").unwrap().id(),
+            "position_based_0.4_0.4"
+        );
         assert_eq!(StitcherSpec::all().len(), STITCHERS.len());
         assert_eq!(AttributorSpec::all().len(), ATTRIBUTORS.len());
     }
@@ -506,6 +814,25 @@ mod tests {
     fn bad_ids_are_rejected_with_the_choices() {
         let e = AttributorSpec::parse("markovv").unwrap_err();
         assert!(e.to_string().contains("last_touch"));
+        for bad in [
+            "markov:0",
+            "markov:5",
+            "markov:1.5",
+            "markov:2:3",
+            "markov_9",
+            "time_decay:0",
+            "time_decay:-3",
+            "time_decay:x",
+            "position_based:0.7:0.7",
+            "position_based:0.3",
+            "position_based:-0.1:0.2",
+            "w_shaped:1",
+            "shapley_rate:2",
+        ] {
+            assert!(AttributorSpec::parse(bad).is_err(), "{bad}");
+        }
+        let e = AttributorSpec::parse("markov:7").unwrap_err();
+        assert!(e.to_string().contains("1..=4"), "{e}");
         assert!(StitcherSpec::parse("cookie_only:3").is_err());
         let l = parse_list("all,last_touch", AttributorSpec::all, AttributorSpec::parse).unwrap();
         assert_eq!(l.len(), ATTRIBUTORS.len() + 1);

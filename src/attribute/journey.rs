@@ -22,10 +22,29 @@ pub struct Journey {
     pub end: u32,
     /// Lead time (ms UTC) if the journey converts.
     pub lead_ms: Option<i64>,
+    /// Creation time (ms UTC) of the cluster's earliest opportunity, if any.
+    pub opp_ms: Option<i64>,
     /// Conversions credited by the journey (1 per converting cluster).
     pub conversions: f64,
+    /// Non-converting journeys this entry stands for: 1 for a cluster without
+    /// a lead, 0 for one with a lead; a path file's `total_null`.
+    pub nulls: f64,
     /// Revenue of the cluster's deals.
     pub revenue: f64,
+}
+
+/// One row of a path file: the steps' labels in order, with the conversions,
+/// revenue and non-converting journeys that share the path.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct PathRow {
+    /// Labels in path order.
+    pub steps: Vec<String>,
+    /// Conversions (`total_conversions`).
+    pub conversions: f64,
+    /// Revenue (`total_conversion_value`).
+    pub revenue: f64,
+    /// Non-converting journeys (`total_null`).
+    pub nulls: f64,
 }
 
 /// All journeys of one (log, partition), in a flat layout.
@@ -63,12 +82,27 @@ impl Journeys {
         }
     }
 
-    /// Append a journey (touches must be in time order).
+    /// Append a journey (touches must be in time order). `nulls` is 1 when
+    /// there is no lead, 0 otherwise; no opportunity.
     pub fn push(
         &mut self,
         touches: &[(i64, LabelId)],
         lead_ms: Option<i64>,
         conversions: f64,
+        revenue: f64,
+    ) {
+        let nulls = if lead_ms.is_some() { 0.0 } else { 1.0 };
+        self.push_journey(touches, lead_ms, None, conversions, nulls, revenue);
+    }
+
+    /// Append a journey with every field given (touches in time order).
+    pub fn push_journey(
+        &mut self,
+        touches: &[(i64, LabelId)],
+        lead_ms: Option<i64>,
+        opp_ms: Option<i64>,
+        conversions: f64,
+        nulls: f64,
         revenue: f64,
     ) {
         let start = self.touches.len() as u32;
@@ -81,9 +115,51 @@ impl Journeys {
             start,
             end: self.touches.len() as u32,
             lead_ms,
+            opp_ms,
             conversions,
+            nulls,
             revenue,
         });
+    }
+
+    /// Journeys from aggregated paths without times (ChannelAttribution's
+    /// path format): one journey per row, standing for its conversions and
+    /// its nulls. Channels are the labels other than `direct`, `unassigned`
+    /// and `unknown`, sorted by name; those three follow. A path file has no
+    /// times: the touches get synthetic times one second apart and the lead
+    /// (when the row converts) comes one second after the last touch, so no
+    /// look-back window of a day or more cuts a path. No opportunities.
+    pub fn from_paths(rows: &[PathRow]) -> Journeys {
+        const SPECIAL: [&str; 3] = ["direct", "unassigned", "unknown"];
+        let mut channels: Vec<&str> = rows
+            .iter()
+            .flat_map(|r| r.steps.iter().map(String::as_str))
+            .filter(|l| !SPECIAL.contains(l))
+            .collect();
+        channels.sort_unstable();
+        channels.dedup();
+        let n_channels = channels.len();
+        let mut labels: Vec<String> = channels.iter().map(|s| s.to_string()).collect();
+        labels.extend(SPECIAL.map(String::from));
+        let index: std::collections::HashMap<&str, LabelId> = labels
+            .iter()
+            .enumerate()
+            .map(|(i, l)| (l.as_str(), i as LabelId))
+            .collect();
+        let mut js = Journeys::new(labels.clone(), n_channels);
+        let mut touches = Vec::new();
+        for r in rows {
+            touches.clear();
+            touches.extend(
+                r.steps
+                    .iter()
+                    .enumerate()
+                    .map(|(i, l)| (i as i64 * 1000, index[l.as_str()])),
+            );
+            let lead = (r.conversions > 0.0).then_some(r.steps.len() as i64 * 1000);
+            js.push_journey(&touches, lead, None, r.conversions, r.nulls, r.revenue);
+        }
+        js
     }
 
     /// Build the journeys of a partition of the log.
@@ -94,6 +170,11 @@ impl Journeys {
         for (l, &c) in log.crm_leads.iter().zip(&ids.crm_lead) {
             let e = lead_ms.entry(c).or_insert(l.time_ms);
             *e = (*e).min(l.time_ms);
+        }
+        let mut opp_ms: IntMap<u32, i64> = IntMap::default();
+        for (o, &c) in log.opportunities.iter().zip(&ids.opportunity) {
+            let e = opp_ms.entry(c).or_insert(o.time_ms);
+            *e = (*e).min(o.time_ms);
         }
         let mut revenue: IntMap<u32, f64> = IntMap::default();
         for (d, &c) in log.deals.iter().zip(&ids.deal) {
@@ -145,7 +226,9 @@ impl Journeys {
                 start: write as u32,
                 end: (write + kept) as u32,
                 lead_ms: lead,
+                opp_ms: opp_ms.get(&(c as u32)).copied(),
                 conversions,
+                nulls: 1.0 - conversions,
                 revenue: rev,
             });
             write += kept;

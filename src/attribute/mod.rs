@@ -1,5 +1,8 @@
 //! Attribution (step 4 of the loop): journeys built from the log and a
-//! stitcher's partition, the `Attributor` trait, its registry, and the rules.
+//! stitcher's partition (or from a path file), the `Attributor` trait, its
+//! registry, the rules (first, last, last non-direct, linear, time decay,
+//! position based, W-shaped), Markov removal effects and the two Shapley
+//! games. Markov and `shapley_rate` work on distinct paths counted once.
 //!
 //! A journey is one cluster's visits in time order; it converts if the cluster
 //! holds a CRM lead (lead time = its earliest record), and carries the revenue
@@ -14,12 +17,26 @@ mod journey;
 mod last_non_direct;
 mod last_touch;
 mod linear;
+mod markov;
+mod paths;
+mod position_based;
+mod shapley_count;
+mod shapley_rate;
+mod time_decay;
+mod w_shaped;
 
 pub use first_touch::FirstTouch;
-pub use journey::{Journey, Journeys, Touch};
+pub use journey::{Journey, Journeys, PathRow, Touch};
 pub use last_non_direct::LastNonDirect;
 pub use last_touch::LastTouch;
 pub use linear::Linear;
+pub use markov::{Markov, MarkovFit};
+pub use paths::{DistinctPaths, PathHasher};
+pub use position_based::PositionBased;
+pub use shapley_count::ShapleyCount;
+pub use shapley_rate::ShapleyRate;
+pub use time_decay::TimeDecay;
+pub use w_shaped::WShaped;
 
 use crate::credit::Credit;
 use crate::spec::AttributorSpec;
@@ -40,6 +57,22 @@ pub fn build(spec: &AttributorSpec) -> Box<dyn Attributor> {
         AttributorSpec::LastTouch { .. } => Box::new(LastTouch { lookback_days }),
         AttributorSpec::LastNonDirect { .. } => Box::new(LastNonDirect { lookback_days }),
         AttributorSpec::Linear { .. } => Box::new(Linear { lookback_days }),
+        &AttributorSpec::TimeDecay { half_life_days, .. } => Box::new(TimeDecay {
+            half_life_days,
+            lookback_days,
+        }),
+        &AttributorSpec::PositionBased { first, last, .. } => Box::new(PositionBased {
+            first,
+            last,
+            lookback_days,
+        }),
+        AttributorSpec::WShaped { .. } => Box::new(WShaped { lookback_days }),
+        &AttributorSpec::Markov { order, .. } => Box::new(Markov {
+            order,
+            lookback_days,
+        }),
+        AttributorSpec::ShapleyCount { .. } => Box::new(ShapleyCount { lookback_days }),
+        AttributorSpec::ShapleyRate { .. } => Box::new(ShapleyRate { lookback_days }),
     }
 }
 
@@ -49,7 +82,17 @@ pub fn build(spec: &AttributorSpec) -> Box<dyn Attributor> {
 pub(crate) fn credit_by_rule(
     journeys: &Journeys,
     lookback_days: f64,
-    rule: impl Fn(&[Touch], &mut Vec<f64>),
+    mut rule: impl FnMut(&[Touch], &mut Vec<f64>),
+) -> Credit {
+    credit_by_journey_rule(journeys, lookback_days, |_, touches, w| rule(touches, w))
+}
+
+/// As [`credit_by_rule`], for rules that also read the journey (its lead or
+/// opportunity time).
+pub(crate) fn credit_by_journey_rule(
+    journeys: &Journeys,
+    lookback_days: f64,
+    mut rule: impl FnMut(&Journey, &[Touch], &mut Vec<f64>),
 ) -> Credit {
     let mut conv = vec![0.0; journeys.labels.len()];
     let mut rev = vec![0.0; journeys.labels.len()];
@@ -64,12 +107,17 @@ pub(crate) fn credit_by_rule(
         }
         weights.clear();
         weights.resize(touches.len(), 0.0);
-        rule(touches, &mut weights);
+        rule(j, touches, &mut weights);
         for (t, w) in touches.iter().zip(&weights) {
             conv[t.label as usize] += w * j.conversions;
             rev[t.label as usize] += w * j.revenue;
         }
     }
+    credit_from(journeys, &conv, &rev)
+}
+
+/// A `Credit` with one entry per label of `journeys`, from per-label vectors.
+pub(crate) fn credit_from(journeys: &Journeys, conv: &[f64], rev: &[f64]) -> Credit {
     let mut credit = Credit::default();
     for (i, l) in journeys.labels.iter().enumerate() {
         credit.add(l, conv[i], rev[i]);

@@ -548,6 +548,9 @@ pub(super) fn check(s: &Scenario) -> Vec<Problem> {
             0.0,
             3650.0,
         );
+        for (name, value, reason) in a.param_problems() {
+            c.push(&format!("attributors.{}.{name}", a.id()), value, reason);
+        }
         if !model_ids.insert(a.id()) {
             c.push(&format!("attributors.{}", a.id()), a.id(), "listed twice");
         }
