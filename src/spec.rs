@@ -680,10 +680,10 @@ impl AttributorSpec {
     pub fn param_problems(&self) -> Vec<(&'static str, f64, String)> {
         let mut out = Vec::new();
         match *self {
-            AttributorSpec::TimeDecay { half_life_days, .. } => {
-                if !(half_life_days.is_finite() && half_life_days > 0.0) {
-                    out.push(("half_life_days", half_life_days, "must be > 0".into()));
-                }
+            AttributorSpec::TimeDecay { half_life_days, .. }
+                if !(half_life_days.is_finite() && half_life_days > 0.0) =>
+            {
+                out.push(("half_life_days", half_life_days, "must be > 0".into()));
             }
             AttributorSpec::PositionBased { first, last, .. } => {
                 for (name, v) in [("first", first), ("last", last)] {
@@ -695,14 +695,12 @@ impl AttributorSpec {
                     out.push(("last", last, "first + last must be <= 1".into()));
                 }
             }
-            AttributorSpec::Markov { order, .. } => {
-                if !(1..=MAX_MARKOV_ORDER).contains(&order) {
-                    out.push((
-                        "order",
-                        order as f64,
-                        format!("must be within 1..={MAX_MARKOV_ORDER}"),
-                    ));
-                }
+            AttributorSpec::Markov { order, .. } if !(1..=MAX_MARKOV_ORDER).contains(&order) => {
+                out.push((
+                    "order",
+                    order as f64,
+                    format!("must be within 1..={MAX_MARKOV_ORDER}"),
+                ));
             }
             _ => {}
         }

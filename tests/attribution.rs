@@ -231,7 +231,10 @@ last = 0.5
 
 /// Random path rows over `n` channels (names chosen so that sorting them
 /// scrambles their order), some with no conversion, some with `direct`.
-fn rows_strategy() -> impl Strategy<Value = (usize, Vec<(Vec<usize>, u8, u8, u8)>)> {
+/// A random row: step indices (`n` = `direct`), conversions, nulls, revenue.
+type RawRow = (Vec<usize>, u8, u8, u8);
+
+fn rows_strategy() -> impl Strategy<Value = (usize, Vec<RawRow>)> {
     (1usize..=15).prop_flat_map(|n| {
         (
             Just(n),
@@ -248,7 +251,7 @@ fn rows_strategy() -> impl Strategy<Value = (usize, Vec<(Vec<usize>, u8, u8, u8)
     })
 }
 
-fn rows_to_journeys(n: usize, raw: &[(Vec<usize>, u8, u8, u8)], names: &[String]) -> Journeys {
+fn rows_to_journeys(n: usize, raw: &[RawRow], names: &[String]) -> Journeys {
     let rows: Vec<PathRow> = raw
         .iter()
         .map(|(p, c, nulls, rev)| PathRow {

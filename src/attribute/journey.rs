@@ -1,5 +1,6 @@
 //! Journeys: a stitcher's clusters turned into ordered touches, with the
-//! conversion (CRM lead) and revenue (deals) each cluster holds.
+//! conversion (CRM lead), earliest opportunity and revenue (deals) each
+//! cluster holds; or journeys from a path file's rows (no times).
 
 use crate::log::{EventLog, LabelId};
 use crate::stitch::{Identities, IntMap};

@@ -40,12 +40,14 @@
 //! lead into converting states (DESIGN §10 (d)). Never negative, never NaN.
 //! Must never: name the world, the observation layer or the truth ledger.
 
+use super::paths::label_bits;
 use super::{Attributor, DistinctPaths, Journeys, credit_from};
+use crate::attribute::PathHasher;
 use crate::credit::Credit;
 use crate::log::LabelId;
-use crate::stitch::IntMap;
 use rayon::prelude::*;
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
+use std::hash::BuildHasherDefault;
 
 /// Markov-chain removal effects of a given order.
 #[derive(Clone, Copy, Debug)]
@@ -78,72 +80,115 @@ const MAX_SWEEPS: usize = 100_000;
 const DENSE_FALLBACK_MAX: usize = 2048;
 
 /// An absorbing chain in compressed rows over its transient states; state 0
-/// is `(start)`. A state's key packs its labels (label + 1, 16 bits each).
+/// is `(start)`. A state's key packs its labels (label + 1, `bits` each,
+/// newest lowest), so keys sort with `(start)` = 0 first.
 struct Chain {
     order: u32,
-    keys: Vec<u64>,
+    bits: u32,
+    keys: Vec<u128>,
     row: Vec<u32>,
     col: Vec<u32>,
     prob: Vec<f64>,
     to_conversion: Vec<f64>,
 }
 
+/// Largest (order + 1)-gram, in bits, whose weights live in a dense table.
+const DENSE_GRAM_BITS: u32 = 22;
+
 impl Chain {
-    fn build(paths: &DistinctPaths, order: u32) -> Chain {
-        let mask = if order >= 4 {
-            u64::MAX
+    /// The chain of `paths` (labels below `n_labels`). Transition weights
+    /// are summed per (order + 1)-gram — a transition is the gram of the
+    /// state it leaves and the label it adds — in a dense table when the
+    /// grams are small, in a hash map otherwise; both in path order.
+    fn build(paths: &DistinctPaths, order: u32, n_labels: usize) -> Chain {
+        let bits = label_bits(n_labels);
+        let gram_bits = bits * (order + 1);
+        let gram_mask: u128 = (1u128 << gram_bits) - 1;
+        let state_mask: u128 = (1u128 << (bits * order)) - 1;
+        // (gram, weight) and (state key, conversions, nulls), sorted by key.
+        let mut grams: Vec<(u128, f64)> = Vec::new();
+        let mut exits: Vec<(u128, f64, f64)> = Vec::new();
+        let weighted = (0..paths.len()).filter(|&p| paths.conversions[p] + paths.nulls[p] > 0.0);
+        if gram_bits <= DENSE_GRAM_BITS {
+            let mut w = vec![0.0f64; 1 << gram_bits];
+            let mut exit = vec![(0.0f64, 0.0f64); 1 << (bits * order)];
+            for p in weighted {
+                let (c, n) = (paths.conversions[p], paths.nulls[p]);
+                let mut g = 0usize;
+                for &l in paths.path(p) {
+                    g = ((g << bits) | (l as usize + 1)) & gram_mask as usize;
+                    w[g] += c + n;
+                }
+                let e = &mut exit[g & state_mask as usize];
+                e.0 += c;
+                e.1 += n;
+            }
+            grams.extend(
+                w.iter()
+                    .enumerate()
+                    .filter(|(_, w)| **w > 0.0)
+                    .map(|(g, &w)| (g as u128, w)),
+            );
+            exits.extend(
+                exit.iter()
+                    .enumerate()
+                    .filter(|(_, e)| e.0 + e.1 > 0.0)
+                    .map(|(k, e)| (k as u128, e.0, e.1)),
+            );
         } else {
-            (1u64 << (16 * order)) - 1
-        };
-        let mut ids: IntMap<u64, u32> = IntMap::default();
-        ids.insert(0, 0);
-        let mut keys = vec![0u64];
-        let mut exit_conversion = vec![0.0f64];
-        let mut exit_null = vec![0.0f64];
-        let mut edges: IntMap<u64, f64> = IntMap::default();
-        for p in 0..paths.len() {
-            let (c, n) = (paths.conversions[p], paths.nulls[p]);
-            let w = c + n;
-            if !(w > 0.0) {
-                continue;
+            type Map<V> = HashMap<u128, V, BuildHasherDefault<PathHasher>>;
+            let mut w: Map<f64> = Map::default();
+            let mut exit: Map<(f64, f64)> = Map::default();
+            for p in weighted {
+                let (c, n) = (paths.conversions[p], paths.nulls[p]);
+                let mut g = 0u128;
+                for &l in paths.path(p) {
+                    g = ((g << bits) | (l as u128 + 1)) & gram_mask;
+                    *w.entry(g).or_insert(0.0) += c + n;
+                }
+                let e = exit.entry(g & state_mask).or_insert((0.0, 0.0));
+                e.0 += c;
+                e.1 += n;
             }
-            let (mut key, mut s) = (0u64, 0u32);
-            for &l in paths.path(p) {
-                key = ((key << 16) | (l as u64 + 1)) & mask;
-                let t = *ids.entry(key).or_insert_with(|| {
-                    keys.push(key);
-                    exit_conversion.push(0.0);
-                    exit_null.push(0.0);
-                    (keys.len() - 1) as u32
-                });
-                *edges.entry((s as u64) << 32 | t as u64).or_insert(0.0) += w;
-                s = t;
-            }
-            exit_conversion[s as usize] += c;
-            exit_null[s as usize] += n;
+            grams.extend(w);
+            grams.sort_unstable_by_key(|g| g.0);
+            exits.extend(exit.into_iter().map(|(k, (c, n))| (k, c, n)));
+            exits.sort_unstable_by_key(|e| e.0);
         }
-        let mut edges: Vec<(u64, f64)> = edges.into_iter().collect();
-        edges.sort_unstable_by_key(|e| e.0);
+        // States: (start) and every state a transition enters, by key.
+        let mut keys: Vec<u128> = std::iter::once(0)
+            .chain(grams.iter().map(|&(g, _)| g & state_mask))
+            .collect();
+        keys.sort_unstable();
+        keys.dedup();
+        let id = |key: u128| keys.binary_search(&key).expect("a known state") as u32;
         let n = keys.len();
+        let mut total = vec![0.0f64; n];
+        let mut exit_conversion = vec![0.0f64; n];
+        for &(k, c, nulls) in &exits {
+            let s = id(k) as usize;
+            exit_conversion[s] = c;
+            total[s] = c + nulls;
+        }
+        // Grams sorted by key are sorted by the state they leave (its key
+        // is the gram's high part), then by the state they enter.
         let mut row = vec![0u32; n + 1];
-        for &(k, _) in &edges {
-            row[(k >> 32) as usize + 1] += 1;
+        let mut col = Vec::with_capacity(grams.len());
+        let mut from = Vec::with_capacity(grams.len());
+        for &(g, w) in &grams {
+            let s = id(g >> bits) as usize;
+            row[s + 1] += 1;
+            total[s] += w;
+            from.push(s);
+            col.push(id(g & state_mask));
         }
         for i in 0..n {
             row[i + 1] += row[i];
         }
-        let mut total: Vec<f64> = exit_conversion
+        let prob = grams
             .iter()
-            .zip(&exit_null)
-            .map(|(c, n)| c + n)
-            .collect();
-        for &(k, w) in &edges {
-            total[(k >> 32) as usize] += w;
-        }
-        let col: Vec<u32> = edges.iter().map(|&(k, _)| k as u32).collect();
-        let prob: Vec<f64> = edges
-            .iter()
-            .map(|&(k, w)| w / total[(k >> 32) as usize])
+            .zip(&from)
+            .map(|(&(_, w), &s)| w / total[s])
             .collect();
         let to_conversion = exit_conversion
             .iter()
@@ -152,6 +197,7 @@ impl Chain {
             .collect();
         Chain {
             order,
+            bits,
             keys,
             row,
             col,
@@ -165,8 +211,9 @@ impl Chain {
     }
 
     fn contains(&self, s: usize, label: LabelId) -> bool {
-        let want = label as u64 + 1;
-        (0..self.order).any(|i| (self.keys[s] >> (16 * i)) & 0xFFFF == want)
+        let want = label as u128 + 1;
+        let slot = (1u128 << self.bits) - 1;
+        (0..self.order).any(|i| (self.keys[s] >> (self.bits * i)) & slot == want)
     }
 
     /// States in DFS post-order from `(start)`: successors before their
@@ -342,7 +389,7 @@ impl Markov {
         paths: &DistinctPaths,
         n_labels: usize,
     ) -> (f64, Vec<f64>, usize) {
-        let chain = Chain::build(paths, self.chain_order());
+        let chain = Chain::build(paths, self.chain_order(), n_labels);
         let order = chain.post_order();
         let none = vec![false; chain.n()];
         let p = chain.solve(&none, &order);
@@ -521,7 +568,7 @@ mod tests {
     fn gauss_seidel_agrees_with_the_dense_solve() {
         let d = big_paths();
         for order in [2, 3] {
-            let chain = Chain::build(&d, order);
+            let chain = Chain::build(&d, order, 12);
             assert!(chain.n() > DENSE_MAX || order == 2, "{}", chain.n());
             let post = chain.post_order();
             assert_eq!(post.len(), chain.n(), "every state is reachable");
@@ -533,6 +580,29 @@ mod tests {
                 let gs = chain.gauss_seidel(&removed, &post).expect("converges");
                 assert!((dense - gs).abs() < 1e-13, "order {order}: {dense} vs {gs}");
                 assert!(dense > 0.0 && dense < 1.0);
+            }
+        }
+    }
+
+    #[test]
+    fn dense_and_hashed_transition_tables_agree() {
+        // 12 labels: 4 bits a label, order-3 grams in a dense table; 300
+        // labels: 9 bits, grams in a hash map. Same paths, same chain.
+        let d = big_paths();
+        for order in [1, 3, 4] {
+            let small = Chain::build(&d, order, 12);
+            let wide = Chain::build(&d, order, 300);
+            assert_eq!(small.n(), wide.n());
+            assert_eq!(small.prob.len(), wide.prob.len());
+            for c in [None, Some(2)] {
+                let solve = |chain: &Chain| {
+                    let removed: Vec<bool> = (0..chain.n())
+                        .map(|s| c.is_some_and(|c| chain.contains(s, c)))
+                        .collect();
+                    chain.solve(&removed, &chain.post_order())
+                };
+                let (a, b) = (solve(&small), solve(&wide));
+                assert!((a - b).abs() < 1e-13, "order {order}: {a} vs {b}");
             }
         }
     }

@@ -17,9 +17,11 @@
 //! Must never: name the world, the observation layer or the truth ledger.
 
 use super::paths::PathMap;
-use super::{Attributor, DistinctPaths, Journeys, credit_from};
+use super::{Attributor, DistinctPaths, Journeys, PathHasher, credit_from};
 use crate::credit::Credit;
 use crate::log::LabelId;
+use std::collections::HashMap;
+use std::hash::BuildHasherDefault;
 
 /// Shapley value of the "conversion rate of exactly S" game, per converting set.
 #[derive(Clone, Copy, Debug)]
@@ -37,28 +39,43 @@ struct SetStats {
 }
 
 /// The observed label sets of the distinct paths, in order of first appearance.
-fn label_sets(paths: &DistinctPaths) -> Vec<SetStats> {
-    let mut index: PathMap<u32> = PathMap::default();
+fn label_sets(paths: &DistinctPaths, n_labels: usize) -> Vec<SetStats> {
+    let mut by_mask: HashMap<u128, u32, BuildHasherDefault<PathHasher>> = HashMap::default();
+    let mut by_labels: PathMap<u32> = PathMap::default();
     let mut sets: Vec<SetStats> = Vec::new();
     let mut key: Vec<LabelId> = Vec::new();
     for p in 0..paths.len() {
-        key.clear();
-        key.extend_from_slice(paths.path(p));
-        key.sort_unstable();
-        key.dedup();
-        let i = match index.get(key.as_slice()) {
-            Some(&i) => i as usize,
-            None => {
-                index.insert(key.as_slice().into(), sets.len() as u32);
-                sets.push(SetStats {
-                    labels: key.as_slice().into(),
-                    conversions: 0.0,
-                    journeys: 0.0,
-                    revenue: 0.0,
-                });
-                sets.len() - 1
-            }
+        let path = paths.path(p);
+        let new_set = |sets: &mut Vec<SetStats>| {
+            let mut key: Vec<LabelId> = path.to_vec();
+            key.sort_unstable();
+            key.dedup();
+            sets.push(SetStats {
+                labels: key.into(),
+                conversions: 0.0,
+                journeys: 0.0,
+                revenue: 0.0,
+            });
+            (sets.len() - 1) as u32
         };
+        // A bit mask finds the set when labels fit in 128 bits.
+        let i = if n_labels <= 128 {
+            let mask = path.iter().fold(0u128, |m, &l| m | 1 << l);
+            *by_mask.entry(mask).or_insert_with(|| new_set(&mut sets))
+        } else {
+            key.clear();
+            key.extend_from_slice(path);
+            key.sort_unstable();
+            key.dedup();
+            match by_labels.get(key.as_slice()) {
+                Some(&i) => i,
+                None => {
+                    let i = new_set(&mut sets);
+                    by_labels.insert(key.as_slice().into(), i);
+                    i
+                }
+            }
+        } as usize;
         let s = &mut sets[i];
         s.conversions += paths.conversions[p];
         s.journeys += paths.conversions[p] + paths.nulls[p];
@@ -161,7 +178,7 @@ impl Attributor for ShapleyRate {
     fn attribute(&self, journeys: &Journeys) -> Credit {
         let n_labels = journeys.labels.len();
         let paths = DistinctPaths::count(journeys, self.lookback_days);
-        let sets = label_sets(&paths);
+        let sets = label_sets(&paths, n_labels);
         let mut rates: PathMap<f64> = PathMap::default();
         for s in &sets {
             let v = if s.journeys > 0.0 {
@@ -286,7 +303,16 @@ mod tests {
                 paths.nulls.push(*nulls as f64);
                 paths.revenue.push(0.0);
             }
-            let sets = label_sets(&paths);
+            // Both ways of finding a set: bit masks (7 labels) and sorted
+            // label lists (as if there were 200 labels).
+            let sets = label_sets(&paths, 7);
+            let wide = label_sets(&paths, 200);
+            prop_assert_eq!(sets.len(), wide.len());
+            for (a, b) in sets.iter().zip(&wide) {
+                prop_assert_eq!(&a.labels, &b.labels);
+                prop_assert_eq!(a.conversions, b.conversions);
+                prop_assert_eq!(a.journeys, b.journeys);
+            }
             let mut rates: PathMap<f64> = PathMap::default();
             for s in &sets {
                 let v = if s.journeys > 0.0 { s.conversions / s.journeys } else { 0.0 };
