@@ -81,7 +81,7 @@ impl Identities {
     pub fn canonical(raw: [Vec<u64>; 5]) -> Identities {
         let mut map: IntMap<u64, u32> = IntMap::default();
         let mut next = 0u32;
-        let mut tables = raw.map(|t| {
+        let tables = raw.map(|t| {
             t.into_iter()
                 .map(|k| {
                     *map.entry(k).or_insert_with(|| {
@@ -91,19 +91,23 @@ impl Identities {
                 })
                 .collect::<Vec<u32>>()
         });
-        let take = |t: &mut Vec<u32>| std::mem::take(t);
-        Identities {
-            visit: take(&mut tables[0]),
-            form_fill: take(&mut tables[1]),
-            crm_lead: take(&mut tables[2]),
-            opportunity: take(&mut tables[3]),
-            deal: take(&mut tables[4]),
-            n_clusters: next,
-        }
+        Identities::from_tables(tables, next)
     }
 }
 
 impl Identities {
+    fn from_tables(tables: [Vec<u32>; 5], n_clusters: u32) -> Identities {
+        let [visit, form_fill, crm_lead, opportunity, deal] = tables;
+        Identities {
+            visit,
+            form_fill,
+            crm_lead,
+            opportunity,
+            deal,
+            n_clusters,
+        }
+    }
+
     /// [`Identities::canonical`] for keys that are small integers (union–find
     /// roots, person indices) below `n_keys`: a dense table instead of a hash
     /// map, the same result.
@@ -111,7 +115,7 @@ impl Identities {
         const UNSEEN: u32 = u32::MAX;
         let mut map = vec![UNSEEN; n_keys];
         let mut next = 0u32;
-        let mut tables = raw.map(|mut t| {
+        let tables = raw.map(|mut t| {
             for k in t.iter_mut() {
                 let slot = &mut map[*k as usize];
                 if *slot == UNSEEN {
@@ -122,15 +126,7 @@ impl Identities {
             }
             t
         });
-        let take = |t: &mut Vec<u32>| std::mem::take(t);
-        Identities {
-            visit: take(&mut tables[0]),
-            form_fill: take(&mut tables[1]),
-            crm_lead: take(&mut tables[2]),
-            opportunity: take(&mut tables[3]),
-            deal: take(&mut tables[4]),
-            n_clusters: next,
-        }
+        Identities::from_tables(tables, next)
     }
 }
 
