@@ -675,6 +675,17 @@ impl AttributorSpec {
         }
     }
 
+    /// What a model needs that a path file (ChannelAttribution's format)
+    /// lacks: `Some(reason)` when it cannot run on paths without times or
+    /// opportunities, `None` when it can.
+    pub fn path_file_gap(&self) -> Option<&'static str> {
+        match self {
+            AttributorSpec::TimeDecay { .. } => Some("needs touch times"),
+            AttributorSpec::WShaped { .. } => Some("needs the opportunity"),
+            _ => None,
+        }
+    }
+
     /// Out-of-range model parameters (the look-back is checked by the
     /// scenario): `(parameter, value, what is allowed)`.
     pub fn param_problems(&self) -> Vec<(&'static str, f64, String)> {
