@@ -397,14 +397,79 @@ fn print_table(sc: &Scenario, results: &[experiment::ReplicateResult]) {
     }
     print!("{:<width$}  {:>8}", "tvd", "");
     for &i in &rows {
-        let tvd = results
-            .iter()
-            .map(|r| r.attribution[i].error[0].conversions.tvd)
-            .sum::<f64>()
-            / n;
-        print!("  {:>15.3}", tvd);
+        print!("  {:>15.3}", mean_tvd(results, i, 0));
     }
     println!();
+    print_model_errors(results, &best);
+}
+
+/// Mean over replicates of attribution row `i`'s headline error (lead
+/// shares) against truth `t` (0 causal, 1 incremental, 2 Shapley).
+fn mean_tvd(results: &[experiment::ReplicateResult], i: usize, t: usize) -> f64 {
+    results
+        .iter()
+        .map(|r| r.attribution[i].error[t].conversions.tvd)
+        .sum::<f64>()
+        / results.len() as f64
+}
+
+/// The model × truth table of headline error on the best stitcher's journeys
+/// and on oracle journeys, sorted by the causal error on the best stitcher.
+fn print_model_errors(results: &[experiment::ReplicateResult], best: &str) {
+    let first = &results[0];
+    let find = |stitcher: &str, model: &str| {
+        first
+            .attribution
+            .iter()
+            .position(|a| a.stitcher == stitcher && a.model == model)
+    };
+    // (model, errors on the best stitcher, errors on oracle journeys)
+    type Row = (String, Option<[f64; 3]>, Option<[f64; 3]>);
+    let mut models: Vec<Row> = first
+        .attribution
+        .iter()
+        .filter(|a| a.stitcher == best)
+        .map(|a| {
+            let errs =
+                |s: &str| find(s, &a.model).map(|i| [0, 1, 2].map(|t| mean_tvd(results, i, t)));
+            (a.model.clone(), errs(best), errs(ORACLE))
+        })
+        .collect();
+    if models.is_empty() {
+        return;
+    }
+    models.sort_by(|a, b| {
+        let key = |m: &Option<[f64; 3]>| m.map_or(f64::INFINITY, |e| e[0]);
+        key(&a.1).total_cmp(&key(&b.1)).then(a.0.cmp(&b.0))
+    });
+    if let Some(i) = find(ORACLE, ORACLE) {
+        models.push((
+            "(causal truth)".into(),
+            None,
+            Some([0, 1, 2].map(|t| mean_tvd(results, i, t))),
+        ));
+    }
+    println!(
+        "\nHeadline error (TVD of lead shares over channels) against each truth, mean over {} replicate(s); sorted by causal error on `{best}`",
+        results.len()
+    );
+    let width = models.iter().map(|m| m.0.len()).max().unwrap_or(5).max(16);
+    let group = |title: &str| format!("{title:^32}");
+    println!(
+        "{:<width$}  {}  {}",
+        "",
+        group(&format!("on `{best}`")),
+        group("on oracle journeys")
+    );
+    let heads = format!("{:>8} {:>12} {:>10}", "causal", "incremental", "shapley");
+    println!("{:<width$}  {heads}  {heads}", "model");
+    let cells = |e: &Option<[f64; 3]>| match e {
+        Some(e) => format!("{:>8.3} {:>12.3} {:>10.3}", e[0], e[1], e[2]),
+        None => format!("{:>8} {:>12} {:>10}", "-", "-", "-"),
+    };
+    for (m, on_best, on_oracle) in &models {
+        println!("{m:<width$}  {}  {}", cells(on_best), cells(on_oracle));
+    }
 }
 
 fn cmd_validate(files: &[PathBuf]) -> anyhow::Result<ExitCode> {

@@ -160,6 +160,20 @@ fn report_problems(report: &Value, facts: &ScenarioFacts, replicates: i64) -> Ve
                         problems.push(format!("replicates[{i}] has no `{key}`"));
                     }
                 }
+                for a in r["attribution"].as_array().into_iter().flatten() {
+                    let row = format!("replicates[{i}] {}/{}", a["stitcher"], a["model"]);
+                    for truth in ["causal", "incremental", "shapley"] {
+                        for measure in ["conversions", "revenue"] {
+                            let e = &a["error"][truth][measure];
+                            let at = format!("{row} error.{truth}.{measure}");
+                            // Revenue incrementality is signed (DESIGN §3.3):
+                            // its shares are not bounded by 0..=1.
+                            let signed = truth == "incremental" && measure == "revenue";
+                            let ch = &facts.channels;
+                            problems.extend(credit_error_problems(e, ch, signed, &at));
+                        }
+                    }
+                }
             }
         }
         _ => problems.push(format!(
@@ -178,6 +192,70 @@ fn report_problems(report: &Value, facts: &ScenarioFacts, replicates: i64) -> Ve
         problems.push(format!(
             "summary.world.persons = {}, expected stats with n = {replicates}",
             summary["world"]["persons"]
+        ));
+    }
+    problems
+}
+
+/// Problems with one credit-error object (DESIGN §13): every metric present,
+/// per-channel maps over every channel, and the metrics consistent with each
+/// other (Σ|bias| = 2·tvd, max_miss = max |bias|, shares within 0..=1
+/// unless the truth is `signed`).
+fn credit_error_problems(e: &Value, channels: &[String], signed: bool, at: &str) -> Vec<String> {
+    let mut problems = Vec::new();
+    for key in [
+        "tvd",
+        "tvd_all",
+        "max_miss",
+        "non_channel_share",
+        "baseline_share",
+    ] {
+        match e[key].as_f64() {
+            Some(x) if signed || (-1e-9..=1.0 + 1e-9).contains(&x) => {}
+            _ => problems.push(format!(
+                "{at}.{key} = {}, expected a number in 0..=1",
+                e[key]
+            )),
+        }
+    }
+    if !(e["spearman_roi"].is_null()
+        || e["spearman_roi"]
+            .as_f64()
+            .is_some_and(|r| r.abs() <= 1.0 + 1e-9))
+    {
+        problems.push(format!("{at}.spearman_roi = {}", e["spearman_roi"]));
+    }
+    let biases: Vec<f64> = channels
+        .iter()
+        .filter_map(|c| e["bias"][c].as_f64())
+        .collect();
+    if biases.len() != channels.len()
+        || e["bias"].as_object().map(|m| m.len()) != Some(channels.len())
+    {
+        problems.push(format!(
+            "{at}.bias is not one number per channel: {}",
+            e["bias"]
+        ));
+        return problems;
+    }
+    for c in channels {
+        if !(e["rel_error"][c].is_null() || e["rel_error"][c].is_f64()) {
+            problems.push(format!("{at}.rel_error.{c} = {}", e["rel_error"][c]));
+        }
+    }
+    let (tvd, max_miss) = (
+        e["tvd"].as_f64().unwrap_or(f64::NAN),
+        e["max_miss"].as_f64().unwrap_or(f64::NAN),
+    );
+    let half_sum = biases.iter().map(|b| b.abs()).sum::<f64>() / 2.0;
+    // A side with no channel credit has tvd 1 by convention, whatever the bias.
+    if (half_sum - tvd).abs() > 1e-9 && tvd != 1.0 {
+        problems.push(format!("{at}: Σ|bias|/2 = {half_sum} but tvd = {tvd}"));
+    }
+    let largest = biases.iter().fold(0.0f64, |m, b| m.max(b.abs()));
+    if (largest - max_miss).abs() > 1e-12 {
+        problems.push(format!(
+            "{at}: max |bias| = {largest} but max_miss = {max_miss}"
         ));
     }
     problems

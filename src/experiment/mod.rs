@@ -11,7 +11,7 @@ use crate::attribute::{self, Journeys};
 use crate::credit::Credit;
 use crate::observe::{self, Losses};
 use crate::scenario::Scenario;
-use crate::score::{self, CreditErrors, StitchMetrics};
+use crate::score::{self, CreditErrors, ScoredChannels, StitchMetrics};
 use crate::spec::{AttributorSpec, StitcherSpec};
 use crate::stitch::{self, Identities};
 use crate::truth::Truth;
@@ -146,8 +146,16 @@ fn simulate_timed(
     (w, obs, truth)
 }
 
+/// The scenario's channels with their spend, as credit scoring reads them.
+pub fn scored_channels(sc: &Scenario) -> ScoredChannels {
+    ScoredChannels {
+        ids: sc.channel_ids(),
+        spend: sc.channels.iter().map(|c| c.spend.unwrap_or(0.0)).collect(),
+    }
+}
+
 /// A credit's error against the causal, incremental and Shapley truths.
-fn errors_against(credit: &Credit, truth: &Truth, channels: &[String]) -> [CreditErrors; 3] {
+fn errors_against(credit: &Credit, truth: &Truth, channels: &ScoredChannels) -> [CreditErrors; 3] {
     [&truth.causal, &truth.incremental, &truth.shapley]
         .map(|t| score::credit_errors(credit, t, channels))
 }
@@ -203,7 +211,7 @@ fn attribute_all(
     journeys: &Journeys,
     models: &[AttributorSpec],
     truth: &Truth,
-    channels: &[String],
+    channels: &ScoredChannels,
 ) -> Vec<AttributionResult> {
     models
         .par_iter()
@@ -226,7 +234,7 @@ pub fn run_replicate(sc: &Scenario, cfg: &RunConfig, replicate: u32) -> Replicat
     let mut timings = Vec::new();
     let (w, obs, truth) = simulate_timed(sc, replicate, &mut timings);
     let clock = std::time::Instant::now();
-    let channels = sc.channel_ids();
+    let channels = scored_channels(sc);
     let world = summarize_world(sc, &w, &obs);
     drop(w);
     let log = &obs.log;

@@ -12,6 +12,7 @@ use crate::log::EventLog;
 use crate::stitch::Identities;
 use crate::truth::{BASELINE, Truth};
 use serde::Serialize;
+use std::collections::BTreeMap;
 
 /// Pairwise precision / recall over visit pairs, from contingency counts.
 #[derive(Clone, Copy, Debug, PartialEq, Serialize)]
@@ -277,17 +278,55 @@ fn clusters_per_converted_person(ids: &Identities, truth: &Truth) -> MeanP95 {
     }
 }
 
-/// Credit error of a model against one truth, for one measure.
-#[derive(Clone, Copy, Debug, PartialEq, Serialize)]
+/// The channels a credit is scored over: ids in scenario order and each
+/// one's spend per period (0 for unpaid channels), for `spearman_roi`.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct ScoredChannels {
+    /// Channel ids.
+    pub ids: Vec<String>,
+    /// Spend per period per channel, aligned with `ids`; 0 = not paid.
+    pub spend: Vec<f64>,
+}
+
+impl ScoredChannels {
+    /// Channels without spend information (no `spearman_roi`).
+    pub fn unpaid(ids: Vec<String>) -> ScoredChannels {
+        let spend = vec![0.0; ids.len()];
+        ScoredChannels { ids, spend }
+    }
+}
+
+/// Credit error of a model against one truth, for one measure (DESIGN §13).
+/// Per-channel figures are on channel shares (each side renormalised over the
+/// channels, as `tvd` is): `bias` = model share − true share, so
+/// Σ|bias| = 2·`tvd`.
+#[derive(Clone, Debug, PartialEq, Serialize)]
 pub struct CreditError {
-    /// Total variation distance between channel shares (channels only).
+    /// Total variation distance between channel shares (channels only): the headline.
     pub tvd: f64,
     /// TVD over all labels, non-channel labels pooled against `baseline`.
     pub tvd_all: f64,
+    /// Per channel: model share − true share (share points of channel credit).
+    pub bias: BTreeMap<String, f64>,
+    /// Per channel: bias / true share; null where the true share is 0.
+    pub rel_error: BTreeMap<String, Option<f64>>,
+    /// Spearman rank correlation of the model's ROI (credit per unit spend)
+    /// with the true ROI over paid channels; null with fewer than two paid
+    /// channels or when either side's ROIs are all tied.
+    pub spearman_roi: Option<f64>,
+    /// Largest |bias| over the channels.
+    pub max_miss: f64,
+    /// The channel of `max_miss` (first in scenario order on ties).
+    pub max_miss_channel: Option<String>,
+    /// The model's share of credit on non-channel labels (`direct`,
+    /// `unassigned`, `unknown`); 0 when the model credited nothing.
+    pub non_channel_share: f64,
+    /// The truth's `baseline` share, to read `non_channel_share` against.
+    pub baseline_share: f64,
 }
 
 /// Credit error against a truth, in conversions and in revenue.
-#[derive(Clone, Copy, Debug, PartialEq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Serialize)]
 pub struct CreditErrors {
     /// On leads.
     pub conversions: CreditError,
@@ -312,35 +351,106 @@ fn tvd(model: &[f64], truth: &[f64]) -> f64 {
     }
 }
 
+/// Ranks from 1, ties sharing their average rank.
+fn ranks(xs: &[f64]) -> Vec<f64> {
+    let mut order: Vec<usize> = (0..xs.len()).collect();
+    order.sort_by(|&a, &b| xs[a].total_cmp(&xs[b]));
+    let mut r = vec![0.0; xs.len()];
+    let mut i = 0;
+    while i < order.len() {
+        let mut j = i;
+        while j + 1 < order.len() && xs[order[j + 1]] == xs[order[i]] {
+            j += 1;
+        }
+        let avg = (i + j) as f64 / 2.0 + 1.0;
+        for &k in &order[i..=j] {
+            r[k] = avg;
+        }
+        i = j + 1;
+    }
+    r
+}
+
+/// Spearman's rank correlation (Pearson on average ranks); None when fewer
+/// than two values or either side is constant.
+pub fn spearman(a: &[f64], b: &[f64]) -> Option<f64> {
+    if a.len() < 2 || a.len() != b.len() {
+        return None;
+    }
+    let (ra, rb) = (ranks(a), ranks(b));
+    let mean = (a.len() as f64 + 1.0) / 2.0;
+    let (mut sab, mut saa, mut sbb) = (0.0, 0.0, 0.0);
+    for (x, y) in ra.iter().zip(&rb) {
+        sab += (x - mean) * (y - mean);
+        saa += (x - mean) * (x - mean);
+        sbb += (y - mean) * (y - mean);
+    }
+    (saa > 0.0 && sbb > 0.0).then(|| sab / (saa * sbb).sqrt())
+}
+
 /// Error of a model's credit against a truth's, over the scenario's channels.
 pub fn credit_error(
     model: &Credit,
     truth: &Credit,
-    channels: &[String],
+    channels: &ScoredChannels,
     measure: Measure,
 ) -> CreditError {
+    let ids = &channels.ids;
     let (m, t) = (model.measure(measure), truth.measure(measure));
-    let get =
-        |map: &std::collections::BTreeMap<String, f64>, k: &str| map.get(k).copied().unwrap_or(0.0);
-    let mv: Vec<f64> = channels.iter().map(|c| get(m, c)).collect();
-    let tv: Vec<f64> = channels.iter().map(|c| get(t, c)).collect();
-    let mut mv_all = mv.clone();
-    let mut tv_all = tv.clone();
-    mv_all.push(
-        m.iter()
-            .filter(|(k, _)| !channels.contains(k))
-            .map(|(_, v)| v)
-            .sum(),
-    );
+    let get = |map: &BTreeMap<String, f64>, k: &str| map.get(k).copied().unwrap_or(0.0);
+    let mv: Vec<f64> = ids.iter().map(|c| get(m, c)).collect();
+    let tv: Vec<f64> = ids.iter().map(|c| get(t, c)).collect();
+    let model_non_channel: f64 = m
+        .iter()
+        .filter(|(k, _)| !ids.contains(k))
+        .map(|(_, v)| v)
+        .sum();
+    let (mut mv_all, mut tv_all) = (mv.clone(), tv.clone());
+    mv_all.push(model_non_channel);
     tv_all.push(get(t, BASELINE));
+
+    // A side with no channel credit has all channel shares 0.
+    let ms = shares(&mv).unwrap_or_else(|| vec![0.0; mv.len()]);
+    let ts = shares(&tv).unwrap_or_else(|| vec![0.0; tv.len()]);
+    let mut bias = BTreeMap::new();
+    let mut rel_error = BTreeMap::new();
+    let (mut max_miss, mut max_miss_channel) = (0.0, None);
+    for (i, c) in ids.iter().enumerate() {
+        let b = ms[i] - ts[i];
+        bias.insert(c.clone(), b);
+        rel_error.insert(c.clone(), (ts[i] != 0.0).then(|| b / ts[i]));
+        if b.abs() > max_miss {
+            max_miss = b.abs();
+            max_miss_channel = Some(c.clone());
+        }
+    }
+    let paid: Vec<usize> = (0..ids.len())
+        .filter(|&i| channels.spend[i] > 0.0)
+        .collect();
+    let roi = |v: &[f64]| -> Vec<f64> { paid.iter().map(|&i| v[i] / channels.spend[i]).collect() };
+    let share_of = |part: f64, all: &[f64]| {
+        let total: f64 = all.iter().sum();
+        if total.abs() < 1e-12 {
+            0.0
+        } else {
+            part / total
+        }
+    };
     CreditError {
         tvd: tvd(&mv, &tv),
         tvd_all: tvd(&mv_all, &tv_all),
+        bias,
+        rel_error,
+        spearman_roi: spearman(&roi(&mv), &roi(&tv)),
+        max_miss,
+        max_miss_channel,
+        non_channel_share: share_of(model_non_channel, &mv_all),
+        baseline_share: share_of(get(t, BASELINE), &t.values().copied().collect::<Vec<_>>()),
     }
 }
 
 /// Both measures.
-pub fn credit_errors(model: &Credit, truth: &Credit, channels: &[String]) -> CreditErrors {
+pub fn credit_errors(model: &Credit, truth: &Credit, channels: &ScoredChannels) -> CreditErrors {
     CreditErrors {
         conversions: credit_error(model, truth, channels, Measure::Conversions),
         revenue: credit_error(model, truth, channels, Measure::Revenue),
@@ -397,7 +507,7 @@ mod tests {
 
     #[test]
     fn tvd_conventions() {
-        let ch = vec!["a".to_string(), "b".to_string()];
+        let ch = ScoredChannels::unpaid(vec!["a".to_string(), "b".to_string()]);
         let mut m = Credit::default();
         m.add("a", 3.0, 0.0);
         m.add("b", 1.0, 0.0);
@@ -413,5 +523,65 @@ mod tests {
         assert!((e.tvd_all - 0.125).abs() < 1e-12);
         // A side with no channel credit has error 1 (revenue is all zero here).
         assert_eq!(credit_error(&m, &t, &ch, Measure::Revenue).tvd, 1.0);
+    }
+
+    #[test]
+    fn per_channel_metrics_by_hand() {
+        let ch = ScoredChannels {
+            ids: ["a", "b", "c", "organic"].map(String::from).to_vec(),
+            spend: vec![10.0, 20.0, 40.0, 0.0],
+        };
+        let mut m = Credit::default();
+        // Channel shares 0.4, 0.4, 0.2, 0; 2 of 12 on non-channel labels.
+        for (l, v) in [("a", 4.0), ("b", 4.0), ("c", 2.0), ("organic", 0.0)] {
+            m.add(l, v, 0.0);
+        }
+        m.add("direct", 1.5, 0.0);
+        m.add("unknown", 0.5, 0.0);
+        let mut t = Credit::default();
+        // Channel shares 0.2, 0.2, 0.4, 0.2; baseline 5 of 15.
+        for (l, v) in [("a", 2.0), ("b", 2.0), ("c", 4.0), ("organic", 2.0)] {
+            t.add(l, v, 0.0);
+        }
+        t.add(BASELINE, 5.0, 0.0);
+        let e = credit_error(&m, &t, &ch, Measure::Conversions);
+        let close = |a: f64, b: f64| (a - b).abs() < 1e-12;
+        assert!(close(e.bias["a"], 0.2) && close(e.bias["c"], -0.2));
+        assert!(close(e.bias["organic"], -0.2));
+        assert!(close(
+            e.bias.values().map(|b| b.abs()).sum::<f64>(),
+            2.0 * e.tvd
+        ));
+        assert!(close(e.rel_error["a"].unwrap(), 1.0));
+        assert!(close(e.rel_error["c"].unwrap(), -0.5));
+        assert!(close(e.rel_error["organic"].unwrap(), -1.0));
+        // First channel in scenario order wins the tie of |0.2|.
+        assert!(close(e.max_miss, 0.2));
+        assert_eq!(e.max_miss_channel.as_deref(), Some("a"));
+        assert!(close(e.non_channel_share, 2.0 / 12.0));
+        assert!(close(e.baseline_share, 5.0 / 15.0));
+        // ROI over paid channels: model 0.4, 0.2, 0.05 (ranks 3 2 1);
+        // truth 0.2, 0.1, 0.1 (ranks 3 1.5 1.5) → rho = 0.866…
+        let rho = e.spearman_roi.unwrap();
+        assert!(close(rho, 3f64.sqrt() / 2.0), "{rho}");
+        // A model ranking ROIs exactly as the truth does scores 1.
+        assert_eq!(
+            credit_error(&t, &t, &ch, Measure::Conversions).spearman_roi,
+            Some(1.0)
+        );
+        // No spend information ⇒ no Spearman; a true share of 0 ⇒ no rel_error.
+        let unpaid = ScoredChannels::unpaid(ch.ids.clone());
+        let e2 = credit_error(&t, &m, &unpaid, Measure::Conversions);
+        assert_eq!(e2.spearman_roi, None);
+        assert_eq!(e2.rel_error["organic"], None);
+    }
+
+    #[test]
+    fn spearman_conventions() {
+        assert_eq!(spearman(&[1.0, 2.0, 3.0], &[10.0, 20.0, 30.0]), Some(1.0));
+        assert_eq!(spearman(&[1.0, 2.0, 3.0], &[3.0, 2.0, 1.0]), Some(-1.0));
+        assert_eq!(spearman(&[1.0], &[1.0]), None);
+        assert_eq!(spearman(&[1.0, 1.0], &[1.0, 2.0]), None);
+        assert_eq!(ranks(&[5.0, 1.0, 5.0, 3.0]), vec![3.5, 1.0, 3.5, 2.0]);
     }
 }
