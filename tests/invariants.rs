@@ -4,7 +4,7 @@
 use closedloop::attribute::{self, Journeys};
 use closedloop::experiment::{self, oracle_identities};
 use closedloop::observe;
-use closedloop::scenario::Scenario;
+use closedloop::scenario::{BrowserMix, Scenario, TagBlockRates};
 use closedloop::spec::{AttributorSpec, StitcherSpec};
 use closedloop::stitch;
 use closedloop::truth::Truth;
@@ -223,6 +223,7 @@ fn observation_never_changes_the_truth() {
     o.private_window_rate = 0.4;
     o.consent_decline_rate = 0.6;
     o.consent_mode = closedloop::scenario::ConsentMode::OneOffId;
+    o.tag_block_rate = tag_blocking(0.5);
     o.referrer_loss_rate = 0.9;
     o.email_typo_rate = 0.5;
     o.email_variant_rate = 0.5;
@@ -244,6 +245,90 @@ fn observation_never_changes_the_truth() {
     // ...while the observation itself did change.
     let (_, obs1, _) = simulate(&sc);
     assert_ne!(obs1.log.visits.len(), obs2.log.visits.len());
+}
+
+/// The same tag-blocking rate on every device type and browser family.
+fn tag_blocking(rate: f64) -> TagBlockRates {
+    let mix = BrowserMix {
+        chrome: rate,
+        safari: rate,
+        firefox: rate,
+        edge: rate,
+        in_app: rate,
+    };
+    TagBlockRates {
+        desktop: mix,
+        mobile: mix,
+        tablet: mix,
+    }
+}
+
+#[test]
+fn more_tag_blocking_only_removes_visits_and_leaves_leads_without_history() {
+    let mut sc = quickstart();
+    sc.persons = 4000;
+    let recorded = |rate: f64| {
+        let mut sc = sc.clone();
+        sc.observe.tag_block_rate = tag_blocking(rate);
+        let (_, obs, truth) = simulate(&sc);
+        let visits: std::collections::BTreeSet<(i64, u64, u16)> = obs
+            .log
+            .visits
+            .iter()
+            .map(|v| (v.time_ms, v.cookie_id, v.channel))
+            .collect();
+        let no_history = obs
+            .log
+            .form_fills
+            .iter()
+            .filter(|f| f.cookie_id.is_none())
+            .count();
+        (visits, no_history, obs, truth)
+    };
+    let (mut prev_visits, mut prev_no_history, obs0, truth0) = recorded(0.0);
+    let crm_leads = obs0.log.crm_leads.len();
+    for rate in [0.1, 0.3, 0.6, 1.0] {
+        let (visits, no_history, obs, truth) = recorded(rate);
+        // Thinning: every visit still recorded was recorded, identically, at
+        // the lower rate; and blocking never loses a CRM lead.
+        assert!(
+            visits.is_subset(&prev_visits),
+            "rate {rate}: a new visit appeared"
+        );
+        assert!(
+            visits.len() < prev_visits.len(),
+            "rate {rate}: nothing blocked"
+        );
+        assert!(
+            no_history >= prev_no_history,
+            "rate {rate}: fewer leads without history"
+        );
+        assert_eq!(
+            obs.log.crm_leads.len(),
+            crm_leads,
+            "rate {rate}: CRM leads changed"
+        );
+        assert_eq!(
+            format!("{:?}", truth.causal),
+            format!("{:?}", truth0.causal)
+        );
+        (prev_visits, prev_no_history) = (visits, no_history);
+    }
+    // Everything blocked: no web history at all, so every model credits `unknown`.
+    let (_, _, obs, _) = recorded(1.0);
+    assert!(obs.log.visits.is_empty());
+    assert!(obs.log.form_fills.iter().all(|f| f.cookie_id.is_none()));
+    let ids = stitch::build(&StitcherSpec::Deterministic).stitch(&obs.log);
+    let js = Journeys::build(&obs.log, &ids);
+    for spec in AttributorSpec::all() {
+        let credit = attribute::build(&spec).attribute(&js);
+        let total = credit.total_conversions();
+        assert!(
+            total > 0.0 && close(credit.conversions["unknown"], total, 1e-12),
+            "{}",
+            spec.id()
+        );
+    }
 }
 
 fn lossless(sc: &mut Scenario) {
@@ -302,10 +387,12 @@ consent_decline_rate = 0.0
     // another identity and
     // leave a lead with no web history (`unknown`), which is right but not the
     // point here.
+    // Tag blocking leaves leads with no web history at all.
     sc.population.shared_device_rate = 0.0;
     sc.observe.second_email_rate = 0.0;
     sc.observe.email_typo_rate = 0.0;
     sc.observe.email_variant_rate = 0.0;
+    sc.observe.tag_block_rate = TagBlockRates::NONE;
     sc.replicates = 1;
     let cfg = experiment::RunConfig::from_scenario(&sc);
     let r = experiment::run_replicate(&sc, &cfg, 0);

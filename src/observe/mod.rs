@@ -1,7 +1,8 @@
 //! Observation: what the tracker and the CRM record of the world (DESIGN §3.4).
 //!
 //! Cookies churn (deletion by the comScore mixture × `cookie_deletion_scale`,
-//! Safari ITP expiry, private windows, declined consent); sources are lost to
+//! Safari ITP expiry, private windows, declined consent); tag-blocked devices
+//! record nothing (their form fills still reach the CRM); sources are lost to
 //! `direct`; emails are typed with typos and variants; CRM records are views of
 //! the world's sales process. Every draw here comes from observation streams,
 //! so changing an observation parameter never changes the world or the truth.
@@ -68,11 +69,12 @@ impl Losses {
 }
 
 /// Loss mechanisms counted, in report order.
-pub const LOSS_MECHANISMS: [&str; 9] = [
+pub const LOSS_MECHANISMS: [&str; 10] = [
     "cookie_deletion",
     "itp_expiry",
     "private_window",
     "consent_declined",
+    "tag_blocked",
     "referrer_loss",
     "email_typo",
     "email_variant",
@@ -344,6 +346,13 @@ fn observe_group(
         let class_u = ds.uniform();
         let class = crate::rng::pick_with(class_u, &DELETION_MIXTURE.map(|m| m.0));
         let deletion_rate = DELETION_MIXTURE[class].1 * o.cookie_deletion_scale;
+        // Its own stream, so the rate thins blocked devices monotonically and
+        // leaves every other draw of the device alone.
+        let block_u =
+            Stream::new(seed, rep, StreamKind::ObserveDevice, device as u64, 1, 0).uniform();
+        let blocked = block_u
+            < o.tag_block_rate
+                .rate(dev.device_type as usize, dev.browser as usize);
         let itp = BROWSERS[dev.browser as usize] == "safari"
             && o.cookie_setting == CookieSetting::Js
             && o.itp_cap_days > 0.0;
@@ -361,6 +370,11 @@ fn observe_group(
                     out.losses.add(k, 1);
                 }
             };
+            if blocked {
+                // The tracker never ran: nothing recorded, no cookie written.
+                count(out, "tag_blocked");
+                continue;
+            }
             let private = private_u < o.private_window_rate;
             let mut cookie = if private {
                 count(out, "private_window");

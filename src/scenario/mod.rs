@@ -146,6 +146,76 @@ impl BrowserMix {
     }
 }
 
+impl BrowserMix {
+    /// Every family at 0.
+    pub const ZERO: BrowserMix = BrowserMix {
+        chrome: 0.0,
+        safari: 0.0,
+        firefox: 0.0,
+        edge: 0.0,
+        in_app: 0.0,
+    };
+}
+
+fn zero_mix() -> BrowserMix {
+    BrowserMix::ZERO
+}
+
+/// Share of devices that never run the tracker (ad blockers, strict privacy
+/// modes), per device type and browser family. In a scenario, a family or a
+/// device type not listed is 0; omitting the whole table keeps the defaults.
+#[derive(Clone, Copy, Debug, Serialize, Deserialize, PartialEq)]
+pub struct TagBlockRates {
+    /// On desktops.
+    #[serde(default = "zero_mix")]
+    pub desktop: BrowserMix,
+    /// On phones.
+    #[serde(default = "zero_mix")]
+    pub mobile: BrowserMix,
+    /// On tablets.
+    #[serde(default = "zero_mix")]
+    pub tablet: BrowserMix,
+}
+
+impl Default for TagBlockRates {
+    /// About 23 % of desktop devices at the default browser mix (DESIGN §11:
+    /// 15–30 % of desktop), a few percent of mobile. Assumptions.
+    fn default() -> Self {
+        let b = |chrome, safari, firefox, edge| BrowserMix {
+            chrome,
+            safari,
+            firefox,
+            edge,
+            in_app: 0.0,
+        };
+        TagBlockRates {
+            desktop: b(0.25, 0.15, 0.35, 0.15),
+            mobile: b(0.03, 0.08, 0.10, 0.0),
+            tablet: b(0.03, 0.08, 0.10, 0.0),
+        }
+    }
+}
+
+impl TagBlockRates {
+    /// No tag blocking anywhere.
+    pub const NONE: TagBlockRates = TagBlockRates {
+        desktop: BrowserMix::ZERO,
+        mobile: BrowserMix::ZERO,
+        tablet: BrowserMix::ZERO,
+    };
+
+    /// The per-device-type tables in [`DEVICE_TYPES`] order.
+    pub fn as_array(&self) -> [&BrowserMix; 3] {
+        [&self.desktop, &self.mobile, &self.tablet]
+    }
+
+    /// The rate for a device type and browser family (indices into
+    /// [`DEVICE_TYPES`] and [`BROWSERS`]).
+    pub fn rate(&self, device_type: usize, browser: usize) -> f64 {
+        self.as_array()[device_type].as_array()[browser]
+    }
+}
+
 /// Browser shares per device type.
 #[derive(Clone, Copy, Debug, Serialize, Deserialize, PartialEq)]
 #[serde(default)]
@@ -475,6 +545,8 @@ pub struct Observe {
     pub private_window_rate: f64,
     /// Share of devices whose user declines consent.
     pub consent_decline_rate: f64,
+    /// Share of devices that never run the tracker, per device type and browser.
+    pub tag_block_rate: TagBlockRates,
     /// `not_recorded` or `one_off_id`.
     pub consent_mode: ConsentMode,
     /// Share of channel visits recorded as `direct` (lost referrer / UTMs).
@@ -497,6 +569,7 @@ impl Default for Observe {
             itp_cap_days: 7.0,
             private_window_rate: 0.05,
             consent_decline_rate: 0.10,
+            tag_block_rate: TagBlockRates::default(),
             consent_mode: ConsentMode::NotRecorded,
             referrer_loss_rate: 0.10,
             email_typo_rate: 0.02,
@@ -516,6 +589,7 @@ impl Observe {
             itp_cap_days: 0.0,
             private_window_rate: 0.0,
             consent_decline_rate: 0.0,
+            tag_block_rate: TagBlockRates::NONE,
             consent_mode: ConsentMode::NotRecorded,
             referrer_loss_rate: 0.0,
             email_typo_rate: 0.0,

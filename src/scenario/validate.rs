@@ -528,6 +528,11 @@ pub(super) fn check(s: &Scenario) -> Vec<Problem> {
         0.0,
         1.0,
     );
+    for (t, mix) in DEVICE_TYPES.iter().zip(o.tag_block_rate.as_array()) {
+        for (b, rate) in BROWSERS.iter().zip(mix.as_array()) {
+            c.within(&format!("observe.tag_block_rate.{t}.{b}"), rate, 0.0, 1.0);
+        }
+    }
     c.within("observe.referrer_loss_rate", o.referrer_loss_rate, 0.0, 1.0);
     c.within("observe.email_typo_rate", o.email_typo_rate, 0.0, 1.0);
     c.within("observe.email_variant_rate", o.email_variant_rate, 0.0, 1.0);
@@ -571,6 +576,28 @@ max_rate = 0.05
 half_saturation = 100
 conversion_rate = 0.01
 "#;
+
+    #[test]
+    fn tag_block_table_defaults_and_partial_tables() {
+        let omitted = Scenario::from_toml_str("t.toml", MINIMAL).unwrap();
+        assert_eq!(omitted.observe.tag_block_rate, TagBlockRates::default());
+        let desktop = DEVICE_TYPES.iter().position(|t| *t == "desktop").unwrap();
+        let firefox = BROWSERS.iter().position(|b| *b == "firefox").unwrap();
+        assert!(omitted.observe.tag_block_rate.rate(desktop, firefox) > 0.0);
+        let partial = format!("{MINIMAL}[observe.tag_block_rate]\ndesktop = {{ firefox = 0.4 }}\n");
+        let sc = Scenario::from_toml_str("t.toml", &partial).unwrap();
+        let r = &sc.observe.tag_block_rate;
+        for (t, _) in DEVICE_TYPES.iter().enumerate() {
+            for (b, _) in BROWSERS.iter().enumerate() {
+                let want = if (t, b) == (desktop, firefox) {
+                    0.4
+                } else {
+                    0.0
+                };
+                assert_eq!(r.rate(t, b), want, "{t} {b}");
+            }
+        }
+    }
 
     #[test]
     fn minimal_scenario_loads_with_defaults() {
