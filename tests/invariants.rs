@@ -4,7 +4,7 @@
 use closedloop::attribute::{self, Journeys};
 use closedloop::experiment::{self, oracle_identities};
 use closedloop::observe;
-use closedloop::scenario::{BrowserMix, Scenario, TagBlockRates};
+use closedloop::scenario::{BrowserMix, DeviceMix, Scenario, TagBlockRates};
 use closedloop::spec::{AttributorSpec, StitcherSpec};
 use closedloop::stitch;
 use closedloop::truth::Truth;
@@ -224,6 +224,11 @@ fn observation_never_changes_the_truth() {
     o.consent_decline_rate = 0.6;
     o.consent_mode = closedloop::scenario::ConsentMode::OneOffId;
     o.tag_block_rate = tag_blocking(0.5);
+    o.ip_noise_rate = DeviceMix {
+        desktop: 0.5,
+        mobile: 0.9,
+        tablet: 0.7,
+    };
     o.referrer_loss_rate = 0.9;
     o.email_typo_rate = 0.5;
     o.email_variant_rate = 0.5;
@@ -260,6 +265,70 @@ fn tag_blocking(rate: f64) -> TagBlockRates {
         desktop: mix,
         mobile: mix,
         tablet: mix,
+    }
+}
+
+#[test]
+fn ip_noise_only_moves_visits_to_shared_carrier_addresses() {
+    let mut sc = quickstart();
+    sc.persons = 4000;
+    let log_at = |rate: f64| {
+        let mut sc = sc.clone();
+        sc.observe.ip_noise_rate = DeviceMix {
+            desktop: rate,
+            mobile: rate,
+            tablet: rate,
+        };
+        let (_, obs, truth) = simulate(&sc);
+        (obs.log, truth)
+    };
+    let (clean, truth) = log_at(0.0);
+    // Each visit's address without noise: its group's own.
+    let home: Vec<u64> = clean.visits.iter().map(|v| v.ip_hash).collect();
+    let mut prev_moved: Vec<bool> = vec![false; home.len()];
+    for rate in [0.1, 0.4, 1.0] {
+        let (log, t) = log_at(rate);
+        assert_eq!(log.visits.len(), clean.visits.len());
+        assert_eq!(format!("{:?}", t.causal), format!("{:?}", truth.causal));
+        let moved: Vec<bool> = log
+            .visits
+            .iter()
+            .zip(&home)
+            .map(|(v, h)| v.ip_hash != *h)
+            .collect();
+        for (v, c) in log.visits.iter().zip(&clean.visits) {
+            // Nothing but the address changes.
+            assert_eq!(
+                (v.time_ms, v.cookie_id, v.channel),
+                (c.time_ms, c.cookie_id, c.channel)
+            );
+        }
+        // Thinning: a visit moved at a lower rate is moved at this one.
+        assert!(
+            prev_moved.iter().zip(&moved).all(|(p, m)| !p || *m),
+            "rate {rate}"
+        );
+        let share = moved.iter().filter(|m| **m).count() as f64 / moved.len() as f64;
+        assert!(
+            (share - rate).abs() < 0.03,
+            "rate {rate}: {share} of visits moved"
+        );
+        // Carrier addresses are shared by strangers: few, and crowded.
+        let mut carriers: Vec<u64> = log
+            .visits
+            .iter()
+            .zip(&moved)
+            .filter(|(_, m)| **m)
+            .map(|(v, _)| v.ip_hash)
+            .collect();
+        carriers.sort_unstable();
+        carriers.dedup();
+        assert!(
+            carriers.len() <= (sc.persons as usize).div_ceil(200),
+            "{} carrier IPs",
+            carriers.len()
+        );
+        prev_moved = moved;
     }
 }
 

@@ -2,7 +2,9 @@
 //!
 //! Cookies churn (deletion by the comScore mixture × `cookie_deletion_scale`,
 //! Safari ITP expiry, private windows, declined consent); tag-blocked devices
-//! record nothing (their form fills still reach the CRM); sources are lost to
+//! record nothing (their form fills still reach the CRM); a share of visits
+//! (carrier NAT, relays) shows a shared carrier address instead of the group's
+//! IP; sources are lost to
 //! `direct`; emails are typed with typos and variants; CRM records are views of
 //! the world's sales process. Every draw here comes from observation streams,
 //! so changing an observation parameter never changes the world or the truth.
@@ -28,6 +30,10 @@ use std::collections::BTreeMap;
 /// comScore (2007) deletion mixture: (share of devices, deletions per day).
 pub const DELETION_MIXTURE: [(f64, f64); 3] =
     [(0.69, 0.0), (0.24, 2.5 / 30.0), (0.07, 12.0 / 30.0)];
+
+/// Persons per carrier-NAT / relay address: a noisy visit's IP is one of
+/// ⌈persons / this⌉ addresses shared by everyone.
+const PERSONS_PER_CARRIER_IP: u32 = 200;
 
 /// Groups per parallel work unit (any value gives identical results).
 const BLOCK_GROUPS: usize = 512;
@@ -69,13 +75,14 @@ impl Losses {
 }
 
 /// Loss mechanisms counted, in report order.
-pub const LOSS_MECHANISMS: [&str; 10] = [
+pub const LOSS_MECHANISMS: [&str; 11] = [
     "cookie_deletion",
     "itp_expiry",
     "private_window",
     "consent_declined",
     "tag_blocked",
     "referrer_loss",
+    "ip_noise",
     "email_typo",
     "email_variant",
     "second_email",
@@ -295,6 +302,13 @@ fn cookie_salt(seed: u64, replicate: u32) -> u64 {
     mix64(mix64(seed ^ 0x636f_6f6b_6965) ^ replicate as u64)
 }
 
+/// The hashed address of a carrier-NAT / relay IP picked by a uniform.
+fn carrier_ip(salt: u64, u: f64, persons: u32) -> u64 {
+    let pool = persons.div_ceil(PERSONS_PER_CARRIER_IP).max(1);
+    let index = ((u * pool as f64) as u64).min(pool as u64 - 1);
+    mix64(mix64(0x6361_7272_6965_7200 ^ index) ^ salt)
+}
+
 /// Cookie ids: a bijective mix of (device, generation), so ids are unique and opaque.
 fn cookie_id(salt: u64, device: u32, generation: u32) -> u64 {
     mix64(salt ^ (((device as u64) << 32) | generation as u64))
@@ -353,6 +367,9 @@ fn observe_group(
         let blocked = block_u
             < o.tag_block_rate
                 .rate(dev.device_type as usize, dev.browser as usize);
+        // IP noise: two uniforms per visit from the device's own stream.
+        let mut ip_stream = Stream::new(seed, rep, StreamKind::ObserveDevice, device as u64, 2, 0);
+        let ip_noise = o.ip_noise_rate.as_array()[dev.device_type as usize];
         let itp = BROWSERS[dev.browser as usize] == "safari"
             && o.cookie_setting == CookieSetting::Js
             && o.itp_cap_days > 0.0;
@@ -363,6 +380,7 @@ fn observe_group(
             let ti = order[i];
             let touch = &world.touches[ti as usize];
             let (gap_u, private_u, referrer_u) = (ds.uniform(), ds.uniform(), ds.uniform());
+            let (noise_u, carrier_u) = (ip_stream.uniform(), ip_stream.uniform());
             i += 1;
             let in_window = touch.time >= 0.0 && touch.time <= horizon;
             let count = |out: &mut BlockOut, k: &'static str| {
@@ -444,6 +462,12 @@ fn observe_group(
                 }
                 _ => None,
             };
+            let visit_ip = if noise_u < ip_noise {
+                count(out, "ip_noise");
+                carrier_ip(salt, carrier_u, sc.persons)
+            } else {
+                ip_hash
+            };
             let n = sc.channels.len();
             out.visits.push(Recorded {
                 visit: Visit {
@@ -460,7 +484,7 @@ fn observe_group(
                     },
                     pages_viewed: touch.pages,
                     dwell_s: touch.dwell_s as f32,
-                    ip_hash,
+                    ip_hash: visit_ip,
                     user_agent: t.ua[dev.browser as usize][dev.device_type as usize],
                     email_token,
                 },

@@ -547,6 +547,9 @@ pub struct Observe {
     pub consent_decline_rate: f64,
     /// Share of devices that never run the tracker, per device type and browser.
     pub tag_block_rate: TagBlockRates,
+    /// Per device type: share of visits whose public IP is a carrier-NAT or
+    /// relay address (shared with strangers) instead of the group's own.
+    pub ip_noise_rate: DeviceMix,
     /// `not_recorded` or `one_off_id`.
     pub consent_mode: ConsentMode,
     /// Share of channel visits recorded as `direct` (lost referrer / UTMs).
@@ -570,6 +573,11 @@ impl Default for Observe {
             private_window_rate: 0.05,
             consent_decline_rate: 0.10,
             tag_block_rate: TagBlockRates::default(),
+            ip_noise_rate: DeviceMix {
+                desktop: 0.05,
+                mobile: 0.5,
+                tablet: 0.1,
+            },
             consent_mode: ConsentMode::NotRecorded,
             referrer_loss_rate: 0.10,
             email_typo_rate: 0.02,
@@ -590,6 +598,11 @@ impl Observe {
             private_window_rate: 0.0,
             consent_decline_rate: 0.0,
             tag_block_rate: TagBlockRates::NONE,
+            ip_noise_rate: DeviceMix {
+                desktop: 0.0,
+                mobile: 0.0,
+                tablet: 0.0,
+            },
             consent_mode: ConsentMode::NotRecorded,
             referrer_loss_rate: 0.0,
             email_typo_rate: 0.0,

@@ -528,6 +528,9 @@ pub(super) fn check(s: &Scenario) -> Vec<Problem> {
         0.0,
         1.0,
     );
+    for (t, rate) in DEVICE_TYPES.iter().zip(o.ip_noise_rate.as_array()) {
+        c.within(&format!("observe.ip_noise_rate.{t}"), rate, 0.0, 1.0);
+    }
     for (t, mix) in DEVICE_TYPES.iter().zip(o.tag_block_rate.as_array()) {
         for (b, rate) in BROWSERS.iter().zip(mix.as_array()) {
             c.within(&format!("observe.tag_block_rate.{t}.{b}"), rate, 0.0, 1.0);

@@ -9,11 +9,13 @@
 //! order of first visit; each is compared with the next [`NEIGHBOURS`] of them.
 //! Candidate pairs are therefore at most `NEIGHBOURS` per (cookie, IP): linear
 //! in the log. A pair found on several IPs is compared once, on its least
-//! crowded IP.
+//! crowded IP. IPs with more than [`JUNK_IP_COOKIES`] cookies (carrier NAT,
+//! relays) are blocklisted: pairs there are strangers, and letting them in
+//! drowns the matches (EM then calls the crowd pairs M).
 //!
 //! **Comparison vector** γ, one discrete level per field:
 //! - `ip`: how crowded the shared IP is — cookies on it ≤ 12 (a household),
-//!   ≤ 60, more (an office or carrier NAT);
+//!   ≤ 60, more (a large office);
 //! - `ua`: same user-agent family or not;
 //! - `gap`: from the earlier cookie's last visit to the later cookie's first:
 //!   overlapping, < 1 day, < 7 days, more (a deleted cookie is
@@ -39,6 +41,10 @@ use rayon::slice::ParallelSliceMut;
 
 /// Cookies compared with each cookie on one IP (sorted-neighbourhood window).
 pub const NEIGHBOURS: usize = 8;
+
+/// An IP seen with more cookies than this is a carrier NAT or relay address
+/// shared by strangers: not a blocking key (a junk-identifier blocklist).
+pub const JUNK_IP_COOKIES: usize = 150;
 
 /// Levels of each comparison field: ip, ua, gap, campaign.
 const LEVELS: [usize; 4] = [3, 2, 4, 2];
@@ -249,6 +255,9 @@ fn candidate_patterns(
     // (a, b, crowding level) per candidate.
     let mut cand: Vec<(u32, u32, u8)> = Vec::new();
     for block in inc.chunk_by(|x, y| x.0 == y.0) {
+        if block.len() > JUNK_IP_COOKIES {
+            continue;
+        }
         let ip_level = match block.len() {
             0..=12 => 0,
             13..=60 => 1,
@@ -498,6 +507,55 @@ mod tests {
         assert_eq!(cluster_of(1_000), cluster_of(1_003));
         assert_ne!(cluster_of(1_000), cluster_of(1_010));
         assert_ne!(cluster_of(5_000), cluster_of(5_001));
+    }
+
+    #[test]
+    fn carrier_addresses_are_not_blocking_keys() {
+        // Strangers passing through one carrier-NAT address, one visit each,
+        // same UA, an hour apart: on that IP alone they look like one
+        // browser's churning cookies.
+        let mut log = churn_log();
+        let n = 200;
+        for s in 0..n {
+            let mut v = visit(10_000 + s, s as i64 * 3_600_000, 8_000 + s, 0, None);
+            v.ip_hash = 9;
+            v.user_agent = 1;
+            log.visits.push(v);
+        }
+        log.visits.sort_by_key(|v| v.time_ms);
+        let ids = Probabilistic { threshold: 0.0 }.stitch(&log);
+        let cluster_of = |cookie: u64| {
+            let i = log
+                .visits
+                .iter()
+                .position(|v| v.cookie_id == cookie)
+                .unwrap();
+            ids.visit[i]
+        };
+        let carrier: std::collections::BTreeSet<u32> =
+            (0..n).map(|s| cluster_of(8_000 + s)).collect();
+        assert_eq!(
+            carrier.len() as u64,
+            n,
+            "strangers on a carrier IP were linked"
+        );
+        // ...because they are never even compared.
+        let (cookies, visit_cookie) = summaries(&log);
+        let is_carrier = |c: u32| {
+            log.visits
+                .iter()
+                .zip(&visit_cookie)
+                .any(|(v, &vc)| vc == c && v.ip_hash == 9)
+        };
+        let pairs = candidate_patterns(&log, &cookies, &visit_cookie);
+        assert!(!pairs.is_empty());
+        assert!(
+            pairs
+                .iter()
+                .all(|&(_, a, b)| !is_carrier(a) && !is_carrier(b))
+        );
+        // The household chains still link.
+        assert_eq!(cluster_of(1_000), cluster_of(1_003));
     }
 
     #[test]
