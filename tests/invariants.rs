@@ -234,8 +234,11 @@ fn observation_never_changes_the_truth() {
     o.email_variant_rate = 0.5;
     o.second_email_rate = 0.5;
     o.rep_typo_rate = 0.5;
-    for ch in &mut changed.channels {
+    let ids = changed.channel_ids();
+    for (i, ch) in changed.channels.iter_mut().enumerate() {
         ch.referrer_loss_rate = Some(0.33);
+        ch.recorded_as.insert("unassigned".into(), 0.1);
+        ch.recorded_as.insert(ids[(i + 1) % ids.len()].clone(), 0.2);
     }
     let (w2, obs2, t2) = simulate(&changed);
     assert!(w1 == w2, "the world changed with observation parameters");
@@ -266,6 +269,79 @@ fn tag_blocking(rate: f64) -> TagBlockRates {
         mobile: mix,
         tablet: mix,
     }
+}
+
+#[test]
+fn visits_are_recorded_by_their_channel_confusion_row() {
+    let mut sc = quickstart();
+    sc.persons = 4000;
+    let ids = sc.channel_ids();
+    // (true label, recorded label) of every channel-click visit.
+    let recorded = |sc: &Scenario| {
+        let (w, obs, truth) = simulate(sc);
+        obs.log
+            .visits
+            .iter()
+            .zip(&truth.events.visit_touch)
+            .filter_map(|(v, &ti)| match w.touches[ti as usize].source {
+                world::Source::Channel(c) => Some((c, v.channel)),
+                _ => None,
+            })
+            .collect::<Vec<(u16, u16)>>()
+    };
+    // The identity matrix: every click visit is recorded as its channel.
+    let mut identity = sc.clone();
+    identity.observe.referrer_loss_rate = 0.0;
+    for ch in &mut identity.channels {
+        ch.referrer_loss_rate = None;
+        ch.recorded_as.clear();
+    }
+    let pairs = recorded(&identity);
+    assert!(pairs.len() > 1000);
+    assert!(
+        pairs.iter().all(|(t, r)| t == r),
+        "a visit was recorded under another label"
+    );
+
+    // One row set: paid_search 10 % direct, 5 % unassigned, 20 % as email.
+    let (ps, email) = (
+        sc.channel_index("paid_search").unwrap(),
+        sc.channel_index("email").unwrap(),
+    );
+    let mut confused = identity.clone();
+    let row = &mut confused.channels[ps].recorded_as;
+    row.insert("direct".into(), 0.10);
+    row.insert("unassigned".into(), 0.05);
+    row.insert("email".into(), 0.20);
+    let pairs = recorded(&confused);
+    let (direct, unassigned) = (ids.len() as u16, ids.len() as u16 + 1);
+    let from_ps: Vec<u16> = pairs
+        .iter()
+        .filter(|(t, _)| *t as usize == ps)
+        .map(|(_, r)| *r)
+        .collect();
+    let share =
+        |label: u16| from_ps.iter().filter(|r| **r == label).count() as f64 / from_ps.len() as f64;
+    assert!(from_ps.len() > 500, "{} paid_search visits", from_ps.len());
+    for (label, want) in [
+        (direct, 0.10),
+        (unassigned, 0.05),
+        (email as u16, 0.20),
+        (ps as u16, 0.65),
+    ] {
+        assert!(
+            (share(label) - want).abs() < 0.04,
+            "label {label}: {} vs {want}",
+            share(label)
+        );
+    }
+    // Other channels keep the identity row.
+    assert!(
+        pairs
+            .iter()
+            .filter(|(t, _)| *t as usize != ps)
+            .all(|(t, r)| t == r)
+    );
 }
 
 #[test]

@@ -4,8 +4,9 @@
 //! Safari ITP expiry, private windows, declined consent); tag-blocked devices
 //! record nothing (their form fills still reach the CRM); a share of visits
 //! (carrier NAT, relays) shows a shared carrier address instead of the group's
-//! IP; sources are lost to
-//! `direct`; emails are typed with typos and variants; CRM records are views of
+//! IP; each channel's visits are recorded by its row of a source confusion
+//! matrix (correct, `direct` — the referrer loss —, `unassigned`, another
+//! channel); emails are typed with typos and variants; CRM records are views of
 //! the world's sales process. Every draw here comes from observation streams,
 //! so changing an observation parameter never changes the world or the truth.
 //!
@@ -75,13 +76,15 @@ impl Losses {
 }
 
 /// Loss mechanisms counted, in report order.
-pub const LOSS_MECHANISMS: [&str; 11] = [
+pub const LOSS_MECHANISMS: [&str; 13] = [
     "cookie_deletion",
     "itp_expiry",
     "private_window",
     "consent_declined",
     "tag_blocked",
     "referrer_loss",
+    "unassigned_source",
+    "mis_tagged",
     "ip_noise",
     "email_typo",
     "email_variant",
@@ -101,6 +104,9 @@ pub struct Observation {
 }
 
 struct Tables {
+    /// Per channel: its confusion-matrix row as (cumulative share, recorded
+    /// label, loss mechanism), the channel itself taking the remainder.
+    recorded_as: Vec<Vec<(f64, u16, &'static str)>>,
     campaign_base: Vec<u16>,
     landing: Vec<u16>,
     ua: Vec<[u16; 3]>,
@@ -194,7 +200,30 @@ pub fn observe(sc: &Scenario, world: &World) -> Observation {
         }
         ua.push(row);
     }
+    let n = sc.channels.len() as u16;
+    let recorded_as = sc
+        .channels
+        .iter()
+        .map(|ch| {
+            let mut cum = 0.0;
+            ch.recorded_as_row(sc.observe.referrer_loss_rate)
+                .into_iter()
+                .map(|(label, share)| {
+                    cum += share;
+                    match label {
+                        log::DIRECT => (cum, n, "referrer_loss"),
+                        log::UNASSIGNED => (cum, n + 1, "unassigned_source"),
+                        other => {
+                            let c = sc.channel_index(other).expect("validated channel id");
+                            (cum, c as u16, "mis_tagged")
+                        }
+                    }
+                })
+                .collect()
+        })
+        .collect();
     let tables = Tables {
+        recorded_as,
         campaign_base,
         landing,
         ua,
@@ -435,18 +464,19 @@ fn observe_group(
                 Source::Return => (None, None),
                 Source::FormFill(path) => (path, path.map(|c| t.campaign_base[c as usize])),
             };
+            // The confusion-matrix row, on one uniform: `direct` first, so the
+            // referrer-loss decision is the same draw whatever else is set.
             let (channel, campaign) = match true_label {
-                Some(c) => {
-                    let rate = sc.channels[c as usize]
-                        .referrer_loss_rate
-                        .unwrap_or(o.referrer_loss_rate);
-                    if referrer_u < rate {
-                        count(out, "referrer_loss");
-                        (sc.channels.len() as u16, None)
-                    } else {
-                        (c, campaign)
+                Some(c) => match t.recorded_as[c as usize]
+                    .iter()
+                    .find(|(cum, _, _)| referrer_u < *cum)
+                {
+                    Some(&(_, label, mechanism)) => {
+                        count(out, mechanism);
+                        (label, None)
                     }
-                }
+                    None => (c, campaign),
+                },
                 None => (sc.channels.len() as u16, None),
             };
             let person = touch.person;

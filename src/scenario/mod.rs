@@ -423,6 +423,12 @@ pub struct Channel {
     /// Observation: share of its visits recorded as `direct` (overrides `observe.referrer_loss_rate`).
     #[serde(default)]
     pub referrer_loss_rate: Option<f64>,
+    /// Observation: the rest of its row of the source confusion matrix —
+    /// share of its visits recorded as `unassigned` or as another channel
+    /// (mis-tagging); `direct` here is the same as `referrer_loss_rate`.
+    /// What no entry takes is recorded correctly.
+    #[serde(default)]
+    pub recorded_as: BTreeMap<String, f64>,
     /// Campaign names its visits carry (one drawn per touch); default `[id]`.
     #[serde(default)]
     pub campaigns: Vec<String>,
@@ -450,6 +456,27 @@ impl Channel {
             }
             _ => self.rate.unwrap_or(0.0),
         }
+    }
+
+    /// Its row of the source confusion matrix: (recorded label, share) for
+    /// every label other than itself, `direct` first (its `recorded_as.direct`,
+    /// else `referrer_loss_rate`, else `default_direct`), then the rest of
+    /// `recorded_as` in key order. The channel itself takes what remains.
+    pub fn recorded_as_row(&self, default_direct: f64) -> Vec<(&str, f64)> {
+        let direct = self
+            .recorded_as
+            .get(crate::log::DIRECT)
+            .copied()
+            .or(self.referrer_loss_rate)
+            .unwrap_or(default_direct);
+        let mut row = vec![(crate::log::DIRECT, direct)];
+        row.extend(
+            self.recorded_as
+                .iter()
+                .filter(|(k, _)| k.as_str() != crate::log::DIRECT)
+                .map(|(k, &v)| (k.as_str(), v)),
+        );
+        row
     }
 
     /// The rate candidates are generated at: `max_rate` when paid, `rate` otherwise.
@@ -836,6 +863,7 @@ mod tests {
             engagement_exponent: 0.0,
             device_mix: d_device_mix(),
             referrer_loss_rate: None,
+            recorded_as: BTreeMap::new(),
             campaigns: vec![],
             landing_page: "/".into(),
         };

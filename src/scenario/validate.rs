@@ -434,6 +434,39 @@ pub(super) fn check(s: &Scenario) -> Vec<Problem> {
         );
         if let Some(r) = ch.referrer_loss_rate {
             c.within(&format!("{base}.referrer_loss_rate"), r, 0.0, 1.0);
+            if ch.recorded_as.contains_key(crate::log::DIRECT) {
+                c.push(
+                    &format!("{base}.recorded_as.direct"),
+                    ch.recorded_as[crate::log::DIRECT],
+                    "give either referrer_loss_rate or recorded_as.direct, not both",
+                );
+            }
+        }
+        for (label, &share) in &ch.recorded_as {
+            let path = format!("{base}.recorded_as.{label}");
+            let known = label == crate::log::DIRECT
+                || label == crate::log::UNASSIGNED
+                || (label != &ch.id && s.channel_index(label).is_some());
+            if !known {
+                c.push(
+                    &path,
+                    share,
+                    "the key must be `direct`, `unassigned` or another channel's id",
+                );
+            }
+            c.within(&path, share, 0.0, 1.0);
+        }
+        let row_sum: f64 = ch
+            .recorded_as_row(s.observe.referrer_loss_rate)
+            .iter()
+            .map(|(_, s)| s)
+            .sum();
+        if row_sum > 1.0 + 1e-12 {
+            c.push(
+                &format!("{base}.recorded_as"),
+                row_sum,
+                "shares recorded as other labels (direct included) must sum to <= 1",
+            );
         }
         if !ch.landing_page.starts_with('/') {
             c.push(
@@ -579,6 +612,30 @@ max_rate = 0.05
 half_saturation = 100
 conversion_rate = 0.01
 "#;
+
+    #[test]
+    fn confusion_rows_name_their_problems() {
+        let text = format!(
+            "{MINIMAL}recorded_as = {{ display = 0.1, web = 0.2, unassigned = 0.5, direct = 0.3 }}\nreferrer_loss_rate = 0.2\n"
+        );
+        let err = Scenario::from_toml_str("t.toml", &text)
+            .unwrap_err()
+            .to_string();
+        for needle in [
+            "channels.display.recorded_as.display",
+            "channels.display.recorded_as.web",
+            "channels.display.recorded_as.direct",
+            "channels.display.recorded_as = 1.1",
+        ] {
+            assert!(err.contains(needle), "{needle} not in: {err}");
+        }
+        let ok = format!("{MINIMAL}recorded_as = {{ unassigned = 0.5, direct = 0.3 }}\n");
+        let sc = Scenario::from_toml_str("t.toml", &ok).unwrap();
+        assert_eq!(
+            sc.channels[0].recorded_as_row(0.1),
+            vec![("direct", 0.3), ("unassigned", 0.5)]
+        );
+    }
 
     #[test]
     fn tag_block_table_defaults_and_partial_tables() {
