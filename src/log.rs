@@ -58,6 +58,8 @@ pub struct FormFill {
     pub time_ms: i64,
     /// Cookie of the visit the form was filled on (None if that visit was not tracked).
     pub cookie_id: Option<u64>,
+    /// The last platform click id the cookie stored (a hidden form field), if any.
+    pub click_id: Option<NonZeroU64>,
     /// The email as typed.
     pub email: String,
 }
@@ -73,6 +75,25 @@ pub struct CrmLead {
     pub email: String,
     /// Event id of the form fill that created it.
     pub form_fill_id: u64,
+    /// The platform click id that form fill carried, if any.
+    pub click_id: Option<NonZeroU64>,
+}
+
+/// An offline conversion import: a closed deal uploaded to the ad platform
+/// whose click id its lead record carries, while that click is younger than
+/// the platform's window.
+#[derive(Clone, Debug, PartialEq)]
+pub struct ConversionImport {
+    /// Unique event id.
+    pub event_id: u64,
+    /// The deal's close time, ms UTC.
+    pub time_ms: i64,
+    /// The platform's channel label.
+    pub channel: LabelId,
+    /// The click id uploaded.
+    pub click_id: NonZeroU64,
+    /// The deal's revenue.
+    pub revenue: f64,
 }
 
 /// An opportunity opened on a CRM lead record.
@@ -126,6 +147,8 @@ pub struct EventLog {
     pub opportunities: Vec<Opportunity>,
     /// Deals, by time.
     pub deals: Vec<Deal>,
+    /// Offline conversion imports, by time.
+    pub conversion_imports: Vec<ConversionImport>,
 }
 
 impl EventLog {

@@ -4,7 +4,7 @@
 use closedloop::attribute::{self, Journeys};
 use closedloop::experiment::{self, oracle_identities};
 use closedloop::observe;
-use closedloop::scenario::{BrowserMix, DeviceMix, Scenario, TagBlockRates};
+use closedloop::scenario::{BrowserMix, CookieSetting, DeviceMix, Scenario, TagBlockRates};
 use closedloop::spec::{AttributorSpec, StitcherSpec};
 use closedloop::stitch;
 use closedloop::truth::Truth;
@@ -342,6 +342,150 @@ fn visits_are_recorded_by_their_channel_confusion_row() {
             .filter(|(t, _)| *t as usize != ps)
             .all(|(t, r)| t == r)
     );
+}
+
+#[test]
+fn click_ids_follow_the_cookie_into_the_lead_and_imports_respect_the_window() {
+    let sc = quickstart();
+    let (w, obs, truth) = simulate(&sc);
+    let log = &obs.log;
+    // Click id → (click time, the true channel that issued it). A mis-tagged
+    // visit keeps its click id; one whose source was lost to `direct` does not.
+    let clicks: std::collections::HashMap<u64, (i64, u16)> = log
+        .visits
+        .iter()
+        .zip(&truth.events.visit_touch)
+        .filter_map(|(v, &ti)| {
+            let id = v.click_id?;
+            let c = match w.touches[ti as usize].source {
+                world::Source::Channel(c) | world::Source::FormFill(Some(c)) => c,
+                other => panic!("a click id on a {other:?} visit"),
+            };
+            assert!(sc.channels[c as usize].click_id.is_some());
+            Some((id.get(), (v.time_ms, c)))
+        })
+        .collect();
+    assert!(clicks.len() > 1000, "{} click ids", clicks.len());
+    // Unique per visit, and never on a visit whose source was lost.
+    assert_eq!(
+        clicks.len(),
+        log.visits.iter().filter(|v| v.click_id.is_some()).count()
+    );
+    assert!(
+        log.visits
+            .iter()
+            .all(|v| v.click_id.is_none() || v.channel != log.direct())
+    );
+    let day_ms = 86_400_000.0;
+    assert!(!log.conversion_imports.is_empty());
+    for (imp, &person) in log
+        .conversion_imports
+        .iter()
+        .zip(&truth.events.import_person)
+    {
+        let &(clicked, label) = clicks
+            .get(&imp.click_id.get())
+            .expect("an imported click was recorded");
+        let window = sc.channels[label as usize].click_window_days;
+        assert_eq!(imp.channel, label);
+        assert!(imp.time_ms >= clicked, "imported before the click");
+        assert!(
+            (imp.time_ms - clicked) as f64 <= window * day_ms + 1.0,
+            "imported outside the window"
+        );
+        // The lead that carried it is the person's.
+        let lead = log
+            .crm_leads
+            .iter()
+            .position(|l| l.click_id == Some(imp.click_id))
+            .unwrap();
+        assert_eq!(truth.events.crm_lead_person[lead], person);
+    }
+    // A shorter window only removes imports.
+    let mut short = sc.clone();
+    for ch in &mut short.channels {
+        ch.click_window_days = 7.0;
+    }
+    let (_, obs7, _) = simulate(&short);
+    let ids7: std::collections::BTreeSet<u64> = obs7
+        .log
+        .conversion_imports
+        .iter()
+        .map(|i| i.click_id.get())
+        .collect();
+    let ids: std::collections::BTreeSet<u64> = log
+        .conversion_imports
+        .iter()
+        .map(|i| i.click_id.get())
+        .collect();
+    assert!(ids7.is_subset(&ids) && ids7.len() < ids.len());
+}
+
+#[test]
+fn without_cookie_loss_every_lead_carries_its_devices_last_click_id() {
+    let mut sc = quickstart();
+    lossless(&mut sc);
+    let (_, obs, truth) = simulate(&sc);
+    let log = &obs.log;
+    // One device per person: the person's visits are the cookie's visits.
+    let mut with_click = 0;
+    for (lead, &person) in log.crm_leads.iter().zip(&truth.events.crm_lead_person) {
+        let last_click = log
+            .visits
+            .iter()
+            .zip(&truth.events.visit_person)
+            .filter(|(v, p)| **p == person && v.time_ms <= lead.time_ms && v.click_id.is_some())
+            .map(|(v, _)| v.click_id)
+            .last()
+            .flatten();
+        assert_eq!(lead.click_id, last_click, "lead {}", lead.event_id);
+        with_click += usize::from(last_click.is_some());
+    }
+    assert!(with_click > 50, "{with_click} leads with a click id");
+}
+
+#[test]
+fn itp_caps_script_cookies_and_classified_click_ids_cap_them_at_a_day() {
+    let mut sc = quickstart();
+    sc.persons = 4000;
+    // Every device is Safari; nothing else loses cookies.
+    let safari = BrowserMix {
+        safari: 1.0,
+        ..BrowserMix::ZERO
+    };
+    sc.population.browsers.desktop = safari;
+    sc.population.browsers.mobile = safari;
+    sc.population.browsers.tablet = safari;
+    sc.observe.cookie_deletion_scale = 0.0;
+    sc.observe.private_window_rate = 0.0;
+    sc.observe.consent_decline_rate = 0.0;
+    sc.observe.tag_block_rate = TagBlockRates::NONE;
+    let run = |setting: CookieSetting, classified: bool| {
+        let mut sc = sc.clone();
+        sc.observe.cookie_setting = setting;
+        for ch in &mut sc.channels {
+            ch.click_id_classified = classified && ch.click_id.is_some();
+        }
+        let (_, obs, truth) = simulate(&sc);
+        let ids = stitch::build(&StitcherSpec::CookieOnly).stitch(&obs.log);
+        let recall = closedloop::score::score_stitching(&obs.log, &ids, &truth)
+            .pairwise
+            .recall;
+        (obs.losses.counts["itp_expiry"], recall)
+    };
+    let (server, server_recall) = run(CookieSetting::Server, true);
+    let (js, js_recall) = run(CookieSetting::Js, false);
+    let (js_classified, classified_recall) = run(CookieSetting::Js, true);
+    assert_eq!(server, 0, "server-set cookies are exempt");
+    assert!(
+        js > 0 && js_recall < server_recall,
+        "{js} expiries, recall {js_recall} vs {server_recall}"
+    );
+    assert!(
+        js_classified > js,
+        "24-hour cap: {js_classified} vs {js} expiries"
+    );
+    assert!(classified_recall <= js_recall);
 }
 
 #[test]

@@ -70,6 +70,10 @@ pub struct WorldSummary {
     pub existing_customers: u64,
     /// CRM lead records (duplicates included).
     pub crm_leads: u64,
+    /// CRM lead records carrying a platform click id.
+    pub leads_with_click_id: u64,
+    /// Deals imported back to an ad platform by click id.
+    pub conversion_imports: u64,
     /// Loss events by mechanism (`handoff_loss` from the world, the rest observed).
     pub loss: Losses,
 }
@@ -183,6 +187,13 @@ fn summarize_world(sc: &Scenario, w: &world::World, obs: &observe::Observation) 
         revenue: 0.0,
         existing_customers: 0,
         crm_leads: obs.log.crm_leads.len() as u64,
+        leads_with_click_id: obs
+            .log
+            .crm_leads
+            .iter()
+            .filter(|l| l.click_id.is_some())
+            .count() as u64,
+        conversion_imports: obs.log.conversion_imports.len() as u64,
         loss: obs.losses.clone(),
     };
     let mut handoff = 0;

@@ -21,7 +21,7 @@
 
 pub mod email;
 
-use crate::log::{self, CrmLead, Deal, EventLog, FormFill, Opportunity, Visit};
+use crate::log::{self, ConversionImport, CrmLead, Deal, EventLog, FormFill, Opportunity, Visit};
 use crate::rng::{Stream, StreamKind, mix64};
 use crate::scenario::{BROWSERS, ConsentMode, CookieSetting, DEVICE_TYPES, Scenario};
 use crate::world::{Outcome, Source, World};
@@ -55,6 +55,8 @@ pub struct EventPersons {
     pub opportunity_person: Vec<u32>,
     /// Per deal: the true person.
     pub deal_person: Vec<u32>,
+    /// Per conversion import: the true person.
+    pub import_person: Vec<u32>,
 }
 
 /// Counts of loss events, by mechanism (within the observed window).
@@ -132,6 +134,13 @@ struct PendingDeal {
     d: Deal,
     person: u32,
 }
+struct PendingImport {
+    i: ConversionImport,
+    person: u32,
+}
+
+/// A click id as the site stored it: (id, issuing channel, click time in days).
+type StoredClick = (std::num::NonZeroU64, u16, f64);
 
 /// A recorded visit before sorting, with its true person and world touch for
 /// the truth ledger.
@@ -149,6 +158,7 @@ struct BlockOut {
     leads: Vec<PendingLead>,
     opps: Vec<PendingOpp>,
     deals: Vec<PendingDeal>,
+    imports: Vec<PendingImport>,
     losses: Losses,
 }
 
@@ -268,17 +278,20 @@ pub fn observe(sc: &Scenario, world: &World) -> Observation {
     let mut leads = Vec::new();
     let mut opps = Vec::new();
     let mut deals = Vec::new();
+    let mut imports = Vec::new();
     for b in blocks {
         losses.merge(&b.losses);
         forms.extend(b.forms);
         leads.extend(b.leads);
         opps.extend(b.opps);
         deals.extend(b.deals);
+        imports.extend(b.imports);
     }
     forms.sort_unstable_by_key(|p| (p.f.time_ms, p.key));
     leads.sort_unstable_by_key(|p| (p.l.time_ms, p.key));
     opps.sort_unstable_by_key(|p| (p.o.time_ms, p.lead_key));
     deals.sort_unstable_by(|a, b| a.d.time_ms.cmp(&b.d.time_ms).then(a.person.cmp(&b.person)));
+    imports.sort_unstable_by(|a, b| a.i.time_ms.cmp(&b.i.time_ms).then(a.person.cmp(&b.person)));
 
     let mut next_id = 1u64;
     for v in &mut log.visits {
@@ -319,6 +332,13 @@ pub fn observe(sc: &Scenario, world: &World) -> Observation {
         next_id += 1;
         log.deals.push(d);
     }
+    for p in imports {
+        persons.import_person.push(p.person);
+        let mut i = p.i;
+        i.event_id = next_id;
+        next_id += 1;
+        log.conversion_imports.push(i);
+    }
     Observation {
         log,
         persons,
@@ -336,6 +356,12 @@ fn carrier_ip(salt: u64, u: f64, persons: u32) -> u64 {
     let pool = persons.div_ceil(PERSONS_PER_CARRIER_IP).max(1);
     let index = ((u * pool as f64) as u64).min(pool as u64 - 1);
     mix64(mix64(0x6361_7272_6965_7200 ^ index) ^ salt)
+}
+
+/// A click id: opaque, unique per world touch, never 0.
+fn click_id(salt: u64, touch: u32) -> std::num::NonZeroU64 {
+    let id = mix64(salt ^ 0x636c_6963_6b00_0000 ^ touch as u64);
+    std::num::NonZeroU64::new(id).unwrap_or(std::num::NonZeroU64::MIN)
 }
 
 /// Cookie ids: a bijective mix of (device, generation), so ids are unique and opaque.
@@ -377,6 +403,9 @@ fn observe_group(
     });
     // Cookie of each visit touch (None: not recorded), indexed by touch − t0.
     let mut cookie_of: Vec<Option<u64>> = vec![None; (t1 - t0) as usize];
+    // The click id the visit's cookie held after the visit, indexed likewise.
+    let mut click_of: Vec<Option<StoredClick>> = vec![None; (t1 - t0) as usize];
+    let direct = sc.channels.len() as u16;
     // Newsletter tokens, computed once per person when first needed.
     let mut token_of: Vec<Option<std::num::NonZeroU64>> = vec![None; group.n_persons as usize];
 
@@ -405,6 +434,9 @@ fn observe_group(
         let mut generation: u32 = 0;
         let mut one_off: u32 = 1 << 31;
         let mut last_write: Option<f64> = None;
+        // The main cookie's stored click id, and its ITP cap after the last write.
+        let mut stored_click: Option<StoredClick> = None;
+        let mut cap_days = o.itp_cap_days;
         while i < order.len() && world.touches[order[i] as usize].device == device {
             let ti = order[i];
             let touch = &world.touches[ti as usize];
@@ -422,6 +454,22 @@ fn observe_group(
                 count(out, "tag_blocked");
                 continue;
             }
+            // The recorded label (None: correct) and the click id the visit carries.
+            let true_label = match touch.source {
+                Source::Channel(c) => Some(c),
+                Source::Return => None,
+                Source::FormFill(path) => path,
+            };
+            let confused = true_label.and_then(|c| {
+                t.recorded_as[c as usize]
+                    .iter()
+                    .find(|(cum, _, _)| referrer_u < *cum)
+                    .map(|&(_, label, mechanism)| (label, mechanism))
+            });
+            let visit_click: Option<StoredClick> = true_label
+                .filter(|&c| sc.channels[c as usize].click_id.is_some())
+                .filter(|_| !matches!(confused, Some((l, _)) if l == direct))
+                .map(|c| (click_id(salt, ti), c, touch.time));
             let private = private_u < o.private_window_rate;
             let mut cookie = if private {
                 count(out, "private_window");
@@ -432,15 +480,31 @@ fn observe_group(
                     let gap = touch.time - lw;
                     if gap_u < 1.0 - (-deletion_rate * gap).exp() {
                         generation += 1;
+                        stored_click = None;
                         count(out, "cookie_deletion");
-                    } else if itp && gap > o.itp_cap_days {
+                    } else if itp && gap > cap_days {
                         generation += 1;
+                        stored_click = None;
                         count(out, "itp_expiry");
                     }
                 }
                 last_write = Some(touch.time);
+                if visit_click.is_some() {
+                    stored_click = visit_click;
+                }
+                // ITP 2.2: written on a page reached by a classified tracker's
+                // link decoration, the cookie lives 24 hours.
+                let decorated = visit_click
+                    .is_some_and(|(_, c, _)| sc.channels[c as usize].click_id_classified);
+                cap_days = if decorated {
+                    o.itp_cap_days.min(1.0)
+                } else {
+                    o.itp_cap_days
+                };
                 cookie_id(salt, device, generation)
             };
+            // A throwaway cookie holds only this visit's click id.
+            let mut held_click = if private { visit_click } else { stored_click };
             if declined {
                 count(out, "consent_declined");
                 match o.consent_mode {
@@ -448,6 +512,7 @@ fn observe_group(
                     ConsentMode::OneOffId => {
                         one_off += 1;
                         cookie = cookie_id(salt, device, one_off);
+                        held_click = visit_click;
                     }
                 }
             }
@@ -455,29 +520,22 @@ fn observe_group(
                 continue;
             }
             cookie_of[(ti - t0) as usize] = Some(cookie);
-            // Recorded source.
-            let (true_label, campaign) = match touch.source {
-                Source::Channel(c) => (
-                    Some(c),
-                    Some(t.campaign_base[c as usize] + touch.campaign as u16),
-                ),
-                Source::Return => (None, None),
-                Source::FormFill(path) => (path, path.map(|c| t.campaign_base[c as usize])),
+            click_of[(ti - t0) as usize] = held_click;
+            // Recorded source: the confusion-matrix row on one uniform,
+            // `direct` first, so the referrer-loss decision is the same draw
+            // whatever else is set.
+            let campaign = match touch.source {
+                Source::Channel(c) => Some(t.campaign_base[c as usize] + touch.campaign as u16),
+                Source::Return => None,
+                Source::FormFill(path) => path.map(|c| t.campaign_base[c as usize]),
             };
-            // The confusion-matrix row, on one uniform: `direct` first, so the
-            // referrer-loss decision is the same draw whatever else is set.
-            let (channel, campaign) = match true_label {
-                Some(c) => match t.recorded_as[c as usize]
-                    .iter()
-                    .find(|(cum, _, _)| referrer_u < *cum)
-                {
-                    Some(&(_, label, mechanism)) => {
-                        count(out, mechanism);
-                        (label, None)
-                    }
-                    None => (c, campaign),
-                },
-                None => (sc.channels.len() as u16, None),
+            let (channel, campaign) = match (true_label, confused) {
+                (Some(_), Some((label, mechanism))) => {
+                    count(out, mechanism);
+                    (label, None)
+                }
+                (Some(c), None) => (c, campaign),
+                (None, _) => (direct, None),
             };
             let person = touch.person;
             let email_token = match touch.source {
@@ -506,7 +564,7 @@ fn observe_group(
                     cookie_id: cookie,
                     channel,
                     campaign,
-                    click_id: None,
+                    click_id: visit_click.map(|c| c.0),
                     landing_page: match touch.source {
                         Source::Channel(c) => t.landing[c as usize],
                         Source::Return => t.landing[n],
@@ -533,7 +591,7 @@ fn observe_group(
         let (primary, second) = person_emails(sc, world, person);
         let mut ps = Stream::new(seed, rep, StreamKind::ObservePerson, person as u64, 0, 0);
         let mut records: Vec<(String, u64)> = Vec::new(); // (lowercased email, lead key)
-        let mut first_record: Option<(u64, String)> = None;
+        let mut first_record: Option<(u64, String, Option<StoredClick>)> = None;
         let (a, b) = p.touches;
         for ti in a..b {
             let touch = &world.touches[ti as usize];
@@ -559,11 +617,13 @@ fn observe_group(
             }
             let time_ms = to_ms(start_ms, touch.time);
             let form_key = ((person as u64) << 24) | (ti - a) as u64;
+            let form_click = click_of[(ti - t0) as usize];
             out.forms.push(PendingForm {
                 f: FormFill {
                     event_id: 0,
                     time_ms,
                     cookie_id: cookie_of[(ti - t0) as usize],
+                    click_id: form_click.map(|c| c.0),
                     email: typed.email.clone(),
                 },
                 person,
@@ -579,17 +639,18 @@ fn observe_group(
                         time_ms,
                         email: typed.email.clone(),
                         form_fill_id: 0,
+                        click_id: form_click.map(|c| c.0),
                     },
                     person,
                     form_key,
                     key,
                 });
                 if first_record.is_none() {
-                    first_record = Some((key, typed.email.clone()));
+                    first_record = Some((key, typed.email.clone(), form_click));
                 }
             }
         }
-        let Some((lead_key, lead_email)) = first_record else {
+        let Some((lead_key, lead_email, lead_click)) = first_record else {
             continue;
         };
         if let Some(t_opp) = lead.opportunity {
@@ -618,6 +679,22 @@ fn observe_group(
             if u_typo < o.rep_typo_rate {
                 out.losses.add("rep_typo", 1);
                 rep_email = email::typo(&rep_email, u_kind, u_pos, u_char);
+            }
+            // Offline conversion import: the worked record's click id, while
+            // the click is younger than its platform's window.
+            if let Some((id, c, clicked)) = lead_click {
+                if t_deal - clicked <= sc.channels[c as usize].click_window_days {
+                    out.imports.push(PendingImport {
+                        i: ConversionImport {
+                            event_id: 0,
+                            time_ms: to_ms(start_ms, t_deal),
+                            channel: c,
+                            click_id: id,
+                            revenue,
+                        },
+                        person,
+                    });
+                }
             }
             out.deals.push(PendingDeal {
                 d: Deal {

@@ -429,6 +429,19 @@ pub struct Channel {
     /// What no entry takes is recorded correctly.
     #[serde(default)]
     pub recorded_as: BTreeMap<String, f64>,
+    /// Observation: the click-id parameter its clicks carry (`gclid`,
+    /// `fbclid`, …); no click ids when absent.
+    #[serde(default)]
+    pub click_id: Option<String>,
+    /// Observation: the platform's offline-conversion import window, days
+    /// (a deal can be imported while its click id is younger than this).
+    #[serde(default = "d_click_window")]
+    pub click_window_days: f64,
+    /// Observation: the platform is a classified tracker for Safari ITP: a
+    /// script-set cookie written on a visit carrying its click id expires
+    /// after 24 hours (instead of `itp_cap_days`).
+    #[serde(default)]
+    pub click_id_classified: bool,
     /// Campaign names its visits carry (one drawn per touch); default `[id]`.
     #[serde(default)]
     pub campaigns: Vec<String>,
@@ -730,6 +743,10 @@ fn d_device_mix() -> DeviceMix {
         tablet: 0.1,
     }
 }
+fn d_click_window() -> f64 {
+    90.0
+}
+
 fn d_landing() -> String {
     "/".into()
 }
@@ -864,6 +881,9 @@ mod tests {
             device_mix: d_device_mix(),
             referrer_loss_rate: None,
             recorded_as: BTreeMap::new(),
+            click_id: None,
+            click_window_days: 90.0,
+            click_id_classified: false,
             campaigns: vec![],
             landing_page: "/".into(),
         };

@@ -442,6 +442,32 @@ pub(super) fn check(s: &Scenario) -> Vec<Problem> {
                 );
             }
         }
+        if let Some(param) = &ch.click_id {
+            let ok = !param.is_empty()
+                && param
+                    .chars()
+                    .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_');
+            if !ok {
+                c.push(
+                    &format!("{base}.click_id"),
+                    format!("{param:?}"),
+                    "a URL parameter name of lowercase letters, digits and `_` (e.g. \"gclid\")",
+                );
+            }
+            if ch.kind == TouchKind::Impression {
+                c.push(
+                    &format!("{base}.click_id"),
+                    format!("{param:?}"),
+                    "only click channels carry click ids (this one has kind = \"impression\")",
+                );
+            }
+        }
+        c.within(
+            &format!("{base}.click_window_days"),
+            ch.click_window_days,
+            1.0,
+            3650.0,
+        );
         for (label, &share) in &ch.recorded_as {
             let path = format!("{base}.recorded_as.{label}");
             let known = label == crate::log::DIRECT

@@ -242,12 +242,14 @@ mod tests {
         // Two strangers both type a junk address: they must stay apart.
         log.form_fills.push(FormFill {
             event_id: 30,
+            click_id: None,
             time_ms: 9_000,
             cookie_id: Some(20),
             email: "test@test.com".into(),
         });
         log.form_fills.push(FormFill {
             event_id: 31,
+            click_id: None,
             time_ms: 9_500,
             cookie_id: Some(10),
             email: "test@test.com".into(),
@@ -262,6 +264,7 @@ mod tests {
         // The stranger's cookie 20 later types a's email (a shared or mistyped address).
         log.form_fills.push(FormFill {
             event_id: 30,
+            click_id: None,
             time_ms: 9_000,
             cookie_id: Some(20),
             email: "a@x.com".into(),

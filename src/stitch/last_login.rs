@@ -65,6 +65,7 @@ mod tests {
         // Someone else identifies on cookie 10 later.
         log.form_fills.push(FormFill {
             event_id: 20,
+            click_id: None,
             time_ms: 9_000,
             cookie_id: Some(10),
             email: "b@y.com".into(),

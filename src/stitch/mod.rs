@@ -464,12 +464,14 @@ pub(crate) mod tests {
         log.form_fills = vec![
             FormFill {
                 event_id: 6,
+                click_id: None,
                 time_ms: 4_000,
                 cookie_id: Some(10),
                 email: "a@x.com".into(),
             },
             FormFill {
                 event_id: 7,
+                click_id: None,
                 time_ms: 5_000,
                 cookie_id: Some(11),
                 email: "a@x.com".into(),
@@ -477,6 +479,7 @@ pub(crate) mod tests {
         ];
         log.crm_leads = vec![CrmLead {
             event_id: 8,
+            click_id: None,
             time_ms: 4_000,
             email: "a@x.com".into(),
             form_fill_id: 6,

@@ -181,6 +181,7 @@ mod tests {
         // The second device's form uses a variant; the deterministic stitcher would split.
         log.form_fills[1] = FormFill {
             event_id: 7,
+            click_id: None,
             time_ms: 5_000,
             cookie_id: Some(11),
             email: "a+news@x.com".into(),
