@@ -434,10 +434,8 @@ fn without_cookie_loss_every_lead_carries_its_devices_last_click_id() {
             .visits
             .iter()
             .zip(&truth.events.visit_person)
-            .filter(|(v, p)| **p == person && v.time_ms <= lead.time_ms && v.click_id.is_some())
-            .map(|(v, _)| v.click_id)
-            .last()
-            .flatten();
+            .rfind(|(v, p)| **p == person && v.time_ms <= lead.time_ms && v.click_id.is_some())
+            .and_then(|(v, _)| v.click_id);
         assert_eq!(lead.click_id, last_click, "lead {}", lead.event_id);
         with_click += usize::from(last_click.is_some());
     }
