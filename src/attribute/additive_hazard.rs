@@ -1,10 +1,12 @@
 //! `additive_hazard`: the survival model of Zhang, Wei & Ren (2014),
 //! "Multi-touch attribution in online advertising with survival theory",
-//! ICDM 2014, §III (additive hazard with exponentially decaying touch
-//! effects, fit by maximum likelihood; a converting user's credit is each
-//! touch's share of the hazard at the conversion). The paper writes a
-//! touch's effect β_k·ω_k·e^{−ω_k Δt}; ours is the same family with
-//! β_c = β_k·ω_k. DESIGN §4.2: close to, not exactly, the simulation's clock
+//! ICDM 2014, pp. 687–696: additive hazard with exponentially decaying
+//! touch effects, fit by maximum likelihood; a converting user's credit is
+//! each touch's share of the hazard at the conversion. The paper's (and the
+//! `mta` package's) touch effect is β_k·ω_k·e^{−ω_k Δt} with cumulative
+//! β_k·(1 − e^{−ω_k Δt}); ours is the same family with β_c = β_k·ω_k.
+//! (Section and equation numbers not cited: checked against the abstract and
+//! the `mta` package's implementation, not the full text.) DESIGN §4.2: close to, not exactly, the simulation's clock
 //! family (whose hazard is p·f/(1 − p·F)).
 //!
 //! **Model.** Time in days. A journey's hazard at time t is
@@ -48,7 +50,9 @@
 //! gets 100 % and `unknown` stays what it is for every model, the leads with
 //! no touch in the window. A journey whose touches all sit at the lead
 //! instant (or whose labels have no fitted effect), and a journey with
-//! revenue but no lead, split evenly over the window's touches.
+//! revenue but no lead, split evenly over the window's touches. A label seen
+//! only on non-converting journeys gets a fitted β (near 0) but no credit:
+//! only converting journeys' touches are credited.
 //! Must never: name the world, the observation layer or the truth ledger.
 
 use super::{Attributor, Journey, Journeys, credit_by_journey_rule};

@@ -1,8 +1,11 @@
 //! `logistic{bags, sample_fraction}`: bagged logistic regression on label
 //! presence, after Shao & Li (2011), "Data-driven multi-touch attribution
-//! models", KDD 2011, §3 (the bagged logistic regression model: one binary
+//! models", KDD 2011, the bagged logistic regression model: one binary
 //! covariate per channel, "1" if the user saw the channel, response =
-//! conversion; many fits on samples of the rows, coefficients averaged).
+//! conversion; many fits on samples of the rows (and, there, of the
+//! covariates), coefficients averaged. (Section and equation numbers not
+//! cited: checked against the abstract and the `mta` package's
+//! implementation, not the full text.)
 //!
 //! **Data.** One row per observed label set (the distinct labels of a
 //! journey's touches inside the look-back window; `direct` and `unassigned`
