@@ -1,8 +1,10 @@
 //! Attribution throughput (issue 5): 1M journeys over 8 channels with
 //! geometric path lengths (~200k distinct paths), generated deterministically
-//! here; every model, and the distinct-path counting pass alone
+//! here; every model (`logistic` and `additive_hazard` too), and the
+//! distinct-path counting pass alone
 //! (`cargo bench --bench attribute`). Throughput is in journeys per second;
-//! Markov and `shapley_rate` include their counting pass.
+//! Markov, `shapley_rate` and `logistic` include their counting pass;
+//! `additive_hazard` its fit (on a 200,000-journey subsample).
 
 use closedloop::attribute::{self, DistinctPaths, Journeys};
 use closedloop::spec::AttributorSpec;
@@ -98,6 +100,14 @@ fn attribute(c: &mut Criterion) {
         "attribute bench: {} journeys, {} touches, {distinct} distinct paths",
         js.journeys.len(),
         js.touches.len()
+    );
+    let hazard = attribute::AdditiveHazard {
+        lookback_days: 90.0,
+    }
+    .fit(&js);
+    eprintln!(
+        "additive_hazard fit: {} journeys, {} L-BFGS iterations, converged {}",
+        hazard.journeys_fitted, hazard.iterations, hazard.converged
     );
     let mut group = c.benchmark_group("attribute_1m");
     group.sample_size(10);

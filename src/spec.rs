@@ -163,6 +163,25 @@ pub enum AttributorSpec {
         #[serde(default = "default_lookback")]
         lookback_days: f64,
     },
+    /// Bagged logistic regression on label presence (Shao & Li 2011); each
+    /// converting set split by its positive mean coefficients.
+    Logistic {
+        /// Bags (logistic fits on resampled journeys), averaged.
+        #[serde(default = "default_logistic_bags")]
+        bags: u32,
+        /// Share of the journeys each bag draws (binomial thinning of the weights).
+        #[serde(default = "default_logistic_fraction")]
+        sample_fraction: f64,
+        /// Touches older than this before the lead are ignored.
+        #[serde(default = "default_lookback")]
+        lookback_days: f64,
+    },
+    /// Additive hazard with exponentially decaying touch effects (Zhang, Wei & Ren 2014).
+    AdditiveHazard {
+        /// Touches older than this before the lead are ignored.
+        #[serde(default = "default_lookback")]
+        lookback_days: f64,
+    },
 }
 
 /// Default half-life of `time_decay`, in days.
@@ -173,6 +192,12 @@ pub const DEFAULT_POSITION_SHARE: f64 = 0.4;
 pub const DEFAULT_MARKOV_ORDER: u8 = 1;
 /// Highest supported order of `markov`.
 pub const MAX_MARKOV_ORDER: u8 = 4;
+/// Default number of bags of `logistic`.
+pub const DEFAULT_LOGISTIC_BAGS: u32 = 50;
+/// Most bags of `logistic`.
+pub const MAX_LOGISTIC_BAGS: u32 = 10_000;
+/// Default sample fraction of `logistic` (Shao & Li 2011 and the `mta` package use 0.5).
+pub const DEFAULT_LOGISTIC_FRACTION: f64 = 0.5;
 
 fn default_half_life() -> f64 {
     DEFAULT_HALF_LIFE_DAYS
@@ -182,6 +207,12 @@ fn default_position_share() -> f64 {
 }
 fn default_markov_order() -> u8 {
     DEFAULT_MARKOV_ORDER
+}
+fn default_logistic_bags() -> u32 {
+    DEFAULT_LOGISTIC_BAGS
+}
+fn default_logistic_fraction() -> f64 {
+    DEFAULT_LOGISTIC_FRACTION
 }
 
 /// One parameter of a strategy, for `closedloop list` and docs.
@@ -356,6 +387,28 @@ pub const ATTRIBUTORS: &[StrategyDescriptor] = &[
     StrategyDescriptor {
         kind: "shapley_rate",
         summary: "Shapley value of the conversion rate of each exact channel set, per converting set",
+        params: &[LOOKBACK],
+    },
+    StrategyDescriptor {
+        kind: "logistic",
+        summary: "bagged logistic regression on channel presence (Shao & Li 2011); each converting set split by positive mean coefficients, seeded (CLI logistic:BAGS:FRACTION)",
+        params: &[
+            ParamDescriptor {
+                name: "bags",
+                help: "logistic fits on resampled journeys, averaged (1..=10000)",
+                default: "50",
+            },
+            ParamDescriptor {
+                name: "sample_fraction",
+                help: "share of the journeys each bag draws (0 < f <= 1)",
+                default: "0.5",
+            },
+            LOOKBACK,
+        ],
+    },
+    StrategyDescriptor {
+        kind: "additive_hazard",
+        summary: "additive hazard, touch effects beta*exp(-omega*age) plus a baseline, fit by maximum likelihood (Zhang, Wei & Ren 2014); needs touch times",
         params: &[LOOKBACK],
     },
 ];
@@ -544,6 +597,12 @@ impl AttributorSpec {
             },
             AttributorSpec::ShapleyCount { lookback_days },
             AttributorSpec::ShapleyRate { lookback_days },
+            AttributorSpec::Logistic {
+                bags: DEFAULT_LOGISTIC_BAGS,
+                sample_fraction: DEFAULT_LOGISTIC_FRACTION,
+                lookback_days,
+            },
+            AttributorSpec::AdditiveHazard { lookback_days },
         ]
     }
 
@@ -633,6 +692,27 @@ impl AttributorSpec {
                     lookback_days,
                 })
             }
+            "logistic" => {
+                let usage = "logistic:BAGS:FRACTION";
+                at_most(2, usage)?;
+                let bags = match parts.get(1) {
+                    None => DEFAULT_LOGISTIC_BAGS,
+                    Some(p) => p.parse::<u32>().map_err(|_| {
+                        spec_err(
+                            given,
+                            format!("{usage} takes a whole number of bags 1..={MAX_LOGISTIC_BAGS}"),
+                        )
+                    })?,
+                };
+                Ok(AttributorSpec::Logistic {
+                    bags,
+                    sample_fraction: num(2, DEFAULT_LOGISTIC_FRACTION, usage)?,
+                    lookback_days,
+                })
+            }
+            "additive_hazard" => {
+                no_params(given, parts).map(|_| AttributorSpec::AdditiveHazard { lookback_days })
+            }
             "w_shaped" => {
                 no_params(given, parts).map(|_| AttributorSpec::WShaped { lookback_days })
             }
@@ -671,7 +751,9 @@ impl AttributorSpec {
             | AttributorSpec::WShaped { lookback_days }
             | AttributorSpec::Markov { lookback_days, .. }
             | AttributorSpec::ShapleyCount { lookback_days }
-            | AttributorSpec::ShapleyRate { lookback_days } => lookback_days,
+            | AttributorSpec::ShapleyRate { lookback_days }
+            | AttributorSpec::Logistic { lookback_days, .. }
+            | AttributorSpec::AdditiveHazard { lookback_days } => lookback_days,
         }
     }
 
@@ -680,7 +762,9 @@ impl AttributorSpec {
     /// opportunities, `None` when it can.
     pub fn path_file_gap(&self) -> Option<&'static str> {
         match self {
-            AttributorSpec::TimeDecay { .. } => Some("needs touch times"),
+            AttributorSpec::TimeDecay { .. } | AttributorSpec::AdditiveHazard { .. } => {
+                Some("needs touch times")
+            }
             AttributorSpec::WShaped { .. } => Some("needs the opportunity"),
             _ => None,
         }
@@ -713,6 +797,27 @@ impl AttributorSpec {
                     format!("must be within 1..={MAX_MARKOV_ORDER}"),
                 ));
             }
+            AttributorSpec::Logistic {
+                bags,
+                sample_fraction,
+                ..
+            } => {
+                if !(1..=MAX_LOGISTIC_BAGS).contains(&bags) {
+                    out.push((
+                        "bags",
+                        bags as f64,
+                        format!("must be within 1..={MAX_LOGISTIC_BAGS}"),
+                    ));
+                }
+                if !(sample_fraction.is_finite() && sample_fraction > 0.0 && sample_fraction <= 1.0)
+                {
+                    out.push((
+                        "sample_fraction",
+                        sample_fraction,
+                        "must be within 0 < f <= 1".into(),
+                    ));
+                }
+            }
             _ => {}
         }
         out
@@ -736,6 +841,12 @@ impl AttributorSpec {
             AttributorSpec::Markov { order, .. } => format!("markov_{order}"),
             AttributorSpec::ShapleyCount { .. } => "shapley_count".to_string(),
             AttributorSpec::ShapleyRate { .. } => "shapley_rate".to_string(),
+            AttributorSpec::Logistic {
+                bags,
+                sample_fraction,
+                ..
+            } => format!("logistic_{bags}_{sample_fraction}"),
+            AttributorSpec::AdditiveHazard { .. } => "additive_hazard".to_string(),
         };
         let lb = self.lookback_days();
         if lb == DEFAULT_LOOKBACK_DAYS {
@@ -815,6 +926,22 @@ mod tests {
             AttributorSpec::parse("position_based").unwrap().id(),
             "position_based_0.4_0.4"
         );
+        assert_eq!(
+            AttributorSpec::parse("logistic").unwrap().id(),
+            "logistic_50_0.5"
+        );
+        assert_eq!(
+            AttributorSpec::parse("logistic:20:0.8").unwrap().id(),
+            "logistic_20_0.8"
+        );
+        assert_eq!(
+            AttributorSpec::parse("logistic_20_0.8").unwrap(),
+            AttributorSpec::parse("logistic:20:0.8").unwrap()
+        );
+        assert_eq!(
+            AttributorSpec::parse("additive_hazard").unwrap().id(),
+            "additive_hazard"
+        );
         assert_eq!(StitcherSpec::all().len(), STITCHERS.len());
         assert_eq!(AttributorSpec::all().len(), ATTRIBUTORS.len());
     }
@@ -837,6 +964,13 @@ mod tests {
             "position_based:-0.1:0.2",
             "w_shaped:1",
             "shapley_rate:2",
+            "logistic:0",
+            "logistic:1.5",
+            "logistic:10:0",
+            "logistic:10:1.5",
+            "logistic:10:0.5:3",
+            "logistic_10_x",
+            "additive_hazard:3",
         ] {
             assert!(AttributorSpec::parse(bad).is_err(), "{bad}");
         }

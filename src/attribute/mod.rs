@@ -1,8 +1,9 @@
 //! Attribution (step 4 of the loop): journeys built from the log and a
 //! stitcher's partition (or from a path file), the `Attributor` trait, its
 //! registry, the rules (first, last, last non-direct, linear, time decay,
-//! position based, W-shaped), Markov removal effects and the two Shapley
-//! games. Markov and `shapley_rate` work on distinct paths counted once.
+//! position based, W-shaped), Markov removal effects, the two Shapley
+//! games, bagged logistic regression and the additive hazard model. Markov,
+//! `shapley_rate` and `logistic` work on distinct paths counted once.
 //!
 //! A journey is one cluster's visits in time order; it converts if the cluster
 //! holds a CRM lead (lead time = its earliest record), and carries the revenue
@@ -12,11 +13,13 @@
 //! Adding a model = one file + one line in [`build`] + a `spec` entry + tests.
 //! Must never: name the world, the observation layer or the truth ledger.
 
+mod additive_hazard;
 mod first_touch;
 mod journey;
 mod last_non_direct;
 mod last_touch;
 mod linear;
+mod logistic;
 mod markov;
 mod paths;
 mod position_based;
@@ -25,11 +28,13 @@ mod shapley_rate;
 mod time_decay;
 mod w_shaped;
 
+pub use additive_hazard::{AdditiveHazard, HazardFit};
 pub use first_touch::FirstTouch;
 pub use journey::{Journey, Journeys, PathRow, Touch};
 pub use last_non_direct::LastNonDirect;
 pub use last_touch::LastTouch;
 pub use linear::Linear;
+pub use logistic::{Logistic, LogisticFit};
 pub use markov::{Markov, MarkovFit};
 pub use paths::{DistinctPaths, PathHasher};
 pub use position_based::PositionBased;
@@ -73,6 +78,16 @@ pub fn build(spec: &AttributorSpec) -> Box<dyn Attributor> {
         }),
         AttributorSpec::ShapleyCount { .. } => Box::new(ShapleyCount { lookback_days }),
         AttributorSpec::ShapleyRate { .. } => Box::new(ShapleyRate { lookback_days }),
+        &AttributorSpec::Logistic {
+            bags,
+            sample_fraction,
+            ..
+        } => Box::new(Logistic {
+            bags,
+            sample_fraction,
+            lookback_days,
+        }),
+        AttributorSpec::AdditiveHazard { .. } => Box::new(AdditiveHazard { lookback_days }),
     }
 }
 

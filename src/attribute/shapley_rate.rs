@@ -31,15 +31,20 @@ pub struct ShapleyRate {
 }
 
 /// One observed label set with what its journeys add up to.
-struct SetStats {
-    labels: Box<[LabelId]>,
-    conversions: f64,
-    journeys: f64,
-    revenue: f64,
+pub(crate) struct SetStats {
+    /// The set's labels, sorted.
+    pub(crate) labels: Box<[LabelId]>,
+    /// Conversions of its journeys.
+    pub(crate) conversions: f64,
+    /// Its journeys: conversions + non-converting journeys.
+    pub(crate) journeys: f64,
+    /// Revenue of its journeys.
+    pub(crate) revenue: f64,
 }
 
-/// The observed label sets of the distinct paths, in order of first appearance.
-fn label_sets(paths: &DistinctPaths, n_labels: usize) -> Vec<SetStats> {
+/// The observed label sets of the distinct paths, in order of first
+/// appearance (so the order never depends on how labels are numbered).
+pub(crate) fn label_sets(paths: &DistinctPaths, n_labels: usize) -> Vec<SetStats> {
     let mut by_mask: HashMap<u128, u32, BuildHasherDefault<PathHasher>> = HashMap::default();
     let mut by_labels: PathMap<u32> = PathMap::default();
     let mut sets: Vec<SetStats> = Vec::new();
