@@ -418,7 +418,7 @@ fn additive_hazard_beats_last_touch_on_a_lossless_world() {
     use closedloop::credit::Measure;
     use closedloop::score::credit_error;
     let sc = lossless_quickstart();
-    let channels: Vec<String> = sc.channels.iter().map(|c| c.id.clone()).collect();
+    let channels = closedloop::experiment::scored_channels(&sc);
     let mut errors = Vec::new();
     for replicate in 0..2 {
         let (_, obs, truth) = closedloop::experiment::simulate(&sc, replicate);
