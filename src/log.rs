@@ -196,9 +196,121 @@ pub fn email_token(email: &str) -> NonZeroU64 {
     NonZeroU64::new(h).unwrap_or(NonZeroU64::MIN)
 }
 
+/// How analytics tools cut a cookie's visits into sessions (DESIGN §3.4).
+#[derive(Clone, Copy, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
+#[serde(default)]
+pub struct SessionRule {
+    /// A visit more than this many minutes after the cookie's previous visit
+    /// starts a new session.
+    pub timeout_minutes: f64,
+    /// A visit whose recorded source (label and campaign) differs from its
+    /// session's starts a new session — unless it is `direct`, which never
+    /// overrides a known source (as Google Analytics does).
+    pub split_on_campaign: bool,
+}
+
+impl Default for SessionRule {
+    fn default() -> Self {
+        SessionRule {
+            timeout_minutes: 30.0,
+            split_on_campaign: true,
+        }
+    }
+}
+
+impl EventLog {
+    /// Per visit: whether it starts a session of its cookie under `rule`.
+    /// A session takes its first visit's source; reading the log as sessions
+    /// means keeping only the visits marked here.
+    pub fn session_starts(&self, rule: &SessionRule) -> Vec<bool> {
+        let timeout_ms = rule.timeout_minutes * 60_000.0;
+        let direct = self.label_id(DIRECT);
+        // cookie → (last visit time, session source)
+        let mut open: std::collections::HashMap<u64, (i64, (LabelId, Option<u16>))> =
+            std::collections::HashMap::with_capacity(self.visits.len() / 2);
+        self.visits
+            .iter()
+            .map(|v| {
+                let source = (v.channel, v.campaign);
+                let starts = match open.get(&v.cookie_id) {
+                    None => true,
+                    Some(&(last, session_source)) => {
+                        (v.time_ms - last) as f64 > timeout_ms
+                            || (rule.split_on_campaign
+                                && Some(v.channel) != direct
+                                && source != session_source)
+                    }
+                };
+                let entry = open.entry(v.cookie_id).or_insert((v.time_ms, source));
+                entry.0 = v.time_ms;
+                if starts {
+                    entry.1 = source;
+                }
+                starts
+            })
+            .collect()
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn sessions_by_hand() {
+        let labels = EventLog::labels_for(&["a".into(), "b".into()]);
+        let (a, b, direct) = (0, 1, 2);
+        let min = 60_000;
+        let visit = |time_ms: i64, cookie_id: u64, channel: LabelId| Visit {
+            event_id: 0,
+            time_ms,
+            cookie_id,
+            channel,
+            campaign: None,
+            click_id: None,
+            landing_page: 0,
+            pages_viewed: 1,
+            dwell_s: 1.0,
+            ip_hash: 0,
+            user_agent: 0,
+            email_token: None,
+        };
+        let log = EventLog {
+            labels,
+            n_channels: 2,
+            visits: vec![
+                visit(0, 1, a),
+                visit(5 * min, 2, a),       // another cookie: its own session
+                visit(6 * min, 2, a),       // same source, 1 minute later
+                visit(10 * min, 1, direct), // direct never overrides a source
+                visit(20 * min, 1, b),      // a new source starts a session
+                visit(70 * min, 1, b),      // 50 minutes of inactivity
+                visit(99 * min, 1, b),      // 29 minutes: same session
+            ],
+            ..Default::default()
+        };
+        let split = SessionRule::default();
+        assert_eq!(
+            log.session_starts(&split),
+            [true, true, false, false, true, true, false]
+        );
+        let no_split = SessionRule {
+            split_on_campaign: false,
+            ..split
+        };
+        assert_eq!(
+            log.session_starts(&no_split),
+            [true, true, false, false, false, true, false]
+        );
+        let long = SessionRule {
+            timeout_minutes: 1440.0,
+            split_on_campaign: false,
+        };
+        assert_eq!(
+            log.session_starts(&long),
+            [true, true, false, false, false, false, false]
+        );
+    }
 
     #[test]
     fn email_token_ignores_case_and_spaces() {

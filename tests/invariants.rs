@@ -487,6 +487,53 @@ fn itp_caps_script_cookies_and_classified_click_ids_cap_them_at_a_day() {
 }
 
 #[test]
+fn session_journeys_keep_the_conversions_and_coarsen_with_the_timeout() {
+    let sc = quickstart();
+    let (_, obs, _) = simulate(&sc);
+    let ids = stitch::build(&StitcherSpec::Deterministic).stitch(&obs.log);
+    let by_visit = Journeys::build(&obs.log, &ids);
+    let mut prev_touches = by_visit.touches.len();
+    for (timeout_minutes, split_on_campaign) in
+        [(1.0, true), (30.0, true), (30.0, false), (1440.0, false)]
+    {
+        let rule = closedloop::log::SessionRule {
+            timeout_minutes,
+            split_on_campaign,
+        };
+        let by_session = Journeys::build_sessions(&obs.log, &ids, &rule);
+        // Same journeys, conversions and revenue; each journey's touches a
+        // subsequence of its visits, starting with the same first visit.
+        assert_eq!(by_session.journeys.len(), by_visit.journeys.len());
+        for (s, v) in by_session.journeys.iter().zip(&by_visit.journeys) {
+            assert_eq!(
+                (s.lead_ms, s.conversions, s.revenue),
+                (v.lead_ms, v.conversions, v.revenue)
+            );
+            let (st, vt) = (by_session.touches_of(s), by_visit.touches_of(v));
+            assert!(st.len() <= vt.len() && st.first() == vt.first());
+            let mut it = vt.iter();
+            assert!(st.iter().all(|t| it.any(|x| x == t)), "not a subsequence");
+        }
+        // Longer sessions (and no campaign splits) only merge sessions.
+        assert!(
+            by_session.touches.len() <= prev_touches,
+            "{timeout_minutes} min"
+        );
+        prev_touches = by_session.touches.len();
+        // Credit still sums to the conversions.
+        let credit =
+            attribute::build(&AttributorSpec::parse("linear").unwrap()).attribute(&by_session);
+        assert!(close(
+            credit.total_conversions(),
+            by_visit.converting().map(|j| j.conversions).sum(),
+            1e-12
+        ));
+    }
+    // Day-long sessions do merge some visits.
+    assert!(prev_touches < by_visit.touches.len());
+}
+
+#[test]
 fn ip_noise_only_moves_visits_to_shared_carrier_addresses() {
     let mut sc = quickstart();
     sc.persons = 4000;

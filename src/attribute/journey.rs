@@ -2,7 +2,7 @@
 //! conversion (CRM lead), earliest opportunity and revenue (deals) each
 //! cluster holds; or journeys from a path file's rows (no times).
 
-use crate::log::{EventLog, LabelId};
+use crate::log::{EventLog, LabelId, SessionRule};
 use crate::stitch::{Identities, IntMap};
 
 /// One recorded touch of a journey.
@@ -163,8 +163,21 @@ impl Journeys {
         js
     }
 
-    /// Build the journeys of a partition of the log.
+    /// Build the journeys of a partition of the log, one touch per visit.
     pub fn build(log: &EventLog, ids: &Identities) -> Journeys {
+        Journeys::build_kept(log, ids, None)
+    }
+
+    /// Build the journeys of a partition of the log, one touch per session
+    /// (its first visit's time and recorded source), as analytics tools do.
+    pub fn build_sessions(log: &EventLog, ids: &Identities, rule: &SessionRule) -> Journeys {
+        let starts = log.session_starts(rule);
+        Journeys::build_kept(log, ids, Some(&starts))
+    }
+
+    /// Build journeys from the visits `keep` marks (every visit if None).
+    fn build_kept(log: &EventLog, ids: &Identities, keep: Option<&[bool]>) -> Journeys {
+        let keep_visit = |i: usize| keep.is_none_or(|k| k[i]);
         let n = ids.n_clusters as usize;
         // Leads and deals are few: keep them in sparse maps, not per cluster.
         let mut lead_ms: IntMap<u32, i64> = IntMap::default();
@@ -183,8 +196,10 @@ impl Journeys {
         }
         // Counting sort of visits by cluster (visits are already in time order).
         let mut start = vec![0u32; n + 1];
-        for &c in &ids.visit {
-            start[c as usize + 1] += 1;
+        for (i, &c) in ids.visit.iter().enumerate() {
+            if keep_visit(i) {
+                start[c as usize + 1] += 1;
+            }
         }
         for i in 0..n {
             start[i + 1] += start[i];
@@ -194,11 +209,14 @@ impl Journeys {
                 time_ms: 0,
                 label: 0
             };
-            log.visits.len()
+            start[n] as usize
         ];
         {
             let mut slot = start.clone();
-            for (v, &c) in log.visits.iter().zip(&ids.visit) {
+            for (i, (v, &c)) in log.visits.iter().zip(&ids.visit).enumerate() {
+                if !keep_visit(i) {
+                    continue;
+                }
                 touches[slot[c as usize] as usize] = Touch {
                     time_ms: v.time_ms,
                     label: v.channel,

@@ -10,7 +10,7 @@
 use crate::attribute::{self, Journeys};
 use crate::credit::Credit;
 use crate::observe::{self, Losses};
-use crate::scenario::Scenario;
+use crate::scenario::{JourneyUnit, Scenario};
 use crate::score::{self, CreditErrors, ScoredChannels, StitchMetrics};
 use crate::spec::{AttributorSpec, StitcherSpec};
 use crate::stitch::{self, Identities};
@@ -70,6 +70,8 @@ pub struct WorldSummary {
     pub existing_customers: u64,
     /// CRM lead records (duplicates included).
     pub crm_leads: u64,
+    /// Sessions of the recorded visits (under the scenario's session rule).
+    pub recorded_sessions: u64,
     /// CRM lead records carrying a platform click id.
     pub leads_with_click_id: u64,
     /// Deals imported back to an ad platform by click id.
@@ -187,6 +189,12 @@ fn summarize_world(sc: &Scenario, w: &world::World, obs: &observe::Observation) 
         revenue: 0.0,
         existing_customers: 0,
         crm_leads: obs.log.crm_leads.len() as u64,
+        recorded_sessions: obs
+            .log
+            .session_starts(&sc.sessions)
+            .iter()
+            .filter(|s| **s)
+            .count() as u64,
         leads_with_click_id: obs
             .log
             .crm_leads
@@ -257,7 +265,10 @@ pub fn run_replicate(sc: &Scenario, cfg: &RunConfig, replicate: u32) -> Replicat
         rayon::join(
             || score::score_stitching(log, ids, &truth),
             || {
-                let journeys = Journeys::build(log, ids);
+                let journeys = match sc.journey_unit {
+                    JourneyUnit::Visit => Journeys::build(log, ids),
+                    JourneyUnit::Session => Journeys::build_sessions(log, ids, &sc.sessions),
+                };
                 (
                     score::path_lengths(&journeys),
                     attribute_all(name, &journeys, &cfg.models, &truth, &channels),

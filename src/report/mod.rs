@@ -27,6 +27,7 @@ fn world_json(w: &WorldSummary) -> Value {
         "recorded_visits": w.recorded_visits,
         "form_fills": w.form_fills,
         "crm_leads": w.crm_leads,
+        "recorded_sessions": w.recorded_sessions,
         "leads_with_click_id": w.leads_with_click_id,
         "conversion_imports": w.conversion_imports,
         "leads": w.leads,

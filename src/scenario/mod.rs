@@ -10,6 +10,7 @@
 
 mod validate;
 
+use crate::log::SessionRule;
 use crate::spec::{AttributorSpec, StitcherSpec};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
@@ -70,6 +71,12 @@ pub struct Scenario {
     /// What the tracker and the CRM record (never changes the truth).
     #[serde(default)]
     pub observe: Observe,
+    /// How analytics tools cut the log into sessions.
+    #[serde(default)]
+    pub sessions: SessionRule,
+    /// What a journey's touches are: every visit, or every session.
+    #[serde(default)]
+    pub journey_unit: JourneyUnit,
     /// Stitchers to run (default: every registered one).
     #[serde(default)]
     pub stitchers: Vec<StitcherSpec>,
@@ -549,6 +556,17 @@ impl Default for Sales {
             handoff_loss_rate: 0.1,
         }
     }
+}
+
+/// What the touches of a journey are.
+#[derive(Clone, Copy, Debug, Default, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "snake_case")]
+pub enum JourneyUnit {
+    /// Every recorded visit.
+    #[default]
+    Visit,
+    /// Every session (its first visit), as analytics tools report.
+    Session,
 }
 
 /// What happens to visits whose visitor declined consent.

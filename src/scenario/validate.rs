@@ -597,6 +597,16 @@ pub(super) fn check(s: &Scenario) -> Vec<Problem> {
     }
     c.within("observe.referrer_loss_rate", o.referrer_loss_rate, 0.0, 1.0);
     c.within("observe.email_typo_rate", o.email_typo_rate, 0.0, 1.0);
+    if !(s.sessions.timeout_minutes.is_finite()
+        && s.sessions.timeout_minutes > 0.0
+        && s.sessions.timeout_minutes <= 1440.0)
+    {
+        c.push(
+            "sessions.timeout_minutes",
+            s.sessions.timeout_minutes,
+            "must be > 0 and <= 1440 (a day)",
+        );
+    }
     c.within("observe.email_variant_rate", o.email_variant_rate, 0.0, 1.0);
     c.within("observe.second_email_rate", o.second_email_rate, 0.0, 1.0);
     c.within("observe.rep_typo_rate", o.rep_typo_rate, 0.0, 1.0);
