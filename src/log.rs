@@ -47,6 +47,8 @@ pub struct Visit {
     pub user_agent: u16,
     /// Email token (see [`email_token`]) when the visit came from a newsletter click.
     pub email_token: Option<NonZeroU64>,
+    /// The site account id when the visitor was logged in (opaque).
+    pub user_id: Option<NonZeroU64>,
 }
 
 /// A form fill: the moment a visitor gives an email.
@@ -60,6 +62,9 @@ pub struct FormFill {
     pub cookie_id: Option<u64>,
     /// The last platform click id the cookie stored (a hidden form field), if any.
     pub click_id: Option<NonZeroU64>,
+    /// The site account the form fill created or was made in (sites with
+    /// logins only; opaque).
+    pub user_id: Option<NonZeroU64>,
     /// The email as typed.
     pub email: String,
 }
@@ -274,6 +279,7 @@ mod tests {
             ip_hash: 0,
             user_agent: 0,
             email_token: None,
+            user_id: None,
         };
         let log = EventLog {
             labels,

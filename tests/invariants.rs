@@ -224,6 +224,7 @@ fn observation_never_changes_the_truth() {
     o.consent_decline_rate = 0.6;
     o.consent_mode = closedloop::scenario::ConsentMode::OneOffId;
     o.tag_block_rate = tag_blocking(0.5);
+    o.login_rate = 0.7;
     o.ip_noise_rate = DeviceMix {
         desktop: 0.5,
         mobile: 0.9,
@@ -531,6 +532,61 @@ fn session_journeys_keep_the_conversions_and_coarsen_with_the_timeout() {
     }
     // Day-long sessions do merge some visits.
     assert!(prev_touches < by_visit.touches.len());
+}
+
+#[test]
+fn logins_are_return_visits_after_the_account_and_help_deterministic_stitching() {
+    let sc = quickstart();
+    let run = |login_rate: f64| {
+        let mut sc = sc.clone();
+        sc.observe.login_rate = login_rate;
+        let (w, obs, truth) = simulate(&sc);
+        let ids = stitch::build(&StitcherSpec::Deterministic).stitch(&obs.log);
+        let f1 = closedloop::score::score_stitching(&obs.log, &ids, &truth)
+            .pairwise
+            .f1;
+        (w, obs, truth, f1)
+    };
+    let (_, _, _, f1_without) = run(0.0);
+    let (w, obs, truth, f1_with) = run(0.8);
+    let log = &obs.log;
+    // The account starts at the person's first form fill in the log.
+    let mut account_from: std::collections::HashMap<u32, i64> = std::collections::HashMap::new();
+    for (f, &p) in log.form_fills.iter().zip(&truth.events.form_fill_person) {
+        let e = account_from.entry(p).or_insert(f.time_ms);
+        *e = (*e).min(f.time_ms);
+        assert!(
+            f.user_id.is_some(),
+            "a form fill on a site with logins names its account"
+        );
+    }
+    let mut logged_in = 0;
+    let mut account_of: std::collections::HashMap<u64, u32> = std::collections::HashMap::new();
+    for (v, (&p, &ti)) in log.visits.iter().zip(
+        truth
+            .events
+            .visit_person
+            .iter()
+            .zip(&truth.events.visit_touch),
+    ) {
+        let Some(u) = v.user_id else { continue };
+        logged_in += 1;
+        assert!(matches!(
+            w.touches[ti as usize].source,
+            world::Source::Return
+        ));
+        assert!(
+            v.time_ms > account_from[&p],
+            "logged in before the account existed"
+        );
+        // One account per person, never shared.
+        assert_eq!(*account_of.entry(u.get()).or_insert(p), p);
+    }
+    assert!(logged_in > 100, "{logged_in} logged-in visits");
+    assert!(
+        f1_with > f1_without,
+        "F1 {f1_with} with logins vs {f1_without} without"
+    );
 }
 
 #[test]

@@ -358,6 +358,12 @@ fn carrier_ip(salt: u64, u: f64, persons: u32) -> u64 {
     mix64(mix64(0x6361_7272_6965_7200 ^ index) ^ salt)
 }
 
+/// A person's site account id: opaque, never 0.
+fn account_id(salt: u64, person: u32) -> std::num::NonZeroU64 {
+    let id = mix64(salt ^ 0x6163_636f_756e_7400 ^ person as u64);
+    std::num::NonZeroU64::new(id).unwrap_or(std::num::NonZeroU64::MIN)
+}
+
 /// A click id: opaque, unique per world touch, never 0.
 fn click_id(salt: u64, touch: u32) -> std::num::NonZeroU64 {
     let id = mix64(salt ^ 0x636c_6963_6b00_0000 ^ touch as u64);
@@ -406,6 +412,18 @@ fn observe_group(
     // The click id the visit's cookie held after the visit, indexed likewise.
     let mut click_of: Vec<Option<StoredClick>> = vec![None; (t1 - t0) as usize];
     let direct = sc.channels.len() as u16;
+    // Accounts: a person's first form fill in the window creates one; later
+    // return visits may be logged in.
+    let account_from: Vec<Option<f64>> = (p0..p1)
+        .map(|person| {
+            let (a, b) = world.persons[person as usize].touches;
+            (a..b)
+                .map(|ti| &world.touches[ti as usize])
+                .filter(|t| t.form_fill && t.time >= 0.0 && t.time <= horizon)
+                .map(|t| t.time)
+                .reduce(f64::min)
+        })
+        .collect();
     // Newsletter tokens, computed once per person when first needed.
     let mut token_of: Vec<Option<std::num::NonZeroU64>> = vec![None; group.n_persons as usize];
 
@@ -428,6 +446,9 @@ fn observe_group(
         // IP noise: two uniforms per visit from the device's own stream.
         let mut ip_stream = Stream::new(seed, rep, StreamKind::ObserveDevice, device as u64, 2, 0);
         let ip_noise = o.ip_noise_rate.as_array()[dev.device_type as usize];
+        // Logins: one uniform per visit from the device's sub-stream 3.
+        let mut login_stream =
+            Stream::new(seed, rep, StreamKind::ObserveDevice, device as u64, 3, 0);
         let itp = BROWSERS[dev.browser as usize] == "safari"
             && o.cookie_setting == CookieSetting::Js
             && o.itp_cap_days > 0.0;
@@ -442,6 +463,7 @@ fn observe_group(
             let touch = &world.touches[ti as usize];
             let (gap_u, private_u, referrer_u) = (ds.uniform(), ds.uniform(), ds.uniform());
             let (noise_u, carrier_u) = (ip_stream.uniform(), ip_stream.uniform());
+            let login_u = login_stream.uniform();
             i += 1;
             let in_window = touch.time >= 0.0 && touch.time <= horizon;
             let count = |out: &mut BlockOut, k: &'static str| {
@@ -556,6 +578,10 @@ fn observe_group(
             } else {
                 ip_hash
             };
+            let logged_in = !declined
+                && matches!(touch.source, Source::Return)
+                && login_u < o.login_rate
+                && account_from[(touch.person - p0) as usize].is_some_and(|t| touch.time > t);
             let n = sc.channels.len();
             out.visits.push(Recorded {
                 visit: Visit {
@@ -575,6 +601,7 @@ fn observe_group(
                     ip_hash: visit_ip,
                     user_agent: t.ua[dev.browser as usize][dev.device_type as usize],
                     email_token,
+                    user_id: logged_in.then(|| account_id(salt, touch.person)),
                 },
                 person,
                 touch: ti,
@@ -624,6 +651,7 @@ fn observe_group(
                     time_ms,
                     cookie_id: cookie_of[(ti - t0) as usize],
                     click_id: form_click.map(|c| c.0),
+                    user_id: (o.login_rate > 0.0).then(|| account_id(salt, person)),
                     email: typed.email.clone(),
                 },
                 person,

@@ -612,6 +612,9 @@ pub struct Observe {
     pub consent_mode: ConsentMode,
     /// Share of channel visits recorded as `direct` (lost referrer / UTMs).
     pub referrer_loss_rate: f64,
+    /// Sites with accounts: share of a person's return visits made logged in
+    /// once their first form fill has created the account (0 = no logins).
+    pub login_rate: f64,
     /// Share of form fills whose email has a typo.
     pub email_typo_rate: f64,
     /// Share of form fills whose email is a case / dot / plus-tag variant.
@@ -638,6 +641,7 @@ impl Default for Observe {
             },
             consent_mode: ConsentMode::NotRecorded,
             referrer_loss_rate: 0.10,
+            login_rate: 0.0,
             email_typo_rate: 0.02,
             email_variant_rate: 0.10,
             second_email_rate: 0.05,
@@ -663,6 +667,7 @@ impl Observe {
             },
             consent_mode: ConsentMode::NotRecorded,
             referrer_loss_rate: 0.0,
+            login_rate: 0.0,
             email_typo_rate: 0.0,
             email_variant_rate: 0.0,
             second_email_rate: 0.0,

@@ -597,6 +597,7 @@ pub(super) fn check(s: &Scenario) -> Vec<Problem> {
     }
     c.within("observe.referrer_loss_rate", o.referrer_loss_rate, 0.0, 1.0);
     c.within("observe.email_typo_rate", o.email_typo_rate, 0.0, 1.0);
+    c.within("observe.login_rate", o.login_rate, 0.0, 1.0);
     if !(s.sessions.timeout_minutes.is_finite()
         && s.sessions.timeout_minutes > 0.0
         && s.sessions.timeout_minutes <= 1440.0)

@@ -1,9 +1,10 @@
 //! `deterministic`: cookies linked through the emails typed in form fills and
 //! through newsletter-click email tokens, retroactively (every visit of a
-//! cookie joins the person, earlier ones included, as HubSpot does). CRM
-//! records join by exact email.
+//! cookie joins the person, earlier ones included, as HubSpot does), and
+//! through site logins (account ids on visits and form fills). CRM records
+//! join by exact email.
 
-use super::{Identities, Nodes, Stitcher, stitch_with};
+use super::{Identities, Nodes, Stitcher, login_links, stitch_with};
 use crate::log::{EventLog, email_token};
 
 /// Exact-email identity graph over cookies.
@@ -32,6 +33,12 @@ impl Stitcher for Deterministic {
                     uf.union(c, t);
                 }
             }
+            let cookie_of = |i: usize| {
+                cookies
+                    .get(&log.visits[i].cookie_id)
+                    .expect("every visit's cookie has a node")
+            };
+            login_links(log, uf, cookie_of, form_nodes);
         })
     }
 }

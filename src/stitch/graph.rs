@@ -1,5 +1,6 @@
 //! `graph`: union–find over every identifier the log holds — cookies, emails
-//! as typed and normalised, newsletter tokens, CRM records — with guards
+//! as typed and normalised, newsletter tokens, site accounts (logins), CRM
+//! records — with guards
 //! against over-merging:
 //! - a blocklist of junk identifiers (empty, `test@…`, `none`, `noreply@…`, …)
 //!   that never link anything;
@@ -118,6 +119,14 @@ impl Stitcher for Graph {
             e.first = e.first.min(id.time_ms);
             e.last = e.last.max(id.time_ms);
         }
+        // A login identifies its cookie too.
+        for v in log.visits.iter().filter(|v| v.user_id.is_some()) {
+            let e = cookie_nodes
+                .entry(v.cookie_id)
+                .or_insert_with(|| new_entry(&mut g));
+            e.first = e.first.min(v.time_ms);
+            e.last = e.last.max(v.time_ms);
+        }
         let visit_nodes: Vec<u32> = log
             .visits
             .iter()
@@ -151,7 +160,9 @@ impl Stitcher for Graph {
         let mut typed: HashMap<&str, u32> = HashMap::new();
         let mut normal: HashMap<String, u32> = HashMap::new();
         let mut tokens: IntMap<u64, u32> = IntMap::default();
-        // Evidence in time order: form fills and newsletter clicks.
+        let mut users: IntMap<u64, u32> = IntMap::default();
+        // Evidence in time order: form fills, and visits carrying a
+        // newsletter token or a login.
         let mut evidence: Vec<(i64, u64, usize, bool)> = log
             .form_fills
             .iter()
@@ -161,12 +172,27 @@ impl Stitcher for Graph {
                 log.visits
                     .iter()
                     .enumerate()
-                    .filter(|(_, v)| v.email_token.is_some())
+                    .filter(|(_, v)| v.email_token.is_some() || v.user_id.is_some())
                     .map(|(i, v)| (v.time_ms, v.event_id, i, false)),
             )
             .collect();
         evidence.sort_unstable();
         for (_, _, i, is_form) in evidence {
+            // A site account: one identity, not an email, for the caps.
+            let user_id = if is_form {
+                log.form_fills[i].user_id
+            } else {
+                log.visits[i].user_id
+            };
+            if let Some(u) = user_id {
+                let node = if is_form {
+                    form_nodes[i]
+                } else {
+                    visit_nodes[i]
+                };
+                let a = *users.entry(u.get()).or_insert_with(|| g.node(0, 0));
+                g.link(node, a);
+            }
             if is_form {
                 let f = &log.form_fills[i];
                 if is_junk_email(&f.email) {
@@ -243,6 +269,7 @@ mod tests {
         log.form_fills.push(FormFill {
             event_id: 30,
             click_id: None,
+            user_id: None,
             time_ms: 9_000,
             cookie_id: Some(20),
             email: "test@test.com".into(),
@@ -250,6 +277,7 @@ mod tests {
         log.form_fills.push(FormFill {
             event_id: 31,
             click_id: None,
+            user_id: None,
             time_ms: 9_500,
             cookie_id: Some(10),
             email: "test@test.com".into(),
@@ -265,6 +293,7 @@ mod tests {
         log.form_fills.push(FormFill {
             event_id: 30,
             click_id: None,
+            user_id: None,
             time_ms: 9_000,
             cookie_id: Some(20),
             email: "a@x.com".into(),

@@ -66,6 +66,7 @@ mod tests {
         log.form_fills.push(FormFill {
             event_id: 20,
             click_id: None,
+            user_id: None,
             time_ms: 9_000,
             cookie_id: Some(10),
             email: "b@y.com".into(),

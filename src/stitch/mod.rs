@@ -261,6 +261,29 @@ pub(crate) fn stitch_with(
     crm_nodes(log, uf, visit_nodes, form_nodes)
 }
 
+/// Logins: a logged-in visit's cookie and a form fill made in an account join
+/// the account's node (`visit_node(i)` is visit i's node).
+pub(crate) fn login_links(
+    log: &EventLog,
+    uf: &mut UnionFind,
+    visit_node: impl Fn(usize) -> u32,
+    form_nodes: &[u32],
+) {
+    let mut users: Nodes<u64> = Nodes::default();
+    for (i, v) in log.visits.iter().enumerate() {
+        if let Some(u) = v.user_id {
+            let n = users.get_or_add(u.get(), uf);
+            uf.union(visit_node(i), n);
+        }
+    }
+    for (f, &node) in log.form_fills.iter().zip(form_nodes) {
+        if let Some(u) = f.user_id {
+            let n = users.get_or_add(u.get(), uf);
+            uf.union(node, n);
+        }
+    }
+}
+
 /// A cookie being identified: a form fill typed on it, or a newsletter click.
 pub(crate) struct Identification<'a> {
     /// The cookie identified.
@@ -443,6 +466,7 @@ pub(crate) mod tests {
             ip_hash: 1,
             user_agent: 0,
             email_token: token,
+            user_id: None,
         }
     }
 
@@ -465,6 +489,7 @@ pub(crate) mod tests {
             FormFill {
                 event_id: 6,
                 click_id: None,
+                user_id: None,
                 time_ms: 4_000,
                 cookie_id: Some(10),
                 email: "a@x.com".into(),
@@ -472,6 +497,7 @@ pub(crate) mod tests {
             FormFill {
                 event_id: 7,
                 click_id: None,
+                user_id: None,
                 time_ms: 5_000,
                 cookie_id: Some(11),
                 email: "a@x.com".into(),
@@ -504,6 +530,39 @@ pub(crate) mod tests {
             },
         ];
         log
+    }
+
+    #[test]
+    fn logins_join_cookies_for_the_stitchers_that_read_them() {
+        // A third cookie, seen once, logged in to the account the first form
+        // fill created; a fourth logged in to another account.
+        let mut log = two_device_log();
+        let account = std::num::NonZeroU64::new(77).unwrap();
+        log.form_fills[0].user_id = Some(account);
+        let mut v = visit(20, 90_000_000_000, 30, 0, None);
+        v.user_id = Some(account);
+        log.visits.push(v);
+        let mut w = visit(21, 90_000_000_001, 40, 0, None);
+        w.user_id = std::num::NonZeroU64::new(78);
+        log.visits.push(w);
+        for spec in [
+            StitcherSpec::Deterministic,
+            StitcherSpec::Normalized,
+            StitcherSpec::Graph {
+                max_emails: 3,
+                max_cookies: 20,
+                ttl_days: 365.0,
+            },
+            StitcherSpec::Probabilistic { threshold: 50.0 },
+        ] {
+            let ids = build(&spec).stitch(&log);
+            assert_eq!(ids.visit[5], ids.visit[0], "{}: login joins", spec.id());
+            assert_eq!(ids.visit[5], ids.crm_lead[0], "{}", spec.id());
+            assert_ne!(ids.visit[6], ids.visit[0], "{}: another account", spec.id());
+        }
+        // A cookie-only stitcher ignores logins.
+        let ids = build(&StitcherSpec::CookieOnly).stitch(&log);
+        assert_ne!(ids.visit[5], ids.visit[0]);
     }
 
     #[test]

@@ -82,6 +82,7 @@ impl Stitcher for Normalized {
                 uf.union(node, t);
             }
         }
+        super::login_links(log, &mut uf, |i| visit_nodes[i], &form_nodes);
         // Deal joins: exact normalised email, else the unique lead one edit away.
         // Only deals without an exact match are indexed (by their one-deletion
         // neighbourhood), so the index stays as small as the rep typos.
@@ -182,6 +183,7 @@ mod tests {
         log.form_fills[1] = FormFill {
             event_id: 7,
             click_id: None,
+            user_id: None,
             time_ms: 5_000,
             cookie_id: Some(11),
             email: "a+news@x.com".into(),

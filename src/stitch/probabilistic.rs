@@ -163,6 +163,7 @@ pub fn stitch_linkage(log: &EventLog, linkage: &Linkage, thresholds: &[f64]) -> 
             uf.union(c, t);
         }
     }
+    super::login_links(log, &mut uf, |i| visit_nodes[i], &form_nodes);
     let mut order: Vec<usize> = (0..thresholds.len()).collect();
     order.sort_by(|&a, &b| thresholds[b].total_cmp(&thresholds[a]));
     let mut out: Vec<Option<Identities>> = vec![None; thresholds.len()];
