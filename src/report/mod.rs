@@ -1,6 +1,6 @@
 //! Reports: `report.json` (schema 1, DESIGN §13) with per-replicate results and
 //! a summary (mean, sd, t-based 95 % CI, n) of every number; atomic writing of
-//! a run folder (temp folder + rename).
+//! a run folder (temp folder + rename) or of one file (temp file + rename).
 //! Must never: include wall-clock numbers in `report.json` (they go to `timings.json`).
 
 use crate::credit::Credit;
@@ -222,19 +222,11 @@ fn check_replaceable(dir: &Path) -> Result<(), WriteError> {
 /// empty folder or a previous run folder is ever replaced.
 pub fn write_run(dir: &Path, files: &[(&str, Vec<u8>)]) -> Result<(), WriteError> {
     check_replaceable(dir)?;
-    let parent = dir
-        .parent()
-        .filter(|p| !p.as_os_str().is_empty())
-        .unwrap_or(Path::new("."));
-    std::fs::create_dir_all(parent).map_err(|e| werr(parent, e))?;
-    let name = match dir.file_name() {
-        Some(n) => n.to_string_lossy().to_string(),
-        None => {
-            return Err(WriteError::NotARunFolder {
-                path: dir.display().to_string(),
-                reason: "it names no folder".into(),
-            });
-        }
+    let Some((parent, name)) = parent_and_name(dir)? else {
+        return Err(WriteError::NotARunFolder {
+            path: dir.display().to_string(),
+            reason: "it names no folder".into(),
+        });
     };
     let tmp: PathBuf = parent.join(format!(".{name}.tmp-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&tmp);
@@ -257,6 +249,48 @@ pub fn write_run(dir: &Path, files: &[(&str, Vec<u8>)]) -> Result<(), WriteError
     })();
     if result.is_err() {
         let _ = std::fs::remove_dir_all(&tmp);
+    }
+    result
+}
+
+/// The folder holding `path` (created if missing) and `path`'s file name;
+/// `None` when the path names no file or folder (`/`, `..`).
+fn parent_and_name(path: &Path) -> Result<Option<(PathBuf, String)>, WriteError> {
+    let parent = path
+        .parent()
+        .filter(|p| !p.as_os_str().is_empty())
+        .unwrap_or(Path::new("."));
+    let Some(name) = path.file_name() else {
+        return Ok(None);
+    };
+    std::fs::create_dir_all(parent).map_err(|e| werr(parent, e))?;
+    Ok(Some((
+        parent.to_path_buf(),
+        name.to_string_lossy().to_string(),
+    )))
+}
+
+/// Write one file atomically: the bytes go to a sibling temporary file first,
+/// which then replaces `path` by rename, so a reader never sees a half-written
+/// file and a failure leaves any previous file in place. A folder is never
+/// replaced.
+pub fn write_file(path: &Path, bytes: &[u8]) -> Result<(), WriteError> {
+    let io = |message: &str| WriteError::Io {
+        path: path.display().to_string(),
+        message: message.to_string(),
+    };
+    if path.is_dir() {
+        return Err(io("it is a folder, not a file"));
+    }
+    let Some((parent, name)) = parent_and_name(path)? else {
+        return Err(io("it names no file"));
+    };
+    let tmp = parent.join(format!(".{name}.tmp-{}", std::process::id()));
+    let result = std::fs::write(&tmp, bytes)
+        .map_err(|e| werr(&tmp, e))
+        .and_then(|()| std::fs::rename(&tmp, path).map_err(|e| werr(path, e)));
+    if result.is_err() {
+        let _ = std::fs::remove_file(&tmp);
     }
     result
 }
