@@ -473,10 +473,9 @@ fn cmd_attribute(file: &Path, models: Option<&str>, json: bool) -> anyhow::Resul
         return Err(bad("--models: no model left that can run on a path file"));
     }
     let bytes = std::fs::read(file).map_err(|e| bad(format!("{}: {e}", file.display())))?;
-    let rows = pathfile::parse(&bytes).map_err(|e| bad(format!("{}: {e}", file.display())))?;
+    let journeys =
+        pathfile::parse_journeys(&bytes).map_err(|e| bad(format!("{}: {e}", file.display())))?;
     drop(bytes);
-    let journeys = Journeys::from_paths(&rows);
-    drop(rows);
     let results: Vec<(
         String,
         closedloop::credit::Credit,

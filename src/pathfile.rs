@@ -2,8 +2,10 @@
 //! (RFC 4180: quoted fields, `""` inside quotes, LF or CRLF) whose header
 //! names the columns `path`, `total_conversions`, `total_conversion_value`
 //! (read as revenue) and `total_null`, with a path's steps joined by ` > `.
-//! [`parse`] reads one into [`PathRow`]s (then `Journeys::from_paths`);
-//! [`write`] writes rows (e.g. `Journeys::to_paths`) back.
+//! [`parse`] reads one into [`PathRow`]s (then `Journeys::from_paths`),
+//! [`parse_journeys`] straight into the same journeys (labels interned, no
+//! allocation per step: the fast path); [`write`] writes rows (e.g.
+//! `Journeys::to_paths`) back.
 //!
 //! **Leniency.** Columns in any order; other columns are ignored (exports
 //! often carry more); `total_conversion_value` and `total_null` may be
@@ -24,7 +26,8 @@
 //! Must never: panic on any input, print, do file I/O, or name the world, the
 //! observation layer or the truth ledger.
 
-use crate::attribute::PathRow;
+use crate::attribute::{Journey, Journeys, PathRow, Touch};
+use crate::log::LabelId;
 use std::borrow::Cow;
 use std::fmt;
 
@@ -109,6 +112,17 @@ impl Problems {
                 message,
             });
         }
+    }
+
+    fn one(
+        line: usize,
+        column: Option<usize>,
+        name: Option<&str>,
+        message: String,
+    ) -> PathFileError {
+        let mut p = Problems::default();
+        p.push(line, column, name, message);
+        p.into_error()
     }
 
     fn into_error(self) -> PathFileError {
@@ -312,6 +326,11 @@ fn read_header(fields: &[Cow<'_, [u8]>], line: usize, problems: &mut Problems) -
 
 /// A count: a finite number ≥ 0 (surrounding whitespace ignored).
 fn number(field: &[u8]) -> Result<f64, String> {
+    let digits = trim(field);
+    if !digits.is_empty() && digits.len() <= 15 && digits.iter().all(u8::is_ascii_digit) {
+        // A plain count (the usual case): exact, without the float parser.
+        return Ok(digits.iter().fold(0u64, |n, &d| n * 10 + (d - b'0') as u64) as f64);
+    }
     let text = std::str::from_utf8(trim(field)).map_err(|_| "invalid UTF-8".to_string())?;
     match text.parse::<f64>() {
         Ok(v) if v.is_finite() && v >= 0.0 => Ok(v + 0.0), // -0 → 0
@@ -321,28 +340,172 @@ fn number(field: &[u8]) -> Result<f64, String> {
     }
 }
 
-/// A path's steps (whitespace around each ignored); empty or `unknown` alone → no step.
-fn steps(field: &[u8]) -> Result<Vec<String>, String> {
-    let text = std::str::from_utf8(trim(field)).map_err(|_| "invalid UTF-8".to_string())?;
-    if text.is_empty() || text == NO_TOUCH_PATH {
-        return Ok(Vec::new());
+/// The steps of a trimmed path field, whitespace around each trimmed; no
+/// step for an empty field or `unknown` alone.
+fn step_bytes(path: &[u8]) -> impl Iterator<Item = &[u8]> {
+    let none = path.is_empty() || path == NO_TOUCH_PATH.as_bytes();
+    let mut rest = (!none).then_some(path);
+    std::iter::from_fn(move || {
+        let r = rest?;
+        let (step, next) = match r.iter().position(|&b| b == b'>') {
+            Some(i) => (&r[..i], Some(&r[i + 1..])),
+            None => (r, None),
+        };
+        rest = next;
+        Some(trim(step))
+    })
+}
+
+/// What is wrong with step `i` (0-based) of a trimmed path field, if anything.
+fn step_problem(i: usize, step: &[u8], path: &[u8]) -> Option<String> {
+    if step.is_empty() {
+        Some(format!(
+            "empty step {} in `{}` (expected labels joined by ` > `)",
+            i + 1,
+            String::from_utf8_lossy(path)
+        ))
+    } else if std::str::from_utf8(step).is_err() {
+        Some(format!("invalid UTF-8 in step {}", i + 1))
+    } else {
+        None
     }
-    let mut out = Vec::with_capacity(text.len() / 8 + 1);
-    for (i, step) in text.split('>').enumerate() {
-        let step = step.trim();
-        if step.is_empty() {
-            return Err(format!(
-                "empty step {} in `{text}` (expected labels joined by ` > `)",
-                i + 1
-            ));
-        }
-        out.push(step.to_string());
-    }
-    Ok(out)
+}
+
+/// A path field's steps, checked left to right (no empty step, valid UTF-8).
+fn checked_steps(field: &[u8]) -> Result<Vec<String>, String> {
+    let path = trim(field);
+    step_bytes(path)
+        .enumerate()
+        .map(|(i, step)| match step_problem(i, step, path) {
+            Some(problem) => Err(problem),
+            None => Ok(String::from_utf8_lossy(step).into_owned()),
+        })
+        .collect()
 }
 
 /// Read a path file's bytes into rows, or list what is wrong with it.
 pub fn parse(bytes: &[u8]) -> Result<Vec<PathRow>, PathFileError> {
+    let mut rows = Vec::new();
+    read(bytes, |field, counts| {
+        let steps = checked_steps(field)?;
+        if let Some([conversions, revenue, nulls]) = counts {
+            rows.push(PathRow {
+                steps,
+                conversions,
+                revenue,
+                nulls,
+            });
+        }
+        Ok(())
+    })?;
+    Ok(rows)
+}
+
+/// Read a path file's bytes straight into journeys — the same journeys as
+/// `Journeys::from_paths(&parse(bytes)?)`, without a `String` per step:
+/// labels are interned as they are met.
+pub fn parse_journeys(bytes: &[u8]) -> Result<Journeys, PathFileError> {
+    use crate::attribute::PathHasher;
+    use std::collections::HashMap;
+    use std::hash::BuildHasherDefault;
+    // Labels are few and short: interned by their bytes with a
+    // multiply-rotate hash, not SipHash (a crafted file could only slow this
+    // map down, never change a result). A label's UTF-8 is checked once,
+    // when it is first met; what lies between steps is ASCII.
+    let mut ids: HashMap<Box<[u8]>, LabelId, BuildHasherDefault<PathHasher>> = HashMap::default();
+    let mut names: Vec<String> = Vec::new();
+    // Capacity from a count of lines and `>`s: one allocation each.
+    let lines = bytes.iter().filter(|&&b| b == b'\n').count() + 1;
+    let arrows = bytes.iter().filter(|&&b| b == b'>').count();
+    let mut journeys: Vec<Journey> = Vec::with_capacity(lines);
+    let mut touches: Vec<Touch> = Vec::with_capacity(arrows + lines);
+    let mut too_many = false;
+    read(bytes, |field, counts| {
+        let path = trim(field);
+        let start = touches.len();
+        for (i, step) in step_bytes(path).enumerate() {
+            let label = match ids.get(step) {
+                Some(&id) => id,
+                None => {
+                    if let Some(problem) = step_problem(i, step, path) {
+                        touches.truncate(start);
+                        return Err(problem);
+                    }
+                    let Ok(id) = LabelId::try_from(names.len()) else {
+                        too_many = true;
+                        touches.truncate(start);
+                        return Ok(());
+                    };
+                    ids.insert(step.into(), id);
+                    names.push(String::from_utf8_lossy(step).into_owned());
+                    id
+                }
+            };
+            touches.push(Touch {
+                time_ms: i as i64 * 1000,
+                label,
+            });
+        }
+        let Some([conversions, revenue, nulls]) = counts else {
+            touches.truncate(start);
+            return Ok(());
+        };
+        let end = touches.len();
+        journeys.push(Journey {
+            start: start as u32,
+            end: end as u32,
+            lead_ms: (conversions > 0.0).then_some((end - start) as i64 * 1000),
+            opp_ms: None,
+            conversions,
+            nulls,
+            revenue,
+        });
+        Ok(())
+    })?;
+    if too_many || names.len() + 3 > LabelId::MAX as usize {
+        return Err(Problems::one(
+            1,
+            None,
+            None,
+            format!("more than {} distinct labels", LabelId::MAX - 3),
+        ));
+    }
+    // Channels sorted by name, then `direct`, `unassigned`, `unknown`, as
+    // `Journeys::from_paths` orders them.
+    const SPECIAL: [&str; 3] = ["direct", "unassigned", "unknown"];
+    let mut channels: Vec<&str> = names
+        .iter()
+        .map(String::as_str)
+        .filter(|l| !SPECIAL.contains(l))
+        .collect();
+    channels.sort_unstable();
+    let mut labels: Vec<String> = channels.iter().map(|s| s.to_string()).collect();
+    labels.extend(SPECIAL.map(String::from));
+    let n_channels = channels.len();
+    let remap: Vec<LabelId> = names
+        .iter()
+        .map(|n| match SPECIAL.iter().position(|s| s == n) {
+            Some(k) => (n_channels + k) as LabelId,
+            None => channels.binary_search(&n.as_str()).unwrap_or(0) as LabelId,
+        })
+        .collect();
+    for t in &mut touches {
+        t.label = remap[t.label as usize];
+    }
+    let mut out = Journeys::new(labels, n_channels);
+    out.touches = touches;
+    out.journeys = journeys;
+    Ok(out)
+}
+
+/// Read a path file's records, calling `on_row(path field, counts)` for
+/// each: counts are `[conversions, revenue, nulls]`, `None` when one is
+/// malformed (the row is then only checked); `on_row` checks the path and
+/// says what is wrong with it. Or list what is wrong with the file.
+fn read(
+    bytes: &[u8],
+    mut on_row: impl FnMut(&[u8], Option<[f64; 3]>) -> Result<(), String>,
+) -> Result<(), PathFileError> {
     let mut records = Records::new(bytes);
     let mut problems = Problems::default();
     let mut fields: Vec<Cow<'_, [u8]>> = Vec::new();
@@ -383,7 +546,6 @@ pub fn parse(bytes: &[u8]) -> Result<Vec<PathRow>, PathFileError> {
         .find(|(at, _)| *at == Some(i))
         .map(|(_, n)| *n)
     };
-    let mut rows = Vec::new();
     while let Some((line, record)) = records.next_record(&mut fields) {
         if let Err(b) = record {
             problems.push(line, Some(b.column), name(b.column - 1), b.message);
@@ -417,23 +579,15 @@ pub fn parse(bytes: &[u8]) -> Result<Vec<PathRow>, PathFileError> {
         let conversions = count(Some(header.conversions));
         let revenue = count(header.value);
         let nulls = count(header.nulls);
-        let steps = steps(&fields[header.path]).unwrap_or_else(|message| {
+        let counts = (problems.total == before).then_some([conversions, revenue, nulls]);
+        if let Err(message) = on_row(&fields[header.path], counts) {
             problems.push(line, Some(header.path + 1), Some(PATH), message);
-            Vec::new()
-        });
-        if problems.total == before {
-            rows.push(PathRow {
-                steps,
-                conversions,
-                revenue,
-                nulls,
-            });
         }
     }
     if problems.total > 0 {
         return Err(problems.into_error());
     }
-    Ok(rows)
+    Ok(())
 }
 
 /// A CSV field, quoted when it must be (RFC 4180).
@@ -602,6 +756,36 @@ mod tests {
         ] {
             let _ = parse(text.as_bytes());
         }
+    }
+
+    #[test]
+    fn journeys_read_directly_equal_journeys_from_rows() {
+        let text = "path,total_conversions,total_conversion_value,total_null\n\
+                    b > direct > a,1,10,2\nunknown,1,0,0\n\"zz\",0,0,4\n\
+                    a > unknown > b > a,2,0.5,0\n,0,3,1\nunassigned,1,1,1\n";
+        let direct = parse_journeys(text.as_bytes()).unwrap();
+        let from_rows = Journeys::from_paths(&parse(text.as_bytes()).unwrap());
+        assert_eq!(direct, from_rows);
+        assert_eq!(
+            direct.labels,
+            ["a", "b", "zz", "direct", "unassigned", "unknown"]
+        );
+        for bad in [
+            &b"path\n"[..],
+            b"path,total_conversions\n\xff > > b,1\na > > \xff,x\n > a,1\n\"a>b\",-1\nb\xfe,0\n",
+        ] {
+            let e = parse_journeys(bad).unwrap_err();
+            assert_eq!(e, parse(bad).unwrap_err());
+            assert!(e.total > 0);
+        }
+        let e =
+            parse_journeys(b"path,total_conversions\n\xff > > b,1\na > > \xff,x\n").unwrap_err();
+        assert!(
+            e.problems[0].message.contains("invalid UTF-8 in step 1"),
+            "{e}"
+        );
+        assert!(e.problems[1].message.contains("expected a number"), "{e}");
+        assert!(e.problems[2].message.contains("empty step 2"), "{e}");
     }
 
     #[test]

@@ -132,13 +132,15 @@ impl Journeys {
     /// look-back window of a day or more cuts a path. No opportunities.
     pub fn from_paths(rows: &[PathRow]) -> Journeys {
         const SPECIAL: [&str; 3] = ["direct", "unassigned", "unknown"];
-        let mut channels: Vec<&str> = rows
+        let distinct: std::collections::HashSet<&str> = rows
             .iter()
             .flat_map(|r| r.steps.iter().map(String::as_str))
+            .collect();
+        let mut channels: Vec<&str> = distinct
+            .into_iter()
             .filter(|l| !SPECIAL.contains(l))
             .collect();
         channels.sort_unstable();
-        channels.dedup();
         let n_channels = channels.len();
         let mut labels: Vec<String> = channels.iter().map(|s| s.to_string()).collect();
         labels.extend(SPECIAL.map(String::from));
