@@ -10,6 +10,11 @@
 //! `(null)`; transition probabilities are these counts over each state's
 //! total. Paths with no weight add nothing.
 //!
+//! **Counting.** These weights are additive over journeys, so when a gram
+//! fits [`DIRECT_GRAM_BITS`] they are counted straight from the journeys
+//! (dense tables per fixed chunk of journeys, added in chunk order: the
+//! same for any thread count); otherwise from the distinct paths.
+//!
 //! **Removal effects.** x(s) = P(conversion | s) solves x = Q x + r over the
 //! transient states. P = x(start). Removing label c makes every state that
 //! contains c absorb into `(null)` (x = 0 there) and gives P_c; the removal

@@ -13,7 +13,9 @@
 //! observed subsets of T are found by enumerating T's 2^m subsets when that
 //! is fewer than the observed sets, else by scanning the observed sets, so a
 //! set costs O(min(2^m, #sets) · m) and no size needs a limit or an error.
-//! The full 2^m enumeration is the test oracle.
+//! The full 2^m enumeration is the test oracle. With at most 16 labels the
+//! sets are counted straight from the journeys as bit masks into dense
+//! per-chunk tables (added in chunk order); otherwise from distinct paths.
 //! Must never: name the world, the observation layer or the truth ledger.
 
 use super::paths::PathMap;
