@@ -8,6 +8,7 @@ use closedloop::experiment::{self, ORACLE, RunConfig};
 use closedloop::scenario::Scenario;
 use closedloop::spec::{self, AttributorSpec, StitcherSpec};
 use closedloop::{pathfile, report, stitch, truth};
+use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::time::Instant;
@@ -512,8 +513,9 @@ fn cmd_attribute(file: &Path, models: Option<&str>, json: bool) -> anyhow::Resul
             }
             out.insert(id.clone(), v);
         }
-        println!("{}", serde_json::to_string_pretty(&out)?);
-        return Ok(ExitCode::SUCCESS);
+        let mut text = serde_json::to_string_pretty(&out)?;
+        text.push('\n');
+        return emit(&text);
     }
     // Channels, then the other labels that received credit.
     let labels: Vec<&String> = journeys
@@ -532,7 +534,9 @@ fn cmd_attribute(file: &Path, models: Option<&str>, json: bool) -> anyhow::Resul
     let width = labels.iter().map(|l| l.len()).max().unwrap_or(5).max(7);
     let ids: Vec<&str> = results.iter().map(|(id, _, _)| id.as_str()).collect();
     let col = ids.iter().map(|id| id.len()).max().unwrap_or(0).max(12);
-    println!(
+    let mut text = String::new();
+    let _ = writeln!(
+        text,
         "{}: {} paths, {} conversions, revenue {}",
         file.display(),
         journeys.journeys.len(),
@@ -540,25 +544,36 @@ fn cmd_attribute(file: &Path, models: Option<&str>, json: bool) -> anyhow::Resul
         journeys.journeys.iter().map(|j| j.revenue).sum::<f64>()
     );
     for (title, pick) in [("conversions", 0usize), ("revenue", 1usize)] {
-        print!("\n{title:<width$}");
+        let _ = write!(text, "\n{title:<width$}");
         for id in &ids {
-            print!("  {id:>col$}");
+            let _ = write!(text, "  {id:>col$}");
         }
-        println!();
+        text.push('\n');
         for l in &labels {
-            print!("{l:<width$}");
+            let _ = write!(text, "{l:<width$}");
             for (_, c, _) in &results {
                 let map = if pick == 0 {
                     &c.conversions
                 } else {
                     &c.revenue
                 };
-                print!("  {:>col$.3}", map.get(*l).copied().unwrap_or(0.0));
+                let _ = write!(text, "  {:>col$.3}", map.get(*l).copied().unwrap_or(0.0));
             }
-            println!();
+            text.push('\n');
         }
     }
-    Ok(ExitCode::SUCCESS)
+    emit(&text)
+}
+
+/// Print a command's output; a closed pipe (`| head`) ends it quietly.
+fn emit(text: &str) -> anyhow::Result<ExitCode> {
+    use std::io::Write;
+    let mut out = std::io::stdout().lock();
+    match out.write_all(text.as_bytes()).and_then(|()| out.flush()) {
+        Ok(()) => Ok(ExitCode::SUCCESS),
+        Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => Ok(ExitCode::SUCCESS),
+        Err(e) => Err(anyhow::Error::new(e).context("writing to stdout")),
+    }
 }
 
 fn cmd_export(

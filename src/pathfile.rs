@@ -4,7 +4,7 @@
 //! (read as revenue) and `total_null`, with a path's steps joined by ` > `.
 //! [`parse`] reads one into [`PathRow`]s (then `Journeys::from_paths`),
 //! [`parse_journeys`] straight into the same journeys (labels interned, no
-//! allocation per step: the fast path); [`write`] writes rows (e.g.
+//! allocation per step: the fast path); [`write()`] writes rows (e.g.
 //! `Journeys::to_paths`) back.
 //!
 //! **Leniency.** Columns in any order; other columns are ignored (exports
@@ -14,7 +14,7 @@
 //! and header names is ignored; a UTF-8 BOM and blank lines are skipped. An
 //! empty path, or the path `unknown` alone (DESIGN §13: a lead with no web
 //! history), is a journey with no touch, which every model credits to
-//! `unknown`; [`write`] writes such a row as `unknown`, so a round trip is
+//! `unknown`; [`write()`] writes such a row as `unknown`, so a round trip is
 //! lossless.
 //!
 //! **Strictness.** Everything else is a [`Problem`] naming its line (where the
@@ -801,6 +801,43 @@ mod tests {
         );
         assert!(e.problems[1].message.contains("expected a number"), "{e}");
         assert!(e.problems[2].message.contains("empty step 2"), "{e}");
+    }
+
+    #[test]
+    fn journeys_to_paths_aggregate_sort_and_come_back() {
+        // Touch times in days; converting journeys keep a 90-day window.
+        let day = 86_400_000i64;
+        let labels = ["a", "b", "direct", "unassigned", "unknown"].map(String::from);
+        let mut js = Journeys::new(labels.to_vec(), 2);
+        js.push(&[(0, 0), (day, 1)], Some(2 * day), 1.0, 5.0);
+        js.push(&[(0, 1)], None, 0.0, 0.0);
+        js.push(&[(0, 0), (day, 1)], None, 0.0, 0.0);
+        js.push(&[(0, 1)], None, 0.0, 0.0);
+        // The `b` touch is 200 days before the lead: outside the window.
+        js.push(&[(0, 1)], Some(200 * day), 1.0, 2.0);
+        js.push(&[], Some(0), 1.0, 0.0);
+        js.push(&[(0, 2), (day, 0)], None, 0.0, 0.0);
+        let rows = js.to_paths(90.0);
+        let shown: Vec<(String, f64, f64, f64)> = rows
+            .iter()
+            .map(|r| (r.steps.join(">"), r.conversions, r.revenue, r.nulls))
+            .collect();
+        assert_eq!(
+            shown,
+            [
+                ("".to_string(), 2.0, 2.0, 0.0),
+                ("a>b".to_string(), 1.0, 5.0, 1.0),
+                ("b".to_string(), 0.0, 0.0, 2.0),
+                ("direct>a".to_string(), 0.0, 0.0, 1.0),
+            ]
+        );
+        let back = parse(&write(&rows)).unwrap();
+        assert_eq!(back, rows);
+        assert!(
+            String::from_utf8(write(&rows))
+                .unwrap()
+                .contains("\nunknown,2,2,0\n")
+        );
     }
 
     #[test]

@@ -311,6 +311,24 @@ mod tests {
     }
 
     #[test]
+    fn write_file_replaces_a_file_atomically_and_never_a_folder() {
+        let base = std::env::temp_dir().join(format!("closedloop-file-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&base);
+        let file = base.join("sub/paths.csv");
+        write_file(&file, b"one").unwrap();
+        write_file(&file, b"two").unwrap();
+        assert_eq!(std::fs::read(&file).unwrap(), b"two");
+        let names: Vec<String> = std::fs::read_dir(base.join("sub"))
+            .unwrap()
+            .map(|e| e.unwrap().file_name().to_string_lossy().to_string())
+            .collect();
+        assert_eq!(names, ["paths.csv"], "no temporary file is left");
+        assert!(write_file(&base.join("sub"), b"x").is_err());
+        assert!(base.join("sub/paths.csv").exists());
+        let _ = std::fs::remove_dir_all(&base);
+    }
+
+    #[test]
     fn only_run_folders_are_replaced() {
         let base = std::env::temp_dir().join(format!("closedloop-write-{}", std::process::id()));
         let _ = std::fs::remove_dir_all(&base);
