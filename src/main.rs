@@ -58,7 +58,8 @@ enum Command {
         /// `total_conversions` and optionally `total_conversion_value`, `total_null`.
         #[arg(long, value_name = "FILE.csv")]
         paths: PathBuf,
-        /// Comma-separated model ids, or `all` (default: every model a path file can feed).
+        /// Comma-separated model ids, or `all` (the default); models that need touch
+        /// times or opportunities are skipped with a note.
         #[arg(long)]
         models: Option<String>,
         /// Print one JSON object keyed by model id on stdout instead of the table.
@@ -585,6 +586,12 @@ fn cmd_export(
     let mut sc = load(scenario)?;
     if let Some(s) = seed {
         sc.seed = s;
+    }
+    if file.is_dir() {
+        return Err(bad(format!(
+            "--paths {}: it is a folder; name the file to write",
+            file.display()
+        )));
     }
     let spec = if stitcher.trim() == ORACLE {
         None

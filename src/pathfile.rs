@@ -10,8 +10,8 @@
 //! **Leniency.** Columns in any order; other columns are ignored (exports
 //! often carry more); `total_conversion_value` and `total_null` may be
 //! absent (0 revenue, 0 non-converting journeys — as ChannelAttribution's
-//! `var_value` and `var_null` are optional); whitespace around steps, numbers
-//! and header names is ignored; a UTF-8 BOM and blank lines are skipped. An
+//! `var_value` and `var_null` are optional); ASCII whitespace around steps,
+//! numbers and header names is ignored; a UTF-8 BOM and blank lines are skipped. An
 //! empty path, or the path `unknown` alone (DESIGN §13: a lead with no web
 //! history), is a journey with no touch, which every model credits to
 //! `unknown`; [`write()`] writes such a row as `unknown`, so a round trip is
