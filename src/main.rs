@@ -3,7 +3,8 @@
 
 use anyhow::Context;
 use clap::{Parser, Subcommand};
-use closedloop::attribute::{self, Journeys, Markov};
+use closedloop::attribute::{self, Journeys, Markov, MarkovFit};
+use closedloop::credit::Credit;
 use closedloop::experiment::{self, ORACLE, RunConfig};
 use closedloop::scenario::Scenario;
 use closedloop::spec::{self, AttributorSpec, StitcherSpec};
@@ -478,11 +479,7 @@ fn cmd_attribute(file: &Path, models: Option<&str>, json: bool) -> anyhow::Resul
     let journeys =
         pathfile::parse_journeys(&bytes).map_err(|e| bad(format!("{}: {e}", file.display())))?;
     drop(bytes);
-    let results: Vec<(
-        String,
-        closedloop::credit::Credit,
-        Option<closedloop::attribute::MarkovFit>,
-    )> = specs
+    let results: Vec<(String, Credit, Option<MarkovFit>)> = specs
         .iter()
         .map(|s| {
             let credit = attribute::build(s).attribute(&journeys);
