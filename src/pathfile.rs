@@ -840,6 +840,42 @@ mod tests {
         );
     }
 
+    proptest::proptest! {
+        /// Any bytes: no panic, and both readers say the same thing.
+        #[test]
+        fn any_bytes_never_panic_and_both_readers_agree(
+            with_header in proptest::bool::ANY,
+            body in proptest::collection::vec(
+                proptest::prop_oneof![
+                    proptest::strategy::Just(b'a'),
+                    proptest::strategy::Just(b'b'),
+                    proptest::strategy::Just(b'>'),
+                    proptest::strategy::Just(b','),
+                    proptest::strategy::Just(b'"'),
+                    proptest::strategy::Just(b'\n'),
+                    proptest::strategy::Just(b'\r'),
+                    proptest::strategy::Just(b' '),
+                    proptest::strategy::Just(b'1'),
+                    proptest::strategy::Just(b'.'),
+                    proptest::num::u8::ANY,
+                ],
+                0..120,
+            ),
+        ) {
+            let mut bytes = if with_header {
+                b"path,total_conversions,total_null\n".to_vec()
+            } else {
+                Vec::new()
+            };
+            bytes.extend(body);
+            match (parse(&bytes), parse_journeys(&bytes)) {
+                (Ok(rows), Ok(js)) => proptest::prop_assert_eq!(Journeys::from_paths(&rows), js),
+                (Err(a), Err(b)) => proptest::prop_assert_eq!(a, b),
+                (a, b) => proptest::prop_assert!(false, "{:?} vs {:?}", a, b),
+            }
+        }
+    }
+
     #[test]
     fn write_then_parse_is_lossless() {
         let rows = vec![
