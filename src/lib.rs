@@ -12,6 +12,7 @@
 //! score      Identities/Credit vs Truth → metrics
 //! experiment replicates × stitchers × models, in parallel, deterministic
 //! report     report.json (schema 1), written atomically
+//! pathfile   path files (ChannelAttribution's format) ⇄ path rows
 //! ```
 //! The library never prints, never parses argv and never exits the process.
 
@@ -20,6 +21,7 @@ pub mod credit;
 pub mod experiment;
 pub mod log;
 pub mod observe;
+pub mod pathfile;
 pub mod report;
 pub mod rng;
 pub mod scenario;

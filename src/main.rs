@@ -3,10 +3,13 @@
 
 use anyhow::Context;
 use clap::{Parser, Subcommand};
+use closedloop::attribute::{self, Journeys, Markov, MarkovFit};
+use closedloop::credit::Credit;
 use closedloop::experiment::{self, ORACLE, RunConfig};
 use closedloop::scenario::Scenario;
 use closedloop::spec::{self, AttributorSpec, StitcherSpec};
-use closedloop::{report, truth};
+use closedloop::{pathfile, report, stitch, truth};
+use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::time::Instant;
@@ -49,6 +52,34 @@ enum Command {
         /// Print nothing but errors.
         #[arg(long)]
         quiet: bool,
+    },
+    /// Run attribution models on a path file (ChannelAttribution's format).
+    Attribute {
+        /// Path file: CSV with columns `path` (steps joined by ` > `),
+        /// `total_conversions` and optionally `total_conversion_value`, `total_null`.
+        #[arg(long, value_name = "FILE.csv")]
+        paths: PathBuf,
+        /// Comma-separated model ids, or `all` (the default); models that need touch
+        /// times or opportunities are skipped with a note.
+        #[arg(long)]
+        models: Option<String>,
+        /// Print one JSON object keyed by model id on stdout instead of the table.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Simulate a scenario (replicate 0), stitch it and write its journeys as a path file.
+    Export {
+        /// Scenario file (TOML).
+        scenario: PathBuf,
+        /// Path file to write (ChannelAttribution's format), atomically.
+        #[arg(long, value_name = "FILE.csv")]
+        paths: PathBuf,
+        /// One stitcher id, or `oracle` for the true persons.
+        #[arg(long, default_value = "deterministic")]
+        stitchers: String,
+        /// Master seed (overrides the scenario's).
+        #[arg(long)]
+        seed: Option<u64>,
     },
     /// Check scenario files; every problem is listed.
     Validate {
@@ -97,6 +128,17 @@ fn main() -> ExitCode {
         } => cmd_run(
             &scenario, out, seed, replicates, stitchers, models, json, quiet,
         ),
+        Command::Attribute {
+            paths,
+            models,
+            json,
+        } => cmd_attribute(&paths, models.as_deref(), json),
+        Command::Export {
+            scenario,
+            paths,
+            stitchers,
+            seed,
+        } => cmd_export(&scenario, &paths, &stitchers, seed),
         Command::Validate { files } => cmd_validate(&files),
         Command::List { json } => cmd_list(json),
     };
@@ -111,6 +153,18 @@ fn main() -> ExitCode {
             }
         }
     }
+}
+
+/// `--stitchers LIST` (ids, or `all`).
+fn parse_stitchers(list: &str) -> anyhow::Result<Vec<StitcherSpec>> {
+    spec::parse_list(list, StitcherSpec::all, StitcherSpec::parse)
+        .map_err(|e| bad(format!("--stitchers: {e}")))
+}
+
+/// `--models LIST` (ids, or `all`).
+fn parse_models(list: &str) -> anyhow::Result<Vec<AttributorSpec>> {
+    spec::parse_list(list, AttributorSpec::all, AttributorSpec::parse)
+        .map_err(|e| bad(format!("--models: {e}")))
 }
 
 #[allow(clippy::too_many_arguments)]
@@ -136,12 +190,10 @@ fn cmd_run(
     }
     let mut cfg = RunConfig::from_scenario(&sc);
     if let Some(list) = stitchers {
-        cfg.stitchers = spec::parse_list(&list, StitcherSpec::all, StitcherSpec::parse)
-            .map_err(|e| bad(format!("--stitchers: {e}")))?;
+        cfg.stitchers = parse_stitchers(&list)?;
     }
     if let Some(list) = models {
-        cfg.models = spec::parse_list(&list, AttributorSpec::all, AttributorSpec::parse)
-            .map_err(|e| bad(format!("--models: {e}")))?;
+        cfg.models = parse_models(&list)?;
     }
     let out = out.unwrap_or_else(|| Path::new("out").join(&sc.name));
     if !quiet && !json {
@@ -470,6 +522,179 @@ fn print_model_errors(results: &[experiment::ReplicateResult], best: &str) {
     for (m, on_best, on_oracle) in &models {
         println!("{m:<width$}  {}  {}", cells(on_best), cells(on_oracle));
     }
+}
+
+fn cmd_attribute(file: &Path, models: Option<&str>, json: bool) -> anyhow::Result<ExitCode> {
+    let requested = match models {
+        Some(list) => parse_models(list)?,
+        None => AttributorSpec::all(),
+    };
+    let mut specs: Vec<AttributorSpec> = Vec::new();
+    for s in requested {
+        if let Some(why) = s.path_file_gap() {
+            eprintln!("note: skipping {}: {why}", s.id());
+        } else if !specs.iter().any(|x| x.id() == s.id()) {
+            specs.push(s);
+        }
+    }
+    if specs.is_empty() {
+        return Err(bad("--models: no model left that can run on a path file"));
+    }
+    let bytes = std::fs::read(file).map_err(|e| bad(format!("{}: {e}", file.display())))?;
+    let journeys =
+        pathfile::parse_journeys(&bytes).map_err(|e| bad(format!("{}: {e}", file.display())))?;
+    drop(bytes);
+    let results: Vec<(String, Credit, Option<MarkovFit>)> = specs
+        .iter()
+        .map(|s| {
+            let credit = attribute::build(s).attribute(&journeys);
+            let fit = match *s {
+                AttributorSpec::Markov {
+                    order,
+                    lookback_days,
+                } if json => Some(
+                    Markov {
+                        order,
+                        lookback_days,
+                    }
+                    .fit(&journeys),
+                ),
+                _ => None,
+            };
+            (s.id(), credit, fit)
+        })
+        .collect();
+    if json {
+        let mut out = serde_json::Map::new();
+        for (id, credit, fit) in &results {
+            let mut v = serde_json::json!({
+                "conversions": credit.conversions,
+                "revenue": credit.revenue,
+            });
+            if let Some(fit) = fit {
+                v["removal_effects"] = serde_json::json!(fit.removal_effects);
+            }
+            out.insert(id.clone(), v);
+        }
+        let mut text = serde_json::to_string_pretty(&out)?;
+        text.push('\n');
+        return emit(&text);
+    }
+    // Channels, then the other labels that received credit.
+    let labels: Vec<&String> = journeys
+        .labels
+        .iter()
+        .enumerate()
+        .filter(|&(i, l)| {
+            i < journeys.n_channels
+                || results.iter().any(|(_, c, _)| {
+                    c.conversions.get(l).is_some_and(|&x| x != 0.0)
+                        || c.revenue.get(l).is_some_and(|&x| x != 0.0)
+                })
+        })
+        .map(|(_, l)| l)
+        .collect();
+    let width = labels.iter().map(|l| l.len()).max().unwrap_or(5).max(7);
+    let ids: Vec<&str> = results.iter().map(|(id, _, _)| id.as_str()).collect();
+    let col = ids.iter().map(|id| id.len()).max().unwrap_or(0).max(12);
+    let mut text = String::new();
+    let _ = writeln!(
+        text,
+        "{}: {} paths, {} conversions, revenue {}",
+        file.display(),
+        journeys.journeys.len(),
+        journeys.journeys.iter().map(|j| j.conversions).sum::<f64>(),
+        journeys.journeys.iter().map(|j| j.revenue).sum::<f64>()
+    );
+    for (title, pick) in [("conversions", 0usize), ("revenue", 1usize)] {
+        let _ = write!(text, "\n{title:<width$}");
+        for id in &ids {
+            let _ = write!(text, "  {id:>col$}");
+        }
+        text.push('\n');
+        for l in &labels {
+            let _ = write!(text, "{l:<width$}");
+            for (_, c, _) in &results {
+                let map = if pick == 0 {
+                    &c.conversions
+                } else {
+                    &c.revenue
+                };
+                let _ = write!(text, "  {:>col$.3}", map.get(*l).copied().unwrap_or(0.0));
+            }
+            text.push('\n');
+        }
+    }
+    emit(&text)
+}
+
+/// Print a command's output; a closed pipe (`| head`) ends it quietly.
+fn emit(text: &str) -> anyhow::Result<ExitCode> {
+    use std::io::Write;
+    let mut out = std::io::stdout().lock();
+    match out.write_all(text.as_bytes()).and_then(|()| out.flush()) {
+        Ok(()) => Ok(ExitCode::SUCCESS),
+        Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => Ok(ExitCode::SUCCESS),
+        Err(e) => Err(anyhow::Error::new(e).context("writing to stdout")),
+    }
+}
+
+fn cmd_export(
+    scenario: &Path,
+    file: &Path,
+    stitcher: &str,
+    seed: Option<u64>,
+) -> anyhow::Result<ExitCode> {
+    let mut sc = load(scenario)?;
+    if let Some(s) = seed {
+        sc.seed = s;
+    }
+    if file.is_dir() {
+        return Err(bad(format!(
+            "--paths {}: it is a folder; name the file to write",
+            file.display()
+        )));
+    }
+    let spec = if stitcher.trim() == ORACLE {
+        None
+    } else {
+        match parse_stitchers(stitcher)?.as_slice() {
+            [one] => Some(one.clone()),
+            more => {
+                return Err(bad(format!(
+                    "--stitchers: export takes one stitcher, got {}",
+                    more.len()
+                )));
+            }
+        }
+    };
+    let (_, obs, truth) = experiment::simulate(&sc, 0);
+    let ids = match &spec {
+        Some(s) => stitch::build(s).stitch(&obs.log),
+        None => experiment::oracle_identities(&truth),
+    };
+    let journeys = Journeys::build(&obs.log, &ids);
+    let rows = journeys.to_paths(spec::DEFAULT_LOOKBACK_DAYS);
+    report::write_file(file, &pathfile::write(&rows))?;
+    let no_touch = rows
+        .iter()
+        .find(|r| r.steps.is_empty())
+        .map_or(0.0, |r| r.conversions + r.nulls);
+    eprintln!(
+        "wrote {}: {} distinct paths from {} journeys ({} stitching, seed {}, replicate 0)",
+        file.display(),
+        rows.len(),
+        journeys.journeys.len(),
+        spec.as_ref().map_or(ORACLE.to_string(), |s| s.id()),
+        sc.seed
+    );
+    if no_touch > 0.0 {
+        eprintln!(
+            "note: {no_touch} journey(s) with no touch in the look-back window written as path `{}`",
+            pathfile::NO_TOUCH_PATH
+        );
+    }
+    Ok(ExitCode::SUCCESS)
 }
 
 fn cmd_validate(files: &[PathBuf]) -> anyhow::Result<ExitCode> {

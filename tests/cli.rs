@@ -1,7 +1,8 @@
 //! End-to-end tests of the `closedloop` binary (STYLE §5 "CLI"): every shipped
 //! scenario runs and validates, broken input exits 2 with every problem named,
 //! the registry is listed, reports are deterministic across thread counts, and
-//! the output folder is written atomically.
+//! the output folder is written atomically. Path files: `attribute --paths`
+//! on DESIGN §10's worked examples, malformed files, and `export` round trips.
 
 use assert_cmd::Command;
 use closedloop::spec::{ATTRIBUTORS, STITCHERS};
@@ -605,4 +606,335 @@ fn a_second_run_into_the_same_folder_replaces_the_first() {
     assert!(problems.is_empty(), "{}", problems.join("\n"));
     let left = leftovers(scratch.path());
     assert!(left.is_empty(), "temporary folders left behind: {left:?}");
+}
+
+// ---- path files: `attribute --paths` and `export` ----------------------------
+
+const PATH_HEADER: &str = "path,total_conversions,total_conversion_value,total_null\n";
+
+/// `closedloop attribute --paths FILE --json [--models LIST]`: the output and JSON.
+fn attribute_json(dir: &Path, file: &Path, models: &str) -> (std::process::Output, Value) {
+    let output = closedloop(dir)
+        .args(["attribute", "--json", "--models", models, "--paths"])
+        .arg(file)
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(0), "{}", stderr_of(&output));
+    let v: Value = serde_json::from_slice(&output.stdout).expect("stdout is one JSON object");
+    (output, v)
+}
+
+/// `v[model][what][label]`, 0 when the label is absent.
+fn credit_of(v: &Value, model: &str, what: &str, label: &str) -> f64 {
+    assert!(v[model].is_object(), "no `{model}` in {v}");
+    v[model][what][label].as_f64().unwrap_or(0.0)
+}
+
+fn expect(v: &Value, model: &str, what: &str, want: &[(&str, f64)]) {
+    for &(label, x) in want {
+        let got = credit_of(v, model, what, label);
+        assert!(
+            (got - x).abs() < 1e-9,
+            "{model} {what} {label}: {got}, expected {x}"
+        );
+    }
+}
+
+#[test]
+fn attribute_paths_reproduces_the_worked_examples() {
+    let scratch = Scratch::new("paths-design");
+    let models = "markov_1,shapley_count,shapley_rate,first_touch,last_touch,linear";
+    let third = 1.0 / 3.0;
+
+    // (a): C1>C2>C3 → conv, C1 → null, C2>C3 → null. CRLF, quoted paths.
+    let a = scratch.join("a.csv");
+    std::fs::write(
+        &a,
+        "path,total_conversions,total_conversion_value,total_null\r\n\
+         \"C1 > C2 > C3\",1,0,0\r\nC1,0,0,1\r\n\" C2>C3 \",0,0,1\r\n",
+    )
+    .unwrap();
+    let (_, v) = attribute_json(scratch.path(), &a, models);
+    expect(
+        &v,
+        "markov_1",
+        "removal_effects",
+        &[("C1", 0.5), ("C2", 1.0), ("C3", 1.0)],
+    );
+    expect(
+        &v,
+        "markov_1",
+        "conversions",
+        &[("C1", 0.2), ("C2", 0.4), ("C3", 0.4)],
+    );
+    for m in ["shapley_count", "shapley_rate", "linear"] {
+        expect(
+            &v,
+            m,
+            "conversions",
+            &[("C1", third), ("C2", third), ("C3", third)],
+        );
+    }
+    expect(
+        &v,
+        "first_touch",
+        "conversions",
+        &[("C1", 1.0), ("C3", 0.0)],
+    );
+    expect(&v, "last_touch", "conversions", &[("C1", 0.0), ("C3", 1.0)]);
+
+    // (b): A → conv ×2, A → null, B → conv, A>B → conv; revenue 10 a
+    // conversion; columns in another order, one extra column.
+    let b = scratch.join("b.csv");
+    std::fs::write(
+        &b,
+        "total_null,note,path,total_conversions,total_conversion_value\n\
+         1,x,A,2,20\n0,,B,1,10\n0,\"y, z\",A > B,1,10\n",
+    )
+    .unwrap();
+    let (_, v) = attribute_json(scratch.path(), &b, models);
+    expect(
+        &v,
+        "markov_1",
+        "removal_effects",
+        &[("A", 0.75), ("B", 0.5)],
+    );
+    expect(&v, "markov_1", "conversions", &[("A", 2.4), ("B", 1.6)]);
+    expect(&v, "markov_1", "revenue", &[("A", 24.0), ("B", 16.0)]);
+    expect(
+        &v,
+        "shapley_count",
+        "conversions",
+        &[("A", 2.5), ("B", 1.5)],
+    );
+    expect(
+        &v,
+        "shapley_rate",
+        "conversions",
+        &[("A", 7.0 / 3.0), ("B", 5.0 / 3.0)],
+    );
+    expect(
+        &v,
+        "shapley_rate",
+        "revenue",
+        &[("A", 70.0 / 3.0), ("B", 50.0 / 3.0)],
+    );
+    expect(&v, "first_touch", "conversions", &[("A", 3.0), ("B", 1.0)]);
+    expect(&v, "last_touch", "conversions", &[("A", 2.0), ("B", 2.0)]);
+    expect(&v, "linear", "conversions", &[("A", 2.5), ("B", 1.5)]);
+    expect(&v, "linear", "revenue", &[("A", 25.0), ("B", 15.0)]);
+
+    // (d): B>A → null, A → conv; no value or null column… but nulls are
+    // needed here, so only the value column is left out.
+    let d = scratch.join("d.csv");
+    std::fs::write(&d, "path,total_conversions,total_null\nB > A,0,1\nA,1,0\n").unwrap();
+    let (_, v) = attribute_json(scratch.path(), &d, models);
+    expect(&v, "markov_1", "removal_effects", &[("A", 1.0), ("B", 0.5)]);
+    expect(
+        &v,
+        "markov_1",
+        "conversions",
+        &[("A", 2.0 / 3.0), ("B", third)],
+    );
+    for m in [
+        "shapley_count",
+        "shapley_rate",
+        "first_touch",
+        "last_touch",
+        "linear",
+    ] {
+        expect(&v, m, "conversions", &[("A", 1.0), ("B", 0.0)]);
+    }
+    let keys: Vec<&String> = v.as_object().unwrap().keys().collect();
+    assert_eq!(keys.len(), 6, "one entry per model: {keys:?}");
+    assert!(v["linear"].get("removal_effects").is_none());
+}
+
+#[test]
+fn malformed_path_files_exit_2_naming_file_line_and_column() {
+    let scratch = Scratch::new("paths-bad");
+    let cases: &[(&str, String, &[&str])] = &[
+        (
+            "non_numeric",
+            format!("{PATH_HEADER}a,1,0,0\na > b,two,0,0\n"),
+            &["line 3, column 2", "total_conversions", "`two`"],
+        ),
+        (
+            "negative_and_nan",
+            format!("{PATH_HEADER}a,1,-5,0\nb,1,0,NaN\n"),
+            &["line 2, column 3", "line 3, column 4", "`-5`", "`NaN`"],
+        ),
+        (
+            "missing_column",
+            "path,total_null\na,1\n".to_string(),
+            &["line 1", "missing header column `total_conversions`"],
+        ),
+        (
+            "field_count",
+            format!("{PATH_HEADER}a,1,0\n"),
+            &["line 2, column 4", "wrong field count"],
+        ),
+        (
+            "empty_step",
+            format!("{PATH_HEADER}\"a >  > b\",1,0,0\n"),
+            &["line 2, column 1", "empty step 2"],
+        ),
+    ];
+    for (name, text, wanted) in cases {
+        let file = scratch.join(&format!("{name}.csv"));
+        std::fs::write(&file, text).unwrap();
+        let output = closedloop(scratch.path())
+            .args(["attribute", "--paths"])
+            .arg(&file)
+            .output()
+            .unwrap();
+        let stderr = stderr_of(&output);
+        assert_eq!(output.status.code(), Some(2), "{name}: {stderr}");
+        assert!(output.stdout.is_empty(), "{name}: wrote to stdout");
+        assert!(stderr.contains(&format!("{name}.csv")), "{name}: {stderr}");
+        for w in *wanted {
+            assert!(stderr.contains(w), "{name}: `{w}` not in\n{stderr}");
+        }
+        assert!(!stderr.contains("panicked"), "{name}: {stderr}");
+    }
+    // Many problems: the first 20 are listed, the rest counted.
+    let file = scratch.join("many.csv");
+    std::fs::write(&file, format!("{PATH_HEADER}{}", "a,x,0,0\n".repeat(25))).unwrap();
+    let output = closedloop(scratch.path())
+        .args(["attribute", "--paths"])
+        .arg(&file)
+        .output()
+        .unwrap();
+    let stderr = stderr_of(&output);
+    assert_eq!(output.status.code(), Some(2), "{stderr}");
+    assert!(stderr.contains("line 21, column 2") && !stderr.contains("line 22,"));
+    assert!(stderr.contains("and 5 more"), "{stderr}");
+    // A missing file and an unknown model are bad input too.
+    let output = closedloop(scratch.path())
+        .args(["attribute", "--paths", "nowhere.csv"])
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(2), "{}", stderr_of(&output));
+    assert!(stderr_of(&output).contains("nowhere.csv"));
+    let output = closedloop(scratch.path())
+        .args(["attribute", "--models", "nonsense", "--paths"])
+        .arg(&file)
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(2), "{}", stderr_of(&output));
+    assert!(stderr_of(&output).contains("nonsense"));
+}
+
+#[test]
+fn models_that_need_touch_times_are_skipped_with_a_note() {
+    let scratch = Scratch::new("paths-skip");
+    let file = scratch.join("p.csv");
+    std::fs::write(&file, format!("{PATH_HEADER}a > b,1,5,2\nb,0,0,1\n")).unwrap();
+    let (output, v) = attribute_json(scratch.path(), &file, "time_decay,linear");
+    let stderr = stderr_of(&output);
+    assert!(
+        stderr.contains("note: skipping time_decay_7: needs touch times"),
+        "{stderr}"
+    );
+    assert_eq!(v.as_object().unwrap().len(), 1, "{v}");
+    expect(&v, "linear", "conversions", &[("a", 0.5), ("b", 0.5)]);
+
+    // The default set skips them too, with the same note.
+    let output = closedloop(scratch.path())
+        .args(["attribute", "--paths"])
+        .arg(&file)
+        .output()
+        .unwrap();
+    let stderr = stderr_of(&output);
+    assert_eq!(output.status.code(), Some(0), "{stderr}");
+    assert!(stderr.contains("note: skipping time_decay_7: needs touch times"));
+    assert!(stderr.contains("note: skipping w_shaped: needs the opportunity"));
+    assert!(String::from_utf8_lossy(&output.stdout).contains("markov_1"));
+
+    // Nothing left to run: the note, then bad input.
+    let output = closedloop(scratch.path())
+        .args(["attribute", "--models", "time_decay", "--paths"])
+        .arg(&file)
+        .output()
+        .unwrap();
+    let stderr = stderr_of(&output);
+    assert_eq!(output.status.code(), Some(2), "{stderr}");
+    assert!(stderr.contains("note: skipping time_decay_7: needs touch times"));
+}
+
+#[test]
+fn export_round_trips_through_attribute_and_is_deterministic() {
+    use closedloop::attribute::{Attributor, Journeys, Linear, Markov};
+    let scratch = Scratch::new("export");
+    let export = |file: &Path, seed: &str, threads: &str| {
+        closedloop(scratch.path())
+            .env("RAYON_NUM_THREADS", threads)
+            .arg("export")
+            .arg(quickstart())
+            .args(["--seed", seed, "--paths"])
+            .arg(file)
+            .assert()
+            .success();
+        std::fs::read(file).unwrap()
+    };
+    let file = scratch.join("quickstart.csv");
+    let first = export(&file, "42", "1");
+    assert!(first.starts_with(PATH_HEADER.as_bytes()));
+    assert_eq!(first, export(&scratch.join("again.csv"), "42", "2"));
+    assert_ne!(first, export(&scratch.join("other.csv"), "43", "2"));
+    assert!(leftovers(scratch.path()).is_empty(), "temporary files left");
+
+    // The library on the same journeys.
+    let mut sc = closedloop::scenario::Scenario::from_path(&quickstart()).unwrap();
+    sc.seed = 42;
+    let (_, obs, _) = closedloop::experiment::simulate(&sc, 0);
+    let spec = closedloop::spec::StitcherSpec::parse("deterministic").unwrap();
+    let ids = closedloop::stitch::build(&spec).stitch(&obs.log);
+    let journeys = Journeys::build(&obs.log, &ids);
+    let lookback_days = closedloop::spec::DEFAULT_LOOKBACK_DAYS;
+    let markov = Markov {
+        order: 1,
+        lookback_days,
+    };
+    let library = [
+        ("markov_1", markov.attribute(&journeys)),
+        ("linear", Linear { lookback_days }.attribute(&journeys)),
+    ];
+    let fit = markov.fit(&journeys);
+
+    let (_, v) = attribute_json(scratch.path(), &file, "markov_1,linear");
+    let close = |a: f64, b: f64| (a - b).abs() <= 1e-9 * a.abs().max(b.abs()).max(1.0);
+    for (model, credit) in &library {
+        assert!(
+            credit.conversions["unknown"] > 0.0,
+            "journeys with no touch"
+        );
+        for (what, map) in [
+            ("conversions", &credit.conversions),
+            ("revenue", &credit.revenue),
+        ] {
+            for (label, &want) in map {
+                let got = credit_of(&v, model, what, label);
+                assert!(
+                    close(got, want),
+                    "{model} {what} {label}: file {got}, library {want}"
+                );
+            }
+            let file_total: f64 = v[model][what]
+                .as_object()
+                .unwrap()
+                .values()
+                .map(|x| x.as_f64().unwrap())
+                .sum();
+            let total: f64 = map.values().sum();
+            assert!(
+                close(file_total, total),
+                "{model} {what}: {file_total} vs {total}"
+            );
+        }
+    }
+    for (label, &want) in &fit.removal_effects {
+        let got = credit_of(&v, "markov_1", "removal_effects", label);
+        assert!(close(got, want), "removal effect {label}: {got} vs {want}");
+    }
 }

@@ -132,13 +132,15 @@ impl Journeys {
     /// look-back window of a day or more cuts a path. No opportunities.
     pub fn from_paths(rows: &[PathRow]) -> Journeys {
         const SPECIAL: [&str; 3] = ["direct", "unassigned", "unknown"];
-        let mut channels: Vec<&str> = rows
+        let distinct: std::collections::HashSet<&str> = rows
             .iter()
             .flat_map(|r| r.steps.iter().map(String::as_str))
+            .collect();
+        let mut channels: Vec<&str> = distinct
+            .into_iter()
             .filter(|l| !SPECIAL.contains(l))
             .collect();
         channels.sort_unstable();
-        channels.dedup();
         let n_channels = channels.len();
         let mut labels: Vec<String> = channels.iter().map(|s| s.to_string()).collect();
         labels.extend(SPECIAL.map(String::from));
@@ -161,6 +163,45 @@ impl Journeys {
             js.push_journey(&touches, lead, None, r.conversions, r.nulls, r.revenue);
         }
         js
+    }
+
+    /// The journeys aggregated by distinct path (touches within
+    /// `lookback_days` of the lead), the inverse of [`Journeys::from_paths`]:
+    /// one row per distinct label sequence with its summed conversions,
+    /// revenue and non-converting journeys, plus one row with no step for
+    /// the journeys with no touch in the window (when there are any). Rows
+    /// are ordered by descending journeys (conversions + nulls), then by path.
+    pub fn to_paths(&self, lookback_days: f64) -> Vec<PathRow> {
+        let d = super::DistinctPaths::count(self, lookback_days);
+        let mut rows: Vec<PathRow> = (0..d.len())
+            .map(|p| PathRow {
+                steps: d
+                    .path(p)
+                    .iter()
+                    .map(|&l| self.labels[l as usize].clone())
+                    .collect(),
+                conversions: d.conversions[p],
+                revenue: d.revenue[p],
+                nulls: d.nulls[p],
+            })
+            .collect();
+        let mut empty = PathRow::default();
+        for j in &self.journeys {
+            if self.in_lookback(j, lookback_days).is_empty() {
+                empty.conversions += j.conversions;
+                empty.revenue += j.revenue;
+                empty.nulls += j.nulls;
+            }
+        }
+        if empty.conversions + empty.nulls > 0.0 || empty.revenue != 0.0 {
+            rows.push(empty);
+        }
+        rows.sort_by(|a, b| {
+            (b.conversions + b.nulls)
+                .total_cmp(&(a.conversions + a.nulls))
+                .then_with(|| a.steps.cmp(&b.steps))
+        });
+        rows
     }
 
     /// Build the journeys of a partition of the log, one touch per visit.

@@ -10,6 +10,11 @@
 //! `(null)`; transition probabilities are these counts over each state's
 //! total. Paths with no weight add nothing.
 //!
+//! **Counting.** These weights are additive over journeys, so when a gram
+//! fits [`DIRECT_GRAM_BITS`] they are counted straight from the journeys
+//! (dense tables per fixed chunk of journeys, added in chunk order: the
+//! same for any thread count); otherwise from the distinct paths.
+//!
 //! **Removal effects.** x(s) = P(conversion | s) solves x = Q x + r over the
 //! transient states. P = x(start). Removing label c makes every state that
 //! contains c absorb into `(null)` (x = 0 there) and gives P_c; the removal
@@ -40,8 +45,8 @@
 //! lead into converting states (DESIGN §10 (d)). Never negative, never NaN.
 //! Must never: name the world, the observation layer or the truth ledger.
 
-use super::paths::label_bits;
-use super::{Attributor, DistinctPaths, Journeys, credit_from};
+use super::paths::{fold_windows, label_bits};
+use super::{Attributor, DistinctPaths, Journey, Journeys, Touch, credit_from};
 use crate::attribute::PathHasher;
 use crate::credit::Credit;
 use crate::log::LabelId;
@@ -94,6 +99,120 @@ struct Chain {
 
 /// Largest (order + 1)-gram, in bits, whose weights live in a dense table.
 const DENSE_GRAM_BITS: u32 = 22;
+/// Largest gram, in bits, counted straight from the journeys (one dense
+/// table per chunk of journeys) rather than from distinct paths.
+const DIRECT_GRAM_BITS: u32 = 20;
+
+/// Transition weights per (order + 1)-gram and exits per state, in dense
+/// tables indexed by packed keys; plus what the journeys with and without a
+/// path carry (for the credit).
+#[derive(Clone)]
+struct GramCounts {
+    bits: u32,
+    weights: Vec<f64>,
+    exit_conversions: Vec<f64>,
+    exit_nulls: Vec<f64>,
+    conversions: f64,
+    revenue: f64,
+    empty_conversions: f64,
+    empty_revenue: f64,
+}
+
+impl GramCounts {
+    fn new(bits: u32, order: u32) -> GramCounts {
+        let states = 1usize << (bits * order);
+        GramCounts {
+            bits,
+            weights: vec![0.0; 1 << (bits * (order + 1))],
+            exit_conversions: vec![0.0; states],
+            exit_nulls: vec![0.0; states],
+            conversions: 0.0,
+            revenue: 0.0,
+            empty_conversions: 0.0,
+            empty_revenue: 0.0,
+        }
+    }
+
+    /// Add a non-empty path standing for `c` conversions and `n` nulls.
+    #[inline]
+    fn add_path(&mut self, labels: impl Iterator<Item = LabelId>, c: f64, n: f64) {
+        let gram_mask = self.weights.len() - 1;
+        let state_mask = self.exit_nulls.len() - 1;
+        let mut g = 0usize;
+        for l in labels {
+            g = ((g << self.bits) | (l as usize + 1)) & gram_mask;
+            self.weights[g] += c + n;
+        }
+        self.exit_conversions[g & state_mask] += c;
+        self.exit_nulls[g & state_mask] += n;
+    }
+
+    /// Add one journey's touches in the window.
+    fn add_journey(&mut self, j: &Journey, touches: &[Touch]) {
+        if touches.is_empty() {
+            self.empty_conversions += j.conversions;
+            self.empty_revenue += j.revenue;
+            return;
+        }
+        self.conversions += j.conversions;
+        self.revenue += j.revenue;
+        if j.conversions + j.nulls > 0.0 {
+            self.add_path(touches.iter().map(|t| t.label), j.conversions, j.nulls);
+        }
+    }
+
+    fn merge(&mut self, other: GramCounts) {
+        let add = |a: &mut [f64], b: &[f64]| a.iter_mut().zip(b).for_each(|(a, b)| *a += b);
+        add(&mut self.weights, &other.weights);
+        add(&mut self.exit_conversions, &other.exit_conversions);
+        add(&mut self.exit_nulls, &other.exit_nulls);
+        self.conversions += other.conversions;
+        self.revenue += other.revenue;
+        self.empty_conversions += other.empty_conversions;
+        self.empty_revenue += other.empty_revenue;
+    }
+
+    /// Non-zero grams and exits, sorted by key.
+    #[allow(clippy::type_complexity)]
+    fn into_sorted(self) -> (Vec<(u128, f64)>, Vec<(u128, f64, f64)>) {
+        let grams = self
+            .weights
+            .iter()
+            .enumerate()
+            .filter(|(_, w)| **w > 0.0)
+            .map(|(g, &w)| (g as u128, w))
+            .collect();
+        let exits = self
+            .exit_conversions
+            .iter()
+            .zip(&self.exit_nulls)
+            .enumerate()
+            .filter(|(_, (c, n))| **c + **n > 0.0)
+            .map(|(k, (&c, &n))| (k as u128, c, n))
+            .collect();
+        (grams, exits)
+    }
+
+    /// Count straight from the journeys, when the grams are small enough.
+    fn of_journeys(journeys: &Journeys, lookback_days: f64, order: u32) -> Option<GramCounts> {
+        let bits = label_bits(journeys.labels.len());
+        if bits * (order + 1) > DIRECT_GRAM_BITS {
+            return None;
+        }
+        let empty = GramCounts::new(bits, order);
+        // Chunks of at least 4 journeys per table entry keep the tables'
+        // memory and merging below a quarter of the journeys.
+        let min_chunk = 4 * empty.weights.len();
+        Some(fold_windows(
+            journeys,
+            lookback_days,
+            min_chunk,
+            || empty.clone(),
+            GramCounts::add_journey,
+            GramCounts::merge,
+        ))
+    }
+}
 
 impl Chain {
     /// The chain of `paths` (labels below `n_labels`). Transition weights
@@ -110,31 +229,15 @@ impl Chain {
         let mut exits: Vec<(u128, f64, f64)> = Vec::new();
         let weighted = (0..paths.len()).filter(|&p| paths.conversions[p] + paths.nulls[p] > 0.0);
         if gram_bits <= DENSE_GRAM_BITS {
-            let mut w = vec![0.0f64; 1 << gram_bits];
-            let mut exit = vec![(0.0f64, 0.0f64); 1 << (bits * order)];
+            let mut counts = GramCounts::new(bits, order);
             for p in weighted {
-                let (c, n) = (paths.conversions[p], paths.nulls[p]);
-                let mut g = 0usize;
-                for &l in paths.path(p) {
-                    g = ((g << bits) | (l as usize + 1)) & gram_mask as usize;
-                    w[g] += c + n;
-                }
-                let e = &mut exit[g & state_mask as usize];
-                e.0 += c;
-                e.1 += n;
+                counts.add_path(
+                    paths.path(p).iter().copied(),
+                    paths.conversions[p],
+                    paths.nulls[p],
+                );
             }
-            grams.extend(
-                w.iter()
-                    .enumerate()
-                    .filter(|(_, w)| **w > 0.0)
-                    .map(|(g, &w)| (g as u128, w)),
-            );
-            exits.extend(
-                exit.iter()
-                    .enumerate()
-                    .filter(|(_, e)| e.0 + e.1 > 0.0)
-                    .map(|(k, e)| (k as u128, e.0, e.1)),
-            );
+            (grams, exits) = counts.into_sorted();
         } else {
             type Map<V> = HashMap<u128, V, BuildHasherDefault<PathHasher>>;
             let mut w: Map<f64> = Map::default();
@@ -155,6 +258,18 @@ impl Chain {
             exits.extend(exit.into_iter().map(|(k, (c, n))| (k, c, n)));
             exits.sort_unstable_by_key(|e| e.0);
         }
+        Chain::from_counts(order, bits, &grams, &exits)
+    }
+
+    /// The chain from transition weights per gram and exits per state
+    /// (conversions, nulls), both sorted by key.
+    fn from_counts(
+        order: u32,
+        bits: u32,
+        grams: &[(u128, f64)],
+        exits: &[(u128, f64, f64)],
+    ) -> Chain {
+        let state_mask: u128 = (1u128 << (bits * order)) - 1;
         // States: (start) and every state a transition enters, by key.
         let mut keys: Vec<u128> = std::iter::once(0)
             .chain(grams.iter().map(|&(g, _)| g & state_mask))
@@ -165,7 +280,7 @@ impl Chain {
         let n = keys.len();
         let mut total = vec![0.0f64; n];
         let mut exit_conversion = vec![0.0f64; n];
-        for &(k, c, nulls) in &exits {
+        for &(k, c, nulls) in exits {
             let s = id(k) as usize;
             exit_conversion[s] = c;
             total[s] = c + nulls;
@@ -175,7 +290,7 @@ impl Chain {
         let mut row = vec![0u32; n + 1];
         let mut col = Vec::with_capacity(grams.len());
         let mut from = Vec::with_capacity(grams.len());
-        for &(g, w) in &grams {
+        for &(g, w) in grams {
             let s = id(g >> bits) as usize;
             row[s + 1] += 1;
             total[s] += w;
@@ -390,15 +505,17 @@ impl Markov {
         n_labels: usize,
     ) -> (f64, Vec<f64>, usize) {
         let chain = Chain::build(paths, self.chain_order(), n_labels);
+        Self::effects_of(&chain, n_labels)
+    }
+
+    /// P(conversion), the removal effect of every label and the number of
+    /// states of a chain. Labels in no state have removal effect 0.
+    fn effects_of(chain: &Chain, n_labels: usize) -> (f64, Vec<f64>, usize) {
         let order = chain.post_order();
         let none = vec![false; chain.n()];
         let p = chain.solve(&none, &order);
-        let mut present = vec![false; n_labels];
-        for &l in &paths.steps {
-            present[l as usize] = true;
-        }
         let labels: Vec<LabelId> = (0..n_labels as LabelId)
-            .filter(|&l| present[l as usize])
+            .filter(|&l| (0..chain.n()).any(|s| chain.contains(s, l)))
             .collect();
         let solved: Vec<f64> = labels
             .par_iter()
@@ -416,14 +533,80 @@ impl Markov {
         (p, effects, chain.n())
     }
 
+    /// The chain's removal effects and what the journeys carry: counted
+    /// straight from the journeys when the grams fit a dense table, else
+    /// from the distinct paths (which are then returned too).
+    fn fit_counts(&self, journeys: &Journeys) -> (Fitted, Option<DistinctPaths>) {
+        let n_labels = journeys.labels.len();
+        let order = self.chain_order();
+        match GramCounts::of_journeys(journeys, self.lookback_days, order) {
+            Some(counts) => {
+                let (bits, sums) = (
+                    counts.bits,
+                    [
+                        counts.conversions,
+                        counts.revenue,
+                        counts.empty_conversions,
+                        counts.empty_revenue,
+                    ],
+                );
+                let (grams, exits) = counts.into_sorted();
+                let chain = Chain::from_counts(order, bits, &grams, &exits);
+                (Fitted::new(Self::effects_of(&chain, n_labels), sums), None)
+            }
+            None => {
+                let paths = DistinctPaths::count(journeys, self.lookback_days);
+                let sums = [
+                    paths.conversions.iter().sum(),
+                    paths.revenue.iter().sum(),
+                    paths.empty_conversions,
+                    paths.empty_revenue,
+                ];
+                let effects = self.removal_effects(&paths, n_labels);
+                (Fitted::new(effects, sums), Some(paths))
+            }
+        }
+    }
+
     /// Fit the chain on `journeys` and report its removal effects by label.
     pub fn fit(&self, journeys: &Journeys) -> MarkovFit {
-        let paths = DistinctPaths::count(journeys, self.lookback_days);
-        let (p, effects, states) = self.removal_effects(&paths, journeys.labels.len());
+        let (fitted, _) = self.fit_counts(journeys);
         MarkovFit {
-            p_conversion: p,
-            removal_effects: journeys.labels.iter().cloned().zip(effects).collect(),
+            p_conversion: fitted.p,
+            removal_effects: journeys
+                .labels
+                .iter()
+                .cloned()
+                .zip(fitted.effects)
+                .collect(),
+            states: fitted.states,
+        }
+    }
+}
+
+/// A fitted chain with the sums the credit needs.
+struct Fitted {
+    p: f64,
+    effects: Vec<f64>,
+    states: usize,
+    /// Conversions and revenue of journeys with a path; of those without.
+    conversions: f64,
+    revenue: f64,
+    empty_conversions: f64,
+    empty_revenue: f64,
+}
+
+impl Fitted {
+    fn new((p, effects, states): (f64, Vec<f64>, usize), sums: [f64; 4]) -> Fitted {
+        let [conversions, revenue, empty_conversions, empty_revenue] = sums;
+        Fitted {
+            p,
+            effects,
             states,
+            conversions,
+            revenue,
+            empty_conversions,
+            empty_revenue,
         }
     }
 }
@@ -439,22 +622,21 @@ impl Attributor for Markov {
 
     fn attribute(&self, journeys: &Journeys) -> Credit {
         let n_labels = journeys.labels.len();
-        let paths = DistinctPaths::count(journeys, self.lookback_days);
-        let (_, effects, _) = self.removal_effects(&paths, n_labels);
+        let (fitted, paths) = self.fit_counts(journeys);
         let mut conv = vec![0.0; n_labels];
         let mut rev = vec![0.0; n_labels];
-        conv[journeys.unknown as usize] += paths.empty_conversions;
-        rev[journeys.unknown as usize] += paths.empty_revenue;
+        conv[journeys.unknown as usize] += fitted.empty_conversions;
+        rev[journeys.unknown as usize] += fitted.empty_revenue;
+        let effects = &fitted.effects;
         let total_effect: f64 = effects.iter().sum();
         if total_effect > 0.0 {
-            let conversions: f64 = paths.conversions.iter().sum();
-            let revenue: f64 = paths.revenue.iter().sum();
             for (l, e) in effects.iter().enumerate() {
-                conv[l] += conversions * e / total_effect;
-                rev[l] += revenue * e / total_effect;
+                conv[l] += fitted.conversions * e / total_effect;
+                rev[l] += fitted.revenue * e / total_effect;
             }
         } else {
             // No conversion on any path: linear split of what paths carry.
+            let paths = paths.unwrap_or_else(|| DistinctPaths::count(journeys, self.lookback_days));
             for p in 0..paths.len() {
                 let path = paths.path(p);
                 let share = 1.0 / path.len() as f64;
@@ -581,6 +763,41 @@ mod tests {
                 assert!((dense - gs).abs() < 1e-13, "order {order}: {dense} vs {gs}");
                 assert!(dense > 0.0 && dense < 1.0);
             }
+        }
+    }
+
+    #[test]
+    fn direct_counts_agree_with_distinct_paths_for_any_thread_count() {
+        // More than one chunk of journeys; every order, direct counts for
+        // orders 1–4 (12 labels: 4 bits a label).
+        let js = crate::attribute::tests::random_journeys(3 * (1 << 16) + 77, 9);
+        for order in 1..=4u8 {
+            let model = Markov {
+                order,
+                lookback_days: 90.0,
+            };
+            let with = |threads: usize| {
+                rayon::ThreadPoolBuilder::new()
+                    .num_threads(threads)
+                    .build()
+                    .expect("pool")
+                    .install(|| (model.attribute(&js), model.fit(&js)))
+            };
+            let (credit, fit) = with(1);
+            assert!(with(2) == (credit.clone(), fit.clone()), "order {order}");
+            assert!(with(3) == (credit.clone(), fit.clone()), "order {order}");
+            let paths = DistinctPaths::count(&js, 90.0);
+            let (p, effects, states) = model.removal_effects(&paths, js.labels.len());
+            assert_eq!(states, fit.states);
+            assert!((p - fit.p_conversion).abs() < 1e-12);
+            for (l, e) in js.labels.iter().zip(&effects) {
+                let got = fit.removal_effects[l];
+                assert!((got - e).abs() < 1e-12, "order {order} {l}: {got} vs {e}");
+            }
+            let conversions: f64 = paths.conversions.iter().sum();
+            assert!(
+                (credit.total_conversions() - conversions - paths.empty_conversions).abs() < 1e-6
+            );
         }
     }
 

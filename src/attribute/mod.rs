@@ -171,6 +171,38 @@ pub(crate) mod tests {
         js
     }
 
+    /// `n` random journeys over `n_channels` channels (and `direct`,
+    /// `unassigned`, `unknown`): lengths 0–12 with times an hour to 40 days
+    /// apart (so the look-back cuts some), about a quarter converting, some
+    /// with revenue. A fixed xorshift stream: the same journeys every time.
+    pub(crate) fn random_journeys(n: usize, n_channels: usize) -> Journeys {
+        let names: Vec<String> = (0..n_channels).map(|i| format!("c{i}")).collect();
+        let labels: Vec<&str> = names.iter().map(String::as_str).collect();
+        let mut js = paths(&labels, &[]);
+        let n_labels = js.labels.len() as u64;
+        let mut x = 0x9E37_79B9_7F4A_7C15u64;
+        let mut next = |m: u64| {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            x % m
+        };
+        let mut touches = Vec::new();
+        for _ in 0..n {
+            let len = next(13) as usize * (next(4) > 0) as usize;
+            touches.clear();
+            let mut t = 0i64;
+            for _ in 0..len {
+                touches.push((t, next(n_labels) as u16));
+                t += 3_600_000 * (1 + next(960) as i64);
+            }
+            let conv = (next(4) == 0) as u8 as f64;
+            let lead = (conv > 0.0).then_some(t);
+            js.push(&touches, lead, conv, conv * next(1000) as f64 * 0.37);
+        }
+        js
+    }
+
     pub(crate) fn close(a: f64, b: f64) -> bool {
         (a - b).abs() < 1e-9
     }

@@ -261,6 +261,45 @@ impl DistinctPaths {
     }
 }
 
+/// Fewest journeys in a chunk of a [`fold_windows`] pass.
+const FOLD_CHUNK: usize = 1 << 16;
+
+/// Fold the touches inside the look-back window of every journey into
+/// accumulators, one per fixed chunk of journeys (at least `min_chunk`), in
+/// parallel, then merge the chunks' accumulators in chunk order. Chunks
+/// depend only on the journeys and `min_chunk`, never on the thread count,
+/// so neither does the result. Models that only need additive counts over
+/// journeys (transition grams, label sets) use this instead of
+/// [`DistinctPaths`]: no hashing, no allocation per journey.
+pub(crate) fn fold_windows<A: Send>(
+    journeys: &Journeys,
+    lookback_days: f64,
+    min_chunk: usize,
+    init: impl Fn() -> A + Sync,
+    add: impl Fn(&mut A, &super::Journey, &[super::Touch]) + Sync,
+    mut merge: impl FnMut(&mut A, A),
+) -> A {
+    use rayon::prelude::*;
+    let chunk = min_chunk.max(FOLD_CHUNK);
+    let parts: Vec<A> = journeys
+        .journeys
+        .par_chunks(chunk)
+        .map(|js| {
+            let mut acc = init();
+            for j in js {
+                add(&mut acc, j, journeys.in_lookback(j, lookback_days));
+            }
+            acc
+        })
+        .collect();
+    let mut parts = parts.into_iter();
+    let mut acc = parts.next().unwrap_or_else(&init);
+    for part in parts {
+        merge(&mut acc, part);
+    }
+    acc
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -13,7 +13,9 @@
 //! observed subsets of T are found by enumerating T's 2^m subsets when that
 //! is fewer than the observed sets, else by scanning the observed sets, so a
 //! set costs O(min(2^m, #sets) · m) and no size needs a limit or an error.
-//! The full 2^m enumeration is the test oracle.
+//! The full 2^m enumeration is the test oracle. With at most 16 labels the
+//! sets are counted straight from the journeys as bit masks into dense
+//! per-chunk tables (added in chunk order); otherwise from distinct paths.
 //! Must never: name the world, the observation layer or the truth ledger.
 
 use super::paths::PathMap;
@@ -87,6 +89,72 @@ pub(crate) fn label_sets(paths: &DistinctPaths, n_labels: usize) -> Vec<SetStats
         s.revenue += paths.revenue[p];
     }
     sets
+}
+
+/// Most labels for which sets are counted straight from the journeys, as
+/// bit masks indexing a dense table (2^labels entries per chunk).
+const DIRECT_SET_LABELS: usize = 16;
+
+/// Per label-set mask: conversions, journeys, revenue; and what journeys
+/// with no touch in the window carry (conversions, revenue).
+#[derive(Clone)]
+struct SetCounts {
+    by_mask: Vec<[f64; 3]>,
+    empty: [f64; 2],
+}
+
+/// The observed label sets counted straight from the journeys (no distinct
+/// paths, no hashing), by ascending mask, with the conversions and revenue
+/// of journeys with no touch in the window; `None` for too many labels.
+fn label_sets_direct(journeys: &Journeys, lookback_days: f64) -> Option<(Vec<SetStats>, f64, f64)> {
+    let n_labels = journeys.labels.len();
+    if n_labels > DIRECT_SET_LABELS {
+        return None;
+    }
+    let init = || SetCounts {
+        by_mask: vec![[0.0; 3]; 1 << n_labels],
+        empty: [0.0; 2],
+    };
+    let counts = super::paths::fold_windows(
+        journeys,
+        lookback_days,
+        4 << n_labels,
+        init,
+        |acc: &mut SetCounts, j, touches| {
+            if touches.is_empty() {
+                acc.empty[0] += j.conversions;
+                acc.empty[1] += j.revenue;
+                return;
+            }
+            let mask = touches.iter().fold(0usize, |m, t| m | 1 << t.label);
+            let e = &mut acc.by_mask[mask];
+            e[0] += j.conversions;
+            e[1] += j.conversions + j.nulls;
+            e[2] += j.revenue;
+        },
+        |acc, other| {
+            for (a, b) in acc.by_mask.iter_mut().zip(&other.by_mask) {
+                (0..3).for_each(|i| a[i] += b[i]);
+            }
+            acc.empty[0] += other.empty[0];
+            acc.empty[1] += other.empty[1];
+        },
+    );
+    let sets = counts
+        .by_mask
+        .iter()
+        .enumerate()
+        .filter(|(_, e)| e.iter().any(|&x| x != 0.0))
+        .map(|(mask, e)| SetStats {
+            labels: (0..n_labels as LabelId)
+                .filter(|&l| mask >> l & 1 == 1)
+                .collect(),
+            conversions: e[0],
+            journeys: e[1],
+            revenue: e[2],
+        })
+        .collect();
+    Some((sets, counts.empty[0], counts.empty[1]))
 }
 
 /// Positions in `t` of the members of `s`, if `s ⊆ t` (both sorted).
@@ -181,9 +249,27 @@ impl Attributor for ShapleyRate {
     }
 
     fn attribute(&self, journeys: &Journeys) -> Credit {
-        let n_labels = journeys.labels.len();
+        let counted = label_sets_direct(journeys, self.lookback_days)
+            .unwrap_or_else(|| self.label_sets_of_paths(journeys));
+        self.credit(journeys, counted)
+    }
+}
+
+impl ShapleyRate {
+    /// The observed label sets from the distinct paths (any label count).
+    fn label_sets_of_paths(&self, journeys: &Journeys) -> (Vec<SetStats>, f64, f64) {
         let paths = DistinctPaths::count(journeys, self.lookback_days);
-        let sets = label_sets(&paths, n_labels);
+        let sets = label_sets(&paths, journeys.labels.len());
+        (sets, paths.empty_conversions, paths.empty_revenue)
+    }
+
+    /// Credit from the observed sets and what journeys with no touch carry.
+    fn credit(
+        &self,
+        journeys: &Journeys,
+        (sets, empty_conversions, empty_revenue): (Vec<SetStats>, f64, f64),
+    ) -> Credit {
+        let n_labels = journeys.labels.len();
         let mut rates: PathMap<f64> = PathMap::default();
         for s in &sets {
             let v = if s.journeys > 0.0 {
@@ -195,8 +281,8 @@ impl Attributor for ShapleyRate {
         }
         let mut conv = vec![0.0; n_labels];
         let mut rev = vec![0.0; n_labels];
-        conv[journeys.unknown as usize] += paths.empty_conversions;
-        rev[journeys.unknown as usize] += paths.empty_revenue;
+        conv[journeys.unknown as usize] += empty_conversions;
+        rev[journeys.unknown as usize] += empty_revenue;
         for t in sets
             .iter()
             .filter(|s| s.conversions > 0.0 || s.revenue != 0.0)
@@ -216,6 +302,32 @@ mod tests {
     use super::*;
     use crate::attribute::tests::{close, paths};
     use proptest::prelude::*;
+
+    #[test]
+    fn direct_set_counts_agree_with_distinct_paths_for_any_thread_count() {
+        let js = crate::attribute::tests::random_journeys(3 * (1 << 16) + 77, 9);
+        let model = ShapleyRate {
+            lookback_days: 90.0,
+        };
+        let with = |threads: usize| {
+            rayon::ThreadPoolBuilder::new()
+                .num_threads(threads)
+                .build()
+                .expect("pool")
+                .install(|| model.attribute(&js))
+        };
+        let direct = with(1);
+        assert_eq!(direct, with(2));
+        assert_eq!(direct, with(3));
+        let of_paths = model.credit(&js, model.label_sets_of_paths(&js));
+        assert!(direct.conversions["unknown"] > 0.0);
+        for (l, &x) in &direct.conversions {
+            let y = of_paths.conversions[l];
+            assert!((x - y).abs() <= 1e-9 * x.abs().max(1.0), "{l}: {x} vs {y}");
+            let (x, y) = (direct.revenue[l], of_paths.revenue[l]);
+            assert!((x - y).abs() <= 1e-9 * x.abs().max(1.0), "{l}: {x} vs {y}");
+        }
+    }
 
     /// Shapley values by the textbook sum over all 2^m subsets of `t`.
     fn shapley_full(t: &[LabelId], rates: &PathMap<f64>) -> Vec<f64> {

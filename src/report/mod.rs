@@ -1,6 +1,6 @@
 //! Reports: `report.json` (schema 1, DESIGN §13) with per-replicate results and
 //! a summary (mean, sd, t-based 95 % CI, n) of every number; atomic writing of
-//! a run folder (temp folder + rename).
+//! a run folder (temp folder + rename) or of one file (temp file + rename).
 //! Must never: include wall-clock numbers in `report.json` (they go to `timings.json`).
 
 use crate::credit::Credit;
@@ -225,19 +225,11 @@ fn check_replaceable(dir: &Path) -> Result<(), WriteError> {
 /// empty folder or a previous run folder is ever replaced.
 pub fn write_run(dir: &Path, files: &[(&str, Vec<u8>)]) -> Result<(), WriteError> {
     check_replaceable(dir)?;
-    let parent = dir
-        .parent()
-        .filter(|p| !p.as_os_str().is_empty())
-        .unwrap_or(Path::new("."));
-    std::fs::create_dir_all(parent).map_err(|e| werr(parent, e))?;
-    let name = match dir.file_name() {
-        Some(n) => n.to_string_lossy().to_string(),
-        None => {
-            return Err(WriteError::NotARunFolder {
-                path: dir.display().to_string(),
-                reason: "it names no folder".into(),
-            });
-        }
+    let Some((parent, name)) = parent_and_name(dir)? else {
+        return Err(WriteError::NotARunFolder {
+            path: dir.display().to_string(),
+            reason: "it names no folder".into(),
+        });
     };
     let tmp: PathBuf = parent.join(format!(".{name}.tmp-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&tmp);
@@ -264,6 +256,48 @@ pub fn write_run(dir: &Path, files: &[(&str, Vec<u8>)]) -> Result<(), WriteError
     result
 }
 
+/// The folder holding `path` (created if missing) and `path`'s file name;
+/// `None` when the path names no file or folder (`/`, `..`).
+fn parent_and_name(path: &Path) -> Result<Option<(PathBuf, String)>, WriteError> {
+    let parent = path
+        .parent()
+        .filter(|p| !p.as_os_str().is_empty())
+        .unwrap_or(Path::new("."));
+    let Some(name) = path.file_name() else {
+        return Ok(None);
+    };
+    std::fs::create_dir_all(parent).map_err(|e| werr(parent, e))?;
+    Ok(Some((
+        parent.to_path_buf(),
+        name.to_string_lossy().to_string(),
+    )))
+}
+
+/// Write one file atomically: the bytes go to a sibling temporary file first,
+/// which then replaces `path` by rename, so a reader never sees a half-written
+/// file and a failure leaves any previous file in place. A folder is never
+/// replaced.
+pub fn write_file(path: &Path, bytes: &[u8]) -> Result<(), WriteError> {
+    let io = |message: &str| WriteError::Io {
+        path: path.display().to_string(),
+        message: message.to_string(),
+    };
+    if path.is_dir() {
+        return Err(io("it is a folder, not a file"));
+    }
+    let Some((parent, name)) = parent_and_name(path)? else {
+        return Err(io("it names no file"));
+    };
+    let tmp = parent.join(format!(".{name}.tmp-{}", std::process::id()));
+    let result = std::fs::write(&tmp, bytes)
+        .map_err(|e| werr(&tmp, e))
+        .and_then(|()| std::fs::rename(&tmp, path).map_err(|e| werr(path, e)));
+    if result.is_err() {
+        let _ = std::fs::remove_file(&tmp);
+    }
+    result
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -277,6 +311,24 @@ mod tests {
         let half = 4.302_652_729_911_275 / 3f64.sqrt();
         assert!((s["ci95_high"].as_f64().unwrap() - (2.0 + half)).abs() < 1e-6);
         assert!(stats(&[5.0])["sd"].is_null());
+    }
+
+    #[test]
+    fn write_file_replaces_a_file_atomically_and_never_a_folder() {
+        let base = std::env::temp_dir().join(format!("closedloop-file-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&base);
+        let file = base.join("sub/paths.csv");
+        write_file(&file, b"one").unwrap();
+        write_file(&file, b"two").unwrap();
+        assert_eq!(std::fs::read(&file).unwrap(), b"two");
+        let names: Vec<String> = std::fs::read_dir(base.join("sub"))
+            .unwrap()
+            .map(|e| e.unwrap().file_name().to_string_lossy().to_string())
+            .collect();
+        assert_eq!(names, ["paths.csv"], "no temporary file is left");
+        assert!(write_file(&base.join("sub"), b"x").is_err());
+        assert!(base.join("sub/paths.csv").exists());
+        let _ = std::fs::remove_dir_all(&base);
     }
 
     #[test]
