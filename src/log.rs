@@ -125,6 +125,46 @@ pub struct Deal {
     pub email: String,
 }
 
+/// One touch an ad platform recorded of its own user.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct PlatformTouch {
+    /// ms UTC.
+    pub time_ms: i64,
+    /// The platform's user id (it knows its users across devices; opaque).
+    pub user: u64,
+    /// A click (true) or a view (an impression).
+    pub click: bool,
+}
+
+/// A conversion an ad platform's pixel saw (it fires on the lead's form-fill
+/// visit unless the site tag was blocked or consent declined).
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct PixelConversion {
+    /// ms UTC.
+    pub time_ms: i64,
+    /// The platform's user id.
+    pub user: u64,
+    /// The site's form-fill event the pixel fired on (its order id).
+    pub form_fill_id: u64,
+}
+
+/// What one paid platform reports: an observed source beside the web log.
+/// Holds the users its pixel saw convert: their conversions and the
+/// platform's touches of them (all a claim needs).
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct PlatformLog {
+    /// The platform's channel label.
+    pub channel: LabelId,
+    /// Its attribution setting: a click claims conversions within this many days.
+    pub click_window_days: f64,
+    /// Its attribution setting: a view claims conversions within this many days.
+    pub view_window_days: f64,
+    /// Touches of converting users, by time.
+    pub touches: Vec<PlatformTouch>,
+    /// Pixel conversions, by time.
+    pub conversions: Vec<PixelConversion>,
+}
+
 /// The observed data of one replicate.
 #[derive(Clone, Debug, Default, PartialEq)]
 pub struct EventLog {
@@ -154,6 +194,8 @@ pub struct EventLog {
     pub deals: Vec<Deal>,
     /// Offline conversion imports, by time.
     pub conversion_imports: Vec<ConversionImport>,
+    /// What each paid platform reports, in channel order.
+    pub platforms: Vec<PlatformLog>,
 }
 
 impl EventLog {

@@ -453,6 +453,36 @@ fn print_table(sc: &Scenario, results: &[experiment::ReplicateResult]) {
     }
     println!();
     print_model_errors(results, &best);
+    print_platforms(first);
+}
+
+/// What each ad platform claims vs the truth (replicate 0).
+fn print_platforms(r: &experiment::ReplicateResult) {
+    let Some(p) = &r.platforms else { return };
+    println!(
+        "\nWhat the ad platforms claim (leads, replicate 0): {:.0} claims for {} distinct leads of {} real ones — double counting ×{}",
+        p.sum_of_claims,
+        p.distinct_claimed,
+        p.real_conversions,
+        p.double_counting_ratio
+            .map_or("-".into(), |x| format!("{x:.2}"))
+    );
+    println!(
+        "{:<16} {:>8} {:>8} {:>12} {:>14} {:>12}",
+        "platform", "claimed", "causal", "incremental", "claim/increm.", "imported rev"
+    );
+    for row in &p.platforms {
+        println!(
+            "{:<16} {:>8.0} {:>8.0} {:>12.0} {:>14} {:>12.0}",
+            row.channel,
+            row.claimed_conversions,
+            row.causal_conversions,
+            row.incremental_conversions,
+            row.claim_over_incremental
+                .map_or("-".into(), |x| format!("{x:.2}")),
+            row.claimed_revenue
+        );
+    }
 }
 
 /// Mean over replicates of attribution row `i`'s headline error (lead
@@ -480,11 +510,17 @@ fn print_model_errors(results: &[experiment::ReplicateResult], best: &str) {
     let mut models: Vec<Row> = first
         .attribution
         .iter()
-        .filter(|a| a.stitcher == best)
+        .filter(|a| a.stitcher == best || a.stitcher == experiment::NO_STITCHING)
         .map(|a| {
             let errs =
                 |s: &str| find(s, &a.model).map(|i| [0, 1, 2].map(|t| mean_tvd(results, i, t)));
-            (a.model.clone(), errs(best), errs(ORACLE))
+            // Rows computed without journeys read the same on both sides.
+            if a.stitcher == experiment::NO_STITCHING {
+                let e = errs(experiment::NO_STITCHING);
+                (a.model.clone(), e, e)
+            } else {
+                (a.model.clone(), errs(best), errs(ORACLE))
+            }
         })
         .collect();
     if models.is_empty() {

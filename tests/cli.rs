@@ -167,9 +167,10 @@ fn report_problems(report: &Value, facts: &ScenarioFacts, replicates: i64) -> Ve
                         for measure in ["conversions", "revenue"] {
                             let e = &a["error"][truth][measure];
                             let at = format!("{row} error.{truth}.{measure}");
-                            // Revenue incrementality is signed (DESIGN §3.3):
-                            // its shares are not bounded by 0..=1.
-                            let signed = truth == "incremental" && measure == "revenue";
+                            // Incremental and Shapley revenue are signed
+                            // (ARCHITECTURE: a warm-up customer is worth 0 in
+                            // every counterfactual): shares not bounded by 0..=1.
+                            let signed = truth != "causal" && measure == "revenue";
                             let ch = &facts.channels;
                             problems.extend(credit_error_problems(e, ch, signed, &at));
                         }

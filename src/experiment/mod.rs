@@ -108,6 +108,8 @@ pub struct ReplicateResult {
     pub path_lengths: Vec<(String, score::PathLengths)>,
     /// `probabilistic` scored at each of [`THRESHOLD_SWEEP`] (empty when not run).
     pub threshold_sweep: Vec<ThresholdPoint>,
+    /// What the ad platforms claim (None without paid channels).
+    pub platforms: Option<PlatformsSummary>,
     /// Attribution rows, stitcher-major, in run order.
     pub attribution: Vec<AttributionResult>,
     /// Wall-clock seconds per stage (for `timings.json` only; never in report.json).
@@ -323,6 +325,16 @@ pub fn run_replicate(sc: &Scenario, cfg: &RunConfig, replicate: u32) -> Replicat
         credit: truth.causal.clone(),
         error: errors_against(&truth.causal, &truth, &channels),
     });
+    let platforms = (!log.platforms.is_empty()).then(|| {
+        let claims = attribute::platform_reported(log);
+        attribution.push(AttributionResult {
+            stitcher: NO_STITCHING.into(),
+            model: attribute::PLATFORM_REPORTED.into(),
+            credit: claims.credit.clone(),
+            error: errors_against(&claims.credit, &truth, &channels),
+        });
+        platforms_summary(&claims, &truth)
+    });
     ReplicateResult {
         replicate,
         world,
@@ -334,8 +346,80 @@ pub fn run_replicate(sc: &Scenario, cfg: &RunConfig, replicate: u32) -> Replicat
         stitching,
         path_lengths,
         threshold_sweep,
+        platforms,
         attribution,
         timings,
+    }
+}
+
+/// The `stitcher` of attribution rows computed without journeys
+/// (`platform_reported`).
+pub const NO_STITCHING: &str = "none";
+
+/// One platform's claim next to the truth.
+#[derive(Clone, Debug, PartialEq, serde::Serialize)]
+pub struct PlatformRow {
+    /// Channel id.
+    pub channel: String,
+    /// Conversions the platform claims.
+    pub claimed_conversions: f64,
+    /// Revenue it claims (imported deals).
+    pub claimed_revenue: f64,
+    /// Its causal credit.
+    pub causal_conversions: f64,
+    /// Its incremental credit (leads lost without it).
+    pub incremental_conversions: f64,
+    /// Its incremental revenue.
+    pub incremental_revenue: f64,
+    /// Claimed ÷ incremental conversions (null when incremental is 0).
+    pub claim_over_incremental: Option<f64>,
+}
+
+/// The `platforms` section: every platform's claim and how they overlap.
+#[derive(Clone, Debug, PartialEq, serde::Serialize)]
+pub struct PlatformsSummary {
+    /// Per paid platform.
+    pub platforms: Vec<PlatformRow>,
+    /// Σ claimed conversions.
+    pub sum_of_claims: f64,
+    /// Conversions at least one platform claims.
+    pub distinct_claimed: u64,
+    /// True leads in the window.
+    pub real_conversions: u64,
+    /// Σ claims ÷ real conversions (null without conversions).
+    pub claims_over_real: Option<f64>,
+    /// Σ claims ÷ distinct claimed conversions: how often a conversion is
+    /// claimed (null when nothing is claimed).
+    pub double_counting_ratio: Option<f64>,
+}
+
+fn platforms_summary(claims: &attribute::PlatformClaims, truth: &Truth) -> PlatformsSummary {
+    let get =
+        |m: &std::collections::BTreeMap<String, f64>, k: &str| m.get(k).copied().unwrap_or(0.0);
+    let real = truth.leads.len() as u64;
+    let ratio = |a: f64, b: f64| (b != 0.0).then(|| a / b);
+    PlatformsSummary {
+        platforms: claims
+            .claims
+            .iter()
+            .map(|c| {
+                let incremental = get(&truth.incremental.conversions, &c.channel);
+                PlatformRow {
+                    channel: c.channel.clone(),
+                    claimed_conversions: c.conversions,
+                    claimed_revenue: c.revenue,
+                    causal_conversions: get(&truth.causal.conversions, &c.channel),
+                    incremental_conversions: incremental,
+                    incremental_revenue: get(&truth.incremental.revenue, &c.channel),
+                    claim_over_incremental: ratio(c.conversions, incremental),
+                }
+            })
+            .collect(),
+        sum_of_claims: claims.sum_of_claims,
+        distinct_claimed: claims.distinct_claimed,
+        real_conversions: real,
+        claims_over_real: ratio(claims.sum_of_claims, real as f64),
+        double_counting_ratio: ratio(claims.sum_of_claims, claims.distinct_claimed as f64),
     }
 }
 

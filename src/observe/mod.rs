@@ -134,6 +134,15 @@ struct PendingDeal {
     d: Deal,
     person: u32,
 }
+/// One platform's view of one converting user: the pixel conversion and the
+/// platform's touches of that user.
+struct PendingPlatform {
+    channel: u16,
+    user: u64,
+    time_ms: i64,
+    form_key: u64,
+    touches: Vec<(i64, bool)>,
+}
 struct PendingImport {
     i: ConversionImport,
     person: u32,
@@ -159,6 +168,7 @@ struct BlockOut {
     opps: Vec<PendingOpp>,
     deals: Vec<PendingDeal>,
     imports: Vec<PendingImport>,
+    platforms: Vec<PendingPlatform>,
     losses: Losses,
 }
 
@@ -279,6 +289,7 @@ pub fn observe(sc: &Scenario, world: &World) -> Observation {
     let mut opps = Vec::new();
     let mut deals = Vec::new();
     let mut imports = Vec::new();
+    let mut platforms = Vec::new();
     for b in blocks {
         losses.merge(&b.losses);
         forms.extend(b.forms);
@@ -286,6 +297,7 @@ pub fn observe(sc: &Scenario, world: &World) -> Observation {
         opps.extend(b.opps);
         deals.extend(b.deals);
         imports.extend(b.imports);
+        platforms.extend(b.platforms);
     }
     forms.sort_unstable_by_key(|p| (p.f.time_ms, p.key));
     leads.sort_unstable_by_key(|p| (p.l.time_ms, p.key));
@@ -332,6 +344,43 @@ pub fn observe(sc: &Scenario, world: &World) -> Observation {
         next_id += 1;
         log.deals.push(d);
     }
+    // Platform logs: one per paid channel, in channel order.
+    let mut by_channel: Vec<Option<usize>> = vec![None; sc.channels.len()];
+    for (c, ch) in sc.channels.iter().enumerate().filter(|(_, ch)| ch.paid()) {
+        by_channel[c] = Some(log.platforms.len());
+        log.platforms.push(log::PlatformLog {
+            channel: c as u16,
+            click_window_days: ch.claim_click_days,
+            view_window_days: ch.claim_view_days,
+            ..Default::default()
+        });
+    }
+    for p in platforms {
+        let Some(i) = by_channel[p.channel as usize] else {
+            continue;
+        };
+        let pl = &mut log.platforms[i];
+        pl.conversions.push(log::PixelConversion {
+            time_ms: p.time_ms,
+            user: p.user,
+            form_fill_id: form_id[&p.form_key],
+        });
+        pl.touches.extend(
+            p.touches
+                .iter()
+                .map(|&(time_ms, click)| log::PlatformTouch {
+                    time_ms,
+                    user: p.user,
+                    click,
+                }),
+        );
+    }
+    for pl in &mut log.platforms {
+        pl.conversions
+            .sort_unstable_by_key(|c| (c.time_ms, c.user, c.form_fill_id));
+        pl.touches
+            .sort_unstable_by_key(|t| (t.time_ms, t.user, t.click));
+    }
     for p in imports {
         persons.import_person.push(p.person);
         let mut i = p.i;
@@ -356,6 +405,61 @@ fn carrier_ip(salt: u64, u: f64, persons: u32) -> u64 {
     let pool = persons.div_ceil(PERSONS_PER_CARRIER_IP).max(1);
     let index = ((u * pool as f64) as u64).min(pool as u64 - 1);
     mix64(mix64(0x6361_7272_6965_7200 ^ index) ^ salt)
+}
+
+/// What each paid platform sees of a converting person: the pixel on the
+/// lead's first form-fill visit (if the site's tags ran there) and the
+/// platform's own touches of the person up to it (clicks and views, on any
+/// device: platforms know their users across devices).
+#[allow(clippy::too_many_arguments)]
+fn platform_views(
+    sc: &Scenario,
+    world: &World,
+    t0: u32,
+    pixel_of: &[bool],
+    salt: u64,
+    start_ms: i64,
+    person: u32,
+    out: &mut BlockOut,
+) {
+    let (a, b) = world.persons[person as usize].touches;
+    let horizon = sc.horizon_days;
+    let Some(form) = (a..b).find(|&ti| {
+        let t = &world.touches[ti as usize];
+        t.form_fill && t.time <= horizon
+    }) else {
+        return;
+    };
+    if !pixel_of[(form - t0) as usize] {
+        return;
+    }
+    let form_time = world.touches[form as usize].time;
+    for (c, ch) in sc.channels.iter().enumerate() {
+        if !ch.paid() {
+            continue;
+        }
+        let touches: Vec<(i64, bool)> = (a..b)
+            .map(|ti| &world.touches[ti as usize])
+            .filter(|t| {
+                let of_c = match t.source {
+                    Source::Channel(s) | Source::FormFill(Some(s)) => s as usize == c,
+                    _ => false,
+                };
+                of_c && t.time >= 0.0 && t.time <= form_time
+            })
+            .map(|t| (to_ms(start_ms, t.time), t.is_visit))
+            .collect();
+        if touches.is_empty() {
+            continue;
+        }
+        out.platforms.push(PendingPlatform {
+            channel: c as u16,
+            user: mix64(salt ^ 0x706c_6174_0000_0000 ^ ((c as u64) << 40) ^ person as u64),
+            time_ms: to_ms(start_ms, form_time),
+            form_key: ((person as u64) << 24) | (form - a) as u64,
+            touches,
+        });
+    }
 }
 
 /// A person's site account id: opaque, never 0.
@@ -411,6 +515,8 @@ fn observe_group(
     let mut cookie_of: Vec<Option<u64>> = vec![None; (t1 - t0) as usize];
     // The click id the visit's cookie held after the visit, indexed likewise.
     let mut click_of: Vec<Option<StoredClick>> = vec![None; (t1 - t0) as usize];
+    // Whether the site's tags (and so the platforms' pixels) ran on the visit.
+    let mut pixel_of: Vec<bool> = vec![false; (t1 - t0) as usize];
     let direct = sc.channels.len() as u16;
     // Accounts: a person's first form fill in the window creates one; later
     // return visits may be logged in.
@@ -543,6 +649,7 @@ fn observe_group(
             }
             cookie_of[(ti - t0) as usize] = Some(cookie);
             click_of[(ti - t0) as usize] = held_click;
+            pixel_of[(ti - t0) as usize] = !declined;
             // Recorded source: the confusion-matrix row on one uniform,
             // `direct` first, so the referrer-loss decision is the same draw
             // whatever else is set.
@@ -616,6 +723,7 @@ fn observe_group(
             continue;
         };
         let (primary, second) = person_emails(sc, world, person);
+        platform_views(sc, world, t0, &pixel_of, salt, start_ms, person, out);
         let mut ps = Stream::new(seed, rep, StreamKind::ObservePerson, person as u64, 0, 0);
         let mut records: Vec<(String, u64)> = Vec::new(); // (lowercased email, lead key)
         let mut first_record: Option<(u64, String, Option<StoredClick>)> = None;

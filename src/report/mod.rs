@@ -86,6 +86,7 @@ pub fn replicate_json(r: &ReplicateResult) -> Value {
         "truth": truth,
         "stitching": stitching,
         "stitching_threshold_sweep": serde_json::to_value(&r.threshold_sweep).expect("sweep serialises"),
+        "platforms": serde_json::to_value(&r.platforms).expect("platforms serialise"),
         "downstream": downstream,
         "attribution": attribution,
     })

@@ -449,6 +449,14 @@ pub struct Channel {
     /// after 24 hours (instead of `itp_cap_days`).
     #[serde(default)]
     pub click_id_classified: bool,
+    /// Observation (paid): the platform's attribution setting — a click
+    /// claims the conversions within this many days after it.
+    #[serde(default = "d_claim_click")]
+    pub claim_click_days: f64,
+    /// Observation (paid): a view (impression) claims the conversions within
+    /// this many days after it.
+    #[serde(default = "d_one_f")]
+    pub claim_view_days: f64,
     /// Campaign names its visits carry (one drawn per touch); default `[id]`.
     #[serde(default)]
     pub campaigns: Vec<String>,
@@ -766,6 +774,10 @@ fn d_device_mix() -> DeviceMix {
         tablet: 0.1,
     }
 }
+fn d_claim_click() -> f64 {
+    30.0
+}
+
 fn d_click_window() -> f64 {
     90.0
 }
@@ -907,6 +919,8 @@ mod tests {
             click_id: None,
             click_window_days: 90.0,
             click_id_classified: false,
+            claim_click_days: 30.0,
+            claim_view_days: 1.0,
             campaigns: vec![],
             landing_page: "/".into(),
         };

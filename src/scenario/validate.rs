@@ -463,6 +463,18 @@ pub(super) fn check(s: &Scenario) -> Vec<Problem> {
             }
         }
         c.within(
+            &format!("{base}.claim_click_days"),
+            ch.claim_click_days,
+            0.0,
+            400.0,
+        );
+        c.within(
+            &format!("{base}.claim_view_days"),
+            ch.claim_view_days,
+            0.0,
+            400.0,
+        );
+        c.within(
             &format!("{base}.click_window_days"),
             ch.click_window_days,
             1.0,
