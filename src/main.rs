@@ -454,6 +454,35 @@ fn print_table(sc: &Scenario, results: &[experiment::ReplicateResult]) {
     println!();
     print_model_errors(results, &best);
     print_platforms(first);
+    print_ablation(first);
+}
+
+/// What each loss mechanism costs: the same world re-observed with it off.
+fn print_ablation(r: &experiment::ReplicateResult) {
+    let Some(base) = r.loss_ablation.first() else {
+        return;
+    };
+    println!(
+        "\nWhat each loss costs (replicate 0): the same world re-observed with one mechanism off; `{}` stitching, headline error vs causal",
+        base.stitcher
+    );
+    print!("{:<16} {:>15} {:>7}", "switched off", "F1 (gain)", "recall");
+    for m in base.tvd.keys() {
+        print!(" {:>22}", format!("{m} (change)"));
+    }
+    println!();
+    for row in &r.loss_ablation {
+        print!(
+            "{:<16} {:>15} {:>7.3}",
+            row.switched_off,
+            format!("{:.3} ({:+.3})", row.f1, row.f1 - base.f1),
+            row.recall
+        );
+        for (m, t) in &row.tvd {
+            print!(" {:>22}", format!("{t:.3} ({:+.3})", t - base.tvd[m]));
+        }
+        println!();
+    }
 }
 
 /// What each ad platform claims vs the truth (replicate 0).

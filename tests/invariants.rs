@@ -652,6 +652,59 @@ fn overlapping_claims_count_twice_but_once_as_distinct() {
 }
 
 #[test]
+fn loss_ablation_rows_match_the_run_and_switch_off_what_they_name() {
+    let mut sc = Scenario::from_path(std::path::Path::new(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/scenarios/privacy_eu.toml"
+    )))
+    .expect("privacy_eu loads");
+    sc.persons = 5000;
+    assert!(sc.loss_ablation, "privacy_eu shows what each loss costs");
+    let mut cfg = experiment::RunConfig::from_scenario(&sc);
+    cfg.stitchers = vec![StitcherSpec::Deterministic];
+    cfg.models = vec![AttributorSpec::parse("linear").unwrap()];
+    let r = experiment::run_replicate(&sc, &cfg, 0);
+    let rows = &r.loss_ablation;
+    assert_eq!(rows.len(), 1 + experiment::ABLATIONS.len());
+    // The `none` row is the run itself.
+    let det = &r
+        .stitching
+        .iter()
+        .find(|(n, _)| n == "deterministic")
+        .unwrap()
+        .1;
+    assert_eq!(rows[0].switched_off, "none");
+    assert_eq!(rows[0].f1, det.pairwise.f1);
+    let linear = r
+        .attribution
+        .iter()
+        .find(|a| a.stitcher == "deterministic" && a.model == "linear")
+        .unwrap();
+    assert_eq!(rows[0].tvd["linear"], linear.error[0].conversions.tvd);
+    // Each ablated scenario is valid and differs from the original only in
+    // observation; no losses at all stitches best.
+    for m in experiment::ABLATIONS {
+        let s = experiment::without_loss(&sc, m)
+            .validated("ablation")
+            .unwrap();
+        assert_eq!(
+            format!("{:?}", s.population),
+            format!("{:?}", sc.population)
+        );
+    }
+    let all = rows.iter().find(|r| r.switched_off == "all").unwrap();
+    assert!(
+        rows.iter().all(|r| r.f1 <= all.f1),
+        "all losses off stitches best"
+    );
+    let consent = rows.iter().find(|r| r.switched_off == "consent").unwrap();
+    assert!(
+        consent.f1 > rows[0].f1,
+        "35 % declined consent costs stitching"
+    );
+}
+
+#[test]
 fn ip_noise_only_moves_visits_to_shared_carrier_addresses() {
     let mut sc = quickstart();
     sc.persons = 4000;

@@ -87,6 +87,7 @@ pub fn replicate_json(r: &ReplicateResult) -> Value {
         "stitching": stitching,
         "stitching_threshold_sweep": serde_json::to_value(&r.threshold_sweep).expect("sweep serialises"),
         "platforms": serde_json::to_value(&r.platforms).expect("platforms serialise"),
+        "loss_ablation": serde_json::to_value(&r.loss_ablation).expect("ablation serialises"),
         "downstream": downstream,
         "attribution": attribution,
     })

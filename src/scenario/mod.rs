@@ -77,6 +77,10 @@ pub struct Scenario {
     /// What a journey's touches are: every visit, or every session.
     #[serde(default)]
     pub journey_unit: JourneyUnit,
+    /// Also re-observe each replicate's world with one loss mechanism
+    /// switched off at a time, to show what each costs (`loss_ablation`).
+    #[serde(default)]
+    pub loss_ablation: bool,
     /// Stitchers to run (default: every registered one).
     #[serde(default)]
     pub stitchers: Vec<StitcherSpec>,
