@@ -538,13 +538,7 @@ fn cmd_sweep(
     json: bool,
     quiet: bool,
 ) -> anyhow::Result<ExitCode> {
-    let text =
-        std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
-    let raw: toml::Value = toml::from_str::<toml::Table>(&text)
-        .map(toml::Value::Table)
-        .map_err(|e| bad(format!("{}: {e}", path.display())))?;
-    let mut points = sweep::build_points(&path.display().to_string(), &raw, axes)
-        .map_err(|e| bad(e.to_string()))?;
+    let mut points = sweep_points(path, axes)?;
     let swept = |key: &str| axes.iter().any(|a| a.key == key);
     for p in &mut points {
         if let (Some(s), false) = (seed, swept("seed")) {
@@ -607,6 +601,16 @@ fn cmd_sweep(
         );
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// Every grid point of `axes` over the scenario file, each validated.
+fn sweep_points(path: &Path, axes: &[sweep::SweepAxis]) -> anyhow::Result<Vec<sweep::SweepPoint>> {
+    let text =
+        std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
+    let raw: toml::Value = toml::from_str::<toml::Table>(&text)
+        .map(toml::Value::Table)
+        .map_err(|e| bad(format!("{}: {e}", path.display())))?;
+    sweep::build_points(&path.display().to_string(), &raw, axes).map_err(|e| bad(e.to_string()))
 }
 
 /// One line per grid point: the best stitcher's F1 and, on its journeys,
@@ -738,7 +742,17 @@ fn print_model_errors(results: &[experiment::ReplicateResult], best: &str) {
 fn cmd_validate(files: &[PathBuf]) -> anyhow::Result<ExitCode> {
     let mut failed = false;
     for f in files {
-        match Scenario::from_path(f) {
+        // A scenario's [sweep] table is checked too: every grid point loads.
+        let checked = Scenario::from_path(f)
+            .map_err(|e| e.to_string())
+            .and_then(|s| {
+                let axes = sweep::axes_from_table(&s.sweep).map_err(|e| e.to_string())?;
+                if !axes.is_empty() {
+                    sweep_points(f, &axes).map_err(|e| e.to_string())?;
+                }
+                Ok(s)
+            });
+        match checked {
             Ok(s) => println!(
                 "ok: {} ({}: {} persons, {} channels)",
                 f.display(),

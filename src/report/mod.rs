@@ -348,6 +348,57 @@ mod tests {
     }
 
     #[test]
+    fn stats_of_eight_values_match_a_hand_computation() {
+        // mean 5, sample variance 32/7, sd = 2.1380899353, se = sd/√8 =
+        // 0.7559289460; t(0.975, 7) = 2.3646242516 (tables: 2.365);
+        // half-width = 1.7874879182.
+        let s = Stats::of(&[2.0, 4.0, 4.0, 4.0, 5.0, 5.0, 7.0, 9.0]);
+        assert_eq!(s.n, 8);
+        assert!((s.mean - 5.0).abs() < 1e-12);
+        assert!((s.sd.unwrap() - 2.138_089_935_299_395).abs() < 1e-12);
+        assert!((t975(7) - 2.364_624_251_592_785).abs() < 1e-9);
+        assert!((s.ci95_low.unwrap() - (5.0 - 1.787_487_918_236_21)).abs() < 1e-9);
+        assert!((s.ci95_high.unwrap() - (5.0 + 1.787_487_918_236_21)).abs() < 1e-9);
+        assert!(s.excludes_zero());
+        // A constant sample: sd 0, the CI collapses on the mean.
+        let c = Stats::of(&[0.0; 4]);
+        assert_eq!(
+            (c.mean, c.sd, c.ci95_low, c.ci95_high),
+            (0.0, Some(0.0), Some(0.0), Some(0.0))
+        );
+        assert!(!c.excludes_zero());
+        let one = Stats::of(&[3.0]);
+        assert_eq!((one.sd, one.ci95_low, one.ci95_high), (None, None, None));
+        assert!(!one.excludes_zero());
+        // JSON form: sd and CI null when n = 1.
+        assert_eq!(
+            stats(&[3.0]),
+            json!({"mean": 3.0, "sd": null, "ci95_low": null, "ci95_high": null, "n": 1})
+        );
+    }
+
+    /// On a metric with a known mean, the t-based 95 % CI of n = 5 seeded
+    /// normal draws covers it in 93–97 % of 2,000 experiments (binomial sd of
+    /// the rate: 0.5 %). A z-based interval (1.96) would cover only ~88 %
+    /// at n = 5, so this also catches the wrong quantile.
+    #[test]
+    fn the_ci_covers_a_known_mean_95_percent_of_the_time() {
+        use crate::rng::{Stream, StreamKind};
+        let (true_mean, sd, n, experiments) = (3.0, 2.0, 5, 2_000);
+        let mut covered = 0;
+        for e in 0..experiments {
+            let mut rng = Stream::new(2024, 0, StreamKind::Experiment, 7, e, 0);
+            let xs: Vec<f64> = (0..n).map(|_| true_mean + sd * rng.normal()).collect();
+            let s = Stats::of(&xs);
+            if s.ci95_low.unwrap() <= true_mean && true_mean <= s.ci95_high.unwrap() {
+                covered += 1;
+            }
+        }
+        let rate = covered as f64 / experiments as f64;
+        assert!((0.93..=0.97).contains(&rate), "coverage {rate}");
+    }
+
+    #[test]
     fn only_run_folders_are_replaced() {
         let base = std::env::temp_dir().join(format!("closedloop-write-{}", std::process::id()));
         let _ = std::fs::remove_dir_all(&base);
