@@ -429,3 +429,44 @@ fn replicated_runs_print_paired_verdicts_and_no_progress_bar_off_a_terminal() {
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(!stderr.contains("replicate runs"), "{stderr}");
 }
+
+/// Ctrl-C (SIGINT) during the work leaves the output folder as it was: the
+/// run folder is written only at the end, through a temporary sibling and a
+/// rename (`report::write_run`), so no half-written folder and no temporary
+/// folder remains, and a previous run stays intact.
+#[cfg(unix)]
+#[test]
+fn an_interrupted_run_leaves_the_previous_run_intact() {
+    let scratch = Scratch::new("interrupt");
+    let out = scratch.join("out");
+    closedloop(&scratch.0)
+        .arg("run")
+        .arg(scenario("classroom"))
+        .args(["--quiet", "--out"])
+        .arg(&out)
+        .assert()
+        .success();
+    let before = std::fs::read(out.join("report.json")).unwrap();
+    let mut child = std::process::Command::new(assert_cmd::cargo::cargo_bin!("closedloop"))
+        .current_dir(&scratch.0)
+        .arg("run")
+        .arg(scenario("quickstart"))
+        .args(["--quiet", "--replicates", "4", "--out"])
+        .arg(&out)
+        .spawn()
+        .unwrap();
+    std::thread::sleep(std::time::Duration::from_millis(400));
+    let killed = std::process::Command::new("kill")
+        .args(["-INT", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(killed.success());
+    let status = child.wait().unwrap();
+    assert!(!status.success(), "the run finished before the interrupt");
+    assert_eq!(std::fs::read(out.join("report.json")).unwrap(), before);
+    let entries: Vec<String> = std::fs::read_dir(&scratch.0)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().to_string())
+        .collect();
+    assert_eq!(entries, ["out"], "left behind: {entries:?}");
+}
