@@ -144,15 +144,25 @@ fn cmd_run(
         }
         sc.replicates = r;
     }
-    let mut cfg = RunConfig::from_scenario(&sc);
-    if let Some(list) = stitchers {
-        cfg.stitchers = spec::parse_list(&list, StitcherSpec::all, StitcherSpec::parse)
-            .map_err(|e| bad(format!("--stitchers: {e}")))?;
-    }
-    if let Some(list) = models {
-        cfg.models = spec::parse_list(&list, AttributorSpec::all, AttributorSpec::parse)
-            .map_err(|e| bad(format!("--models: {e}")))?;
-    }
+    let stitchers = stitchers
+        .map(|list| spec::parse_list(&list, StitcherSpec::all, StitcherSpec::parse))
+        .transpose()
+        .map_err(|e| bad(format!("--stitchers: {e}")))?;
+    let models = models
+        .map(|list| spec::parse_list(&list, AttributorSpec::all, AttributorSpec::parse))
+        .transpose()
+        .map_err(|e| bad(format!("--models: {e}")))?;
+    let choose = |sc: &Scenario| {
+        let mut cfg = RunConfig::from_scenario(sc);
+        if let Some(list) = &stitchers {
+            cfg.stitchers = list.clone();
+        }
+        if let Some(list) = &models {
+            cfg.models = list.clone();
+        }
+        cfg
+    };
+    let cfg = choose(&sc);
     let out = out.unwrap_or_else(|| Path::new("out").join(&sc.name));
     let mut cli_axes = Vec::new();
     for a in sweep_args {
@@ -161,7 +171,9 @@ fn cmd_run(
     let file_axes = sweep::axes_from_table(&sc.sweep).map_err(|e| bad(e.to_string()))?;
     let axes = sweep::merge_axes(file_axes, cli_axes);
     if !axes.is_empty() {
-        return cmd_sweep(path, &sc, &cfg, &axes, &out, seed, replicates, json, quiet);
+        return cmd_sweep(
+            path, &sc, &choose, &axes, &out, seed, replicates, json, quiet,
+        );
     }
     if !quiet && !json {
         eprintln!(
@@ -530,7 +542,7 @@ impl Progress {
 fn cmd_sweep(
     path: &Path,
     sc: &Scenario,
-    cfg: &RunConfig,
+    choose: &dyn Fn(&Scenario) -> RunConfig,
     axes: &[sweep::SweepAxis],
     out: &Path,
     seed: Option<u64>,
@@ -548,6 +560,10 @@ fn cmd_sweep(
             p.scenario.replicates = r;
         }
     }
+    // Each point's own strategy lists (a sweep may change a model's
+    // parameter), unless the command line chose them.
+    let configs: Vec<RunConfig> = points.iter().map(|p| choose(&p.scenario)).collect();
+    let cfg = &configs[0];
     let units = sweep::units(&points);
     if !quiet && !json {
         eprintln!(
@@ -565,7 +581,7 @@ fn cmd_sweep(
     }
     let t0 = Instant::now();
     let bar = Progress::start(units, !quiet);
-    let results = sweep::run_sweep(&points, cfg, &|| bar.inc());
+    let results = sweep::run_sweep(&points, &configs, &|| bar.inc());
     bar.finish();
     let run_s = t0.elapsed().as_secs_f64();
     let rows = report::sweep_rows(&results);

@@ -470,3 +470,45 @@ fn an_interrupted_run_leaves_the_previous_run_intact() {
         .collect();
     assert_eq!(entries, ["out"], "left behind: {entries:?}");
 }
+
+/// A strategy parameter is a scenario key like any other: each point runs
+/// its own strategy list (strategy-list elements are addressed by `kind`).
+#[test]
+fn a_sweep_can_vary_a_model_parameter() {
+    let scratch = Scratch::new("model-param");
+    let text = std::fs::read_to_string(scenario("classroom")).unwrap();
+    let file = scratch.join("models.toml");
+    std::fs::write(
+        &file,
+        format!("{text}\n[[attributors]]\nkind = \"markov\"\norder = 1\n"),
+    )
+    .unwrap();
+    let out = scratch.join("out");
+    closedloop(&scratch.0)
+        .arg("run")
+        .arg(&file)
+        .args([
+            "--quiet",
+            "--sweep",
+            "attributors.markov.order=1,2",
+            "--out",
+        ])
+        .arg(&out)
+        .assert()
+        .success();
+    let csv = std::fs::read_to_string(out.join("sweep.csv")).unwrap();
+    let models: BTreeSet<(String, String)> = csv
+        .lines()
+        .skip(1)
+        .map(|l| {
+            let f: Vec<&str> = l.split(',').collect();
+            (f[0].to_string(), f[3].to_string())
+        })
+        .filter(|(_, m)| m.starts_with("markov"))
+        .collect();
+    let expected: BTreeSet<(String, String)> = [("0", "markov_1"), ("1", "markov_2")]
+        .iter()
+        .map(|(p, m)| (p.to_string(), m.to_string()))
+        .collect();
+    assert_eq!(models, expected);
+}

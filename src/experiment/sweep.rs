@@ -299,15 +299,16 @@ pub fn build_points(
 }
 
 /// Run every point × replicate in parallel (one flat list of work units, so
-/// both levels share the cores); each point runs its scenario's
-/// `replicates`. Results per point, in replicate order, identical whatever
-/// the thread count. `progress` is called once per finished unit, from any
-/// thread.
+/// both levels share the cores); point `p` runs with `configs[p]`'s
+/// strategies and its scenario's `replicates`. Results per point, in
+/// replicate order, identical whatever the thread count. `progress` is
+/// called once per finished unit, from any thread.
 pub fn run_sweep(
     points: &[SweepPoint],
-    cfg: &RunConfig,
+    configs: &[RunConfig],
     progress: &(dyn Fn() + Sync),
 ) -> Vec<Vec<ReplicateResult>> {
+    assert_eq!(points.len(), configs.len(), "one RunConfig per point");
     let units: Vec<(usize, u32)> = points
         .iter()
         .enumerate()
@@ -316,7 +317,7 @@ pub fn run_sweep(
     let mut flat = units
         .par_iter()
         .map(|&(p, r)| {
-            let result = run_replicate(&points[p].scenario, cfg, r);
+            let result = run_replicate(&points[p].scenario, &configs[p], r);
             progress();
             result
         })
