@@ -5,14 +5,16 @@ use anyhow::Context;
 use clap::{Parser, Subcommand};
 use closedloop::attribute::{self, Journeys, Markov, MarkovFit};
 use closedloop::credit::Credit;
-use closedloop::experiment::{self, ORACLE, RunConfig};
+use closedloop::experiment::{self, ORACLE, RunConfig, sweep};
 use closedloop::scenario::Scenario;
 use closedloop::spec::{self, AttributorSpec, StitcherSpec};
 use closedloop::{pathfile, report, stitch, truth};
 use std::fmt::Write as _;
+use std::io::IsTerminal;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
-use std::time::Instant;
+use std::sync::mpsc;
+use std::time::{Duration, Instant};
 
 #[derive(Parser)]
 #[command(
@@ -49,9 +51,15 @@ enum Command {
         /// Print report.json on stdout instead of the table.
         #[arg(long)]
         json: bool,
-        /// Print nothing but errors.
+        /// Print nothing but errors (and no progress bar).
         #[arg(long)]
         quiet: bool,
+        /// Sweep a scenario key over values: `KEY=V1,V2,…` (dotted key, array
+        /// elements by id, e.g. `channels.brand_search.intent_exponent=0,1,2`).
+        /// Repeat for a grid; adds to (or replaces keys of) the scenario's
+        /// `[sweep]` table. Writes sweep.csv and the report's `sweep` section.
+        #[arg(long, value_name = "KEY=V1,V2,…")]
+        sweep: Vec<String>,
     },
     /// Run attribution models on a path file (ChannelAttribution's format).
     Attribute {
@@ -125,8 +133,9 @@ fn main() -> ExitCode {
             models,
             json,
             quiet,
+            sweep,
         } => cmd_run(
-            &scenario, out, seed, replicates, stitchers, models, json, quiet,
+            &scenario, out, seed, replicates, stitchers, models, json, quiet, &sweep,
         ),
         Command::Attribute {
             paths,
@@ -177,6 +186,7 @@ fn cmd_run(
     models: Option<String>,
     json: bool,
     quiet: bool,
+    sweep_args: &[String],
 ) -> anyhow::Result<ExitCode> {
     let mut sc = load(path)?;
     if let Some(s) = seed {
@@ -188,14 +198,31 @@ fn cmd_run(
         }
         sc.replicates = r;
     }
-    let mut cfg = RunConfig::from_scenario(&sc);
-    if let Some(list) = stitchers {
-        cfg.stitchers = parse_stitchers(&list)?;
-    }
-    if let Some(list) = models {
-        cfg.models = parse_models(&list)?;
-    }
+    let stitchers = stitchers.map(|list| parse_stitchers(&list)).transpose()?;
+    let models = models.map(|list| parse_models(&list)).transpose()?;
+    let choose = |sc: &Scenario| {
+        let mut cfg = RunConfig::from_scenario(sc);
+        if let Some(list) = &stitchers {
+            cfg.stitchers = list.clone();
+        }
+        if let Some(list) = &models {
+            cfg.models = list.clone();
+        }
+        cfg
+    };
+    let cfg = choose(&sc);
     let out = out.unwrap_or_else(|| Path::new("out").join(&sc.name));
+    let mut cli_axes = Vec::new();
+    for a in sweep_args {
+        cli_axes.push(sweep::parse_axis(a).map_err(|e| bad(format!("--sweep: {e}")))?);
+    }
+    let file_axes = sweep::axes_from_table(&sc.sweep).map_err(|e| bad(e.to_string()))?;
+    let axes = sweep::merge_axes(file_axes, cli_axes);
+    if !axes.is_empty() {
+        return cmd_sweep(
+            path, &sc, &choose, &axes, &out, seed, replicates, json, quiet,
+        );
+    }
     if !quiet && !json {
         eprintln!(
             "closedloop: {} — {} persons × {} replicate(s), {} stitcher(s) × {} model(s)",
@@ -207,7 +234,9 @@ fn cmd_run(
         );
     }
     let t0 = Instant::now();
-    let results = experiment::run(&sc, &cfg);
+    let bar = Progress::start(cfg.replicates as u64, !quiet);
+    let results = experiment::run_with_progress(&sc, &cfg, &|| bar.inc());
+    bar.finish();
     let run_s = t0.elapsed().as_secs_f64();
     let report = report::report_json(&sc, &results);
     let mut bytes = serde_json::to_vec_pretty(&report).context("serialising report.json")?;
@@ -455,6 +484,7 @@ fn print_table(sc: &Scenario, results: &[experiment::ReplicateResult]) {
     print_model_errors(results, &best);
     print_platforms(first);
     print_ablation(first);
+    print_paired(results, &best);
 }
 
 /// What each loss mechanism costs: the same world re-observed with it off.
@@ -510,6 +540,255 @@ fn print_platforms(r: &experiment::ReplicateResult) {
             row.claim_over_incremental
                 .map_or("-".into(), |x| format!("{x:.2}")),
             row.claimed_revenue
+        );
+    }
+}
+
+/// "A beats B" per model vs `last_touch` (causal TVD of lead shares on the
+/// best stitcher's journeys, paired over replicates), when R ≥ 2.
+fn print_paired(results: &[experiment::ReplicateResult], best: &str) {
+    use report::paired::REFERENCE_MODEL as REF;
+    if results.len() < 2 {
+        return;
+    }
+    let paired = report::paired(results);
+    let mut diffs: Vec<&report::paired::ModelDifference> = paired
+        .models
+        .iter()
+        .filter(|d| d.stitcher == best && d.versus == REF && d.truth == "causal" && d.model != REF)
+        .collect();
+    if diffs.is_empty() {
+        return;
+    }
+    diffs.sort_by(|a, b| {
+        a.diff
+            .mean
+            .total_cmp(&b.diff.mean)
+            .then(a.model.cmp(&b.model))
+    });
+    println!(
+        "\nPaired vs {REF}: causal TVD of lead shares on `{best}` journeys, difference per replicate over {} replicates, 95 % CI",
+        results.len()
+    );
+    let width = diffs.iter().map(|d| d.model.len()).max().unwrap_or(8);
+    for d in diffs {
+        let s = &d.diff;
+        let (lo, hi) = (
+            s.ci95_low.unwrap_or(f64::NAN),
+            s.ci95_high.unwrap_or(f64::NAN),
+        );
+        let line = if hi < 0.0 {
+            format!(
+                "beats {REF} by {:.3} (CI {:.3} to {:.3})",
+                -s.mean, -hi, -lo
+            )
+        } else if lo > 0.0 {
+            format!(
+                "loses to {REF} by {:.3} (CI {:.3} to {:.3})",
+                s.mean, lo, hi
+            )
+        } else {
+            format!(
+                "no clear difference from {REF}: {:+.3} (CI {:+.3} to {:+.3})",
+                s.mean, lo, hi
+            )
+        };
+        println!("  {:<width$}  {line}", d.model);
+    }
+}
+
+/// A progress bar on stderr (done / total replicate runs, ETA) that appears
+/// only once the work has run for a second, and never when stderr is not a
+/// terminal or with `--quiet`.
+struct Progress {
+    bar: indicatif::ProgressBar,
+    reveal: Option<(mpsc::Sender<()>, std::thread::JoinHandle<()>)>,
+}
+
+impl Progress {
+    fn start(total: u64, wanted: bool) -> Progress {
+        use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
+        let bar = ProgressBar::with_draw_target(Some(total), ProgressDrawTarget::hidden());
+        if let Ok(style) = ProgressStyle::with_template(
+            "{spinner} [{bar:30}] {pos}/{len} replicate runs, {elapsed} elapsed, ETA {eta}",
+        ) {
+            bar.set_style(style.progress_chars("=> "));
+        }
+        let reveal = (wanted && std::io::stderr().is_terminal()).then(|| {
+            let (done, wait) = mpsc::channel::<()>();
+            let shown = bar.clone();
+            let handle = std::thread::spawn(move || {
+                if let Err(mpsc::RecvTimeoutError::Timeout) =
+                    wait.recv_timeout(Duration::from_secs(1))
+                {
+                    shown.set_draw_target(ProgressDrawTarget::stderr());
+                    shown.enable_steady_tick(Duration::from_millis(200));
+                }
+            });
+            (done, handle)
+        });
+        Progress { bar, reveal }
+    }
+
+    fn inc(&self) {
+        self.bar.inc(1);
+    }
+
+    fn finish(self) {
+        if let Some((done, handle)) = self.reveal {
+            let _ = done.send(());
+            let _ = handle.join();
+        }
+        self.bar.finish_and_clear();
+    }
+}
+
+/// `run` with sweep axes: every grid point × replicate, written as
+/// `sweep.csv` and a report.json holding the `sweep` section.
+#[allow(clippy::too_many_arguments)]
+fn cmd_sweep(
+    path: &Path,
+    sc: &Scenario,
+    choose: &dyn Fn(&Scenario) -> RunConfig,
+    axes: &[sweep::SweepAxis],
+    out: &Path,
+    seed: Option<u64>,
+    replicates: Option<u32>,
+    json: bool,
+    quiet: bool,
+) -> anyhow::Result<ExitCode> {
+    let mut points = sweep_points(path, axes)?;
+    let swept = |key: &str| axes.iter().any(|a| a.key == key);
+    for p in &mut points {
+        if let (Some(s), false) = (seed, swept("seed")) {
+            p.scenario.seed = s;
+        }
+        if let (Some(r), false) = (replicates, swept("replicates")) {
+            p.scenario.replicates = r;
+        }
+    }
+    // Each point's own strategy lists (a sweep may change a model's
+    // parameter), unless the command line chose them.
+    let configs: Vec<RunConfig> = points.iter().map(|p| choose(&p.scenario)).collect();
+    let cfg = &configs[0];
+    let units = sweep::units(&points);
+    if !quiet && !json {
+        eprintln!(
+            "closedloop: {} — sweep of {} point(s) ({}), {} replicate run(s), {} stitcher(s) × {} model(s)",
+            sc.name,
+            points.len(),
+            axes.iter()
+                .map(|a| a.to_string())
+                .collect::<Vec<_>>()
+                .join("; "),
+            units,
+            cfg.stitchers.len() + 1,
+            cfg.models.len() + 1
+        );
+    }
+    let t0 = Instant::now();
+    let bar = Progress::start(units, !quiet);
+    let results = sweep::run_sweep(&points, &configs, &|| bar.inc());
+    bar.finish();
+    let run_s = t0.elapsed().as_secs_f64();
+    let rows = report::sweep_rows(&results);
+    let report = report::sweep_report_json(sc, &points, &rows);
+    let mut bytes = serde_json::to_vec_pretty(&report).context("serialising report.json")?;
+    bytes.push(b'\n');
+    let timings = serde_json::json!({
+        "run_seconds": run_s,
+        "threads": rayon::current_num_threads(),
+        "points": points.len(),
+        "replicate_runs": units,
+    });
+    let files = vec![
+        ("report.json", bytes.clone()),
+        ("sweep.csv", report::sweep_csv(&points, &rows).into_bytes()),
+        (
+            "timings.json",
+            serde_json::to_vec_pretty(&timings).context("serialising timings")?,
+        ),
+    ];
+    report::write_run(out, &files).map_err(|e| match e {
+        report::WriteError::NotARunFolder { .. } => bad(e.to_string()),
+        other => anyhow::Error::new(other),
+    })?;
+    if json {
+        print!("{}", String::from_utf8_lossy(&bytes));
+    } else if !quiet {
+        print_sweep(&points, &results, &rows);
+        println!(
+            "\nwrote {} and sweep.csv ({:.1} s)",
+            out.join("report.json").display(),
+            run_s
+        );
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// Every grid point of `axes` over the scenario file, each validated.
+fn sweep_points(path: &Path, axes: &[sweep::SweepAxis]) -> anyhow::Result<Vec<sweep::SweepPoint>> {
+    let text =
+        std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
+    let raw: toml::Value = toml::from_str::<toml::Table>(&text)
+        .map(toml::Value::Table)
+        .map_err(|e| bad(format!("{}: {e}", path.display())))?;
+    sweep::build_points(&path.display().to_string(), &raw, axes).map_err(|e| bad(e.to_string()))
+}
+
+/// One line per grid point: the best stitcher's F1 and, on its journeys,
+/// `last_touch`'s and the best model's causal TVD, mean [95 % CI].
+fn print_sweep(
+    points: &[sweep::SweepPoint],
+    results: &[Vec<experiment::ReplicateResult>],
+    rows: &[report::SweepRow],
+) {
+    let cell = |s: &report::Stats| match (s.ci95_low, s.ci95_high) {
+        (Some(l), Some(h)) => format!("{:.3} [{:.3}, {:.3}]", s.mean, l, h),
+        _ => format!("{:.3}", s.mean),
+    };
+    let find = |p: usize, stitcher: &str, model: &str, truth: &str, metric: &str| {
+        rows.iter()
+            .find(|r| {
+                r.point == p
+                    && r.stitcher == stitcher
+                    && r.model == model
+                    && r.truth == truth
+                    && r.metric == metric
+            })
+            .map(|r| cell(&r.stats))
+            .unwrap_or_else(|| "-".into())
+    };
+    let label_w = points
+        .iter()
+        .map(|p| p.label().len())
+        .max()
+        .unwrap_or(5)
+        .max(6);
+    println!(
+        "\n{:<5} {:<label_w$}  {:<16} {:<24} {:<24} best model on its journeys",
+        "point", "values", "best stitcher", "F1", "last_touch causal TVD"
+    );
+    for (p, rs) in points.iter().zip(results) {
+        let paired = report::paired(rs);
+        let Some(best) = paired.best_stitcher.clone() else {
+            continue;
+        };
+        let best_model = paired
+            .best_models
+            .iter()
+            .find(|(s, _)| *s == best)
+            .map(|(_, m)| m.clone())
+            .unwrap_or_default();
+        println!(
+            "{:<5} {:<label_w$}  {:<16} {:<24} {:<24} {} {}",
+            p.index,
+            p.label(),
+            best,
+            find(p.index, &best, "", "", "pairwise.f1"),
+            find(p.index, &best, "last_touch", "causal", "conversions.tvd"),
+            best_model,
+            find(p.index, &best, &best_model, "causal", "conversions.tvd"),
         );
     }
 }
@@ -765,7 +1044,17 @@ fn cmd_export(
 fn cmd_validate(files: &[PathBuf]) -> anyhow::Result<ExitCode> {
     let mut failed = false;
     for f in files {
-        match Scenario::from_path(f) {
+        // A scenario's [sweep] table is checked too: every grid point loads.
+        let checked = Scenario::from_path(f)
+            .map_err(|e| e.to_string())
+            .and_then(|s| {
+                let axes = sweep::axes_from_table(&s.sweep).map_err(|e| e.to_string())?;
+                if !axes.is_empty() {
+                    sweep_points(f, &axes).map_err(|e| e.to_string())?;
+                }
+                Ok(s)
+            });
+        match checked {
             Ok(s) => println!(
                 "ok: {} ({}: {} persons, {} channels)",
                 f.display(),

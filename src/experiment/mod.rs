@@ -18,6 +18,8 @@ use crate::truth::Truth;
 use crate::world::{self, Outcome};
 use rayon::prelude::*;
 
+pub mod sweep;
+
 /// Name of the reference rows built from the truth.
 pub const ORACLE: &str = "oracle";
 
@@ -624,8 +626,21 @@ pub fn downstream(r: &ReplicateResult) -> Vec<(String, Vec<Downstream>)> {
 
 /// Run every replicate (in parallel, results in replicate order).
 pub fn run(sc: &Scenario, cfg: &RunConfig) -> Vec<ReplicateResult> {
+    run_with_progress(sc, cfg, &|| {})
+}
+
+/// [`run`], calling `progress` once per finished replicate (from any thread).
+pub fn run_with_progress(
+    sc: &Scenario,
+    cfg: &RunConfig,
+    progress: &(dyn Fn() + Sync),
+) -> Vec<ReplicateResult> {
     (0..cfg.replicates)
         .into_par_iter()
-        .map(|r| run_replicate(sc, cfg, r))
+        .map(|r| {
+            let result = run_replicate(sc, cfg, r);
+            progress();
+            result
+        })
         .collect()
 }

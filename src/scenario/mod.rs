@@ -87,6 +87,11 @@ pub struct Scenario {
     /// Attribution models to run (default: every registered one).
     #[serde(default)]
     pub attributors: Vec<AttributorSpec>,
+    /// Keys to sweep (`closedloop run` runs every grid point): dotted
+    /// scenario keys, nested or quoted, each a list of values. Read by
+    /// `experiment::sweep`; empty = no sweep.
+    #[serde(default, skip_serializing_if = "toml::Table::is_empty")]
+    pub sweep: toml::Table,
 }
 
 /// Gamma-distributed duration.
