@@ -174,6 +174,24 @@ fn positions_in(s: &[LabelId], t: &[LabelId]) -> Option<Vec<usize>> {
     Some(members)
 }
 
+/// Shapley values (rates in 0..=1) within this of 0 are rounding noise and
+/// count as 0, so a set whose values are all 0 in exact arithmetic splits
+/// evenly whichever way the sums were ordered.
+const ZERO_TOLERANCE: f64 = 1e-12;
+
+/// Negatives (and rounding noise) floored at 0, then normalised to shares;
+/// an even split when nothing is positive.
+pub(crate) fn floor_and_normalise(phi: &mut [f64]) {
+    phi.iter_mut()
+        .for_each(|p| *p = if *p > ZERO_TOLERANCE { *p } else { 0.0 });
+    let total: f64 = phi.iter().sum();
+    if total > 0.0 {
+        phi.iter_mut().for_each(|p| *p /= total);
+    } else {
+        phi.fill(1.0 / phi.len() as f64);
+    }
+}
+
 /// Shapley values over the labels of `t` (sorted) for a game that is `v`
 /// on the listed subsets (member masks) and 0 elsewhere.
 fn shapley_sparse(m: usize, terms: &[(Vec<usize>, f64)]) -> Vec<f64> {
@@ -229,13 +247,7 @@ impl ShapleyRate {
             }
         }
         let mut phi = shapley_sparse(m, &terms);
-        phi.iter_mut().for_each(|p| *p = p.max(0.0));
-        let total: f64 = phi.iter().sum();
-        if total > 0.0 {
-            phi.iter_mut().for_each(|p| *p /= total);
-        } else {
-            phi.fill(1.0 / m as f64);
-        }
+        floor_and_normalise(&mut phi);
         phi
     }
 }
@@ -451,13 +463,8 @@ mod tests {
                 }
                 let model = ShapleyRate { lookback_days: 90.0 };
                 let shares = model.shares(&t.labels, &sets, &rates);
-                let mut floored: Vec<f64> = want.iter().map(|p| p.max(0.0)).collect();
-                let total: f64 = floored.iter().sum();
-                if total > 0.0 {
-                    floored.iter_mut().for_each(|p| *p /= total);
-                } else {
-                    floored.fill(1.0 / m as f64);
-                }
+                let mut floored = want.clone();
+                floor_and_normalise(&mut floored);
                 for i in 0..m {
                     prop_assert!((shares[i] - floored[i]).abs() < 1e-12);
                 }
