@@ -646,11 +646,7 @@ mod tests {
             lookback_days: 90.0,
         };
         let run = |threads: usize| {
-            rayon::ThreadPoolBuilder::new()
-                .num_threads(threads)
-                .build()
-                .expect("pool")
-                .install(|| (model.fit(&js), model.attribute(&js)))
+            crate::attribute::tests::on_threads(threads, || (model.fit(&js), model.attribute(&js)))
         };
         let one = run(1);
         assert_eq!(one, run(2));

@@ -509,11 +509,7 @@ mod tests {
             ],
         );
         let run = |threads: usize| {
-            rayon::ThreadPoolBuilder::new()
-                .num_threads(threads)
-                .build()
-                .expect("pool")
-                .install(|| model(30, 0.5).fit(&js))
+            crate::attribute::tests::on_threads(threads, || model(30, 0.5).fit(&js))
         };
         let one = run(1);
         assert_eq!(one, run(2));

@@ -777,11 +777,9 @@ mod tests {
                 lookback_days: 90.0,
             };
             let with = |threads: usize| {
-                rayon::ThreadPoolBuilder::new()
-                    .num_threads(threads)
-                    .build()
-                    .expect("pool")
-                    .install(|| (model.attribute(&js), model.fit(&js)))
+                crate::attribute::tests::on_threads(threads, || {
+                    (model.attribute(&js), model.fit(&js))
+                })
             };
             let (credit, fit) = with(1);
             assert!(with(2) == (credit.clone(), fit.clone()), "order {order}");

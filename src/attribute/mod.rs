@@ -205,6 +205,16 @@ pub(crate) mod tests {
         js
     }
 
+    /// Run `f` on a pool of `threads` rayon threads (for thread-count
+    /// determinism tests).
+    pub(crate) fn on_threads<R: Send>(threads: usize, f: impl FnOnce() -> R + Send) -> R {
+        rayon::ThreadPoolBuilder::new()
+            .num_threads(threads)
+            .build()
+            .expect("pool")
+            .install(f)
+    }
+
     pub(crate) fn close(a: f64, b: f64) -> bool {
         (a - b).abs() < 1e-9
     }

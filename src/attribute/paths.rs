@@ -374,11 +374,7 @@ mod tests {
             js.push(&touches, lead, conv, conv * ((x >> 50) % 100) as f64);
         }
         let count_with = |threads: usize| {
-            rayon::ThreadPoolBuilder::new()
-                .num_threads(threads)
-                .build()
-                .expect("pool")
-                .install(|| DistinctPaths::count(&js, 90.0))
+            crate::attribute::tests::on_threads(threads, || DistinctPaths::count(&js, 90.0))
         };
         let one = count_with(1);
         assert!(one.len() > 1000 && one.empty_conversions > 0.0);

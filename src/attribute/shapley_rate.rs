@@ -321,13 +321,8 @@ mod tests {
         let model = ShapleyRate {
             lookback_days: 90.0,
         };
-        let with = |threads: usize| {
-            rayon::ThreadPoolBuilder::new()
-                .num_threads(threads)
-                .build()
-                .expect("pool")
-                .install(|| model.attribute(&js))
-        };
+        let with =
+            |threads: usize| crate::attribute::tests::on_threads(threads, || model.attribute(&js));
         let direct = with(1);
         assert_eq!(direct, with(2));
         assert_eq!(direct, with(3));

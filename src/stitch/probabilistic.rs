@@ -421,6 +421,16 @@ mod tests {
     use super::*;
     use crate::stitch::tests::{two_device_log, visit};
 
+    /// The cluster of a cookie's first visit.
+    fn cluster_of_cookie(log: &EventLog, ids: &Identities, cookie: u64) -> u32 {
+        let i = log
+            .visits
+            .iter()
+            .position(|v| v.cookie_id == cookie)
+            .unwrap();
+        ids.visit[i]
+    }
+
     #[test]
     fn patterns_round_trip() {
         for pat in 0..N_PATTERNS {
@@ -497,14 +507,7 @@ mod tests {
         }
         // The household chains link at the default threshold; the office does not.
         let ids = Probabilistic { threshold: 0.0 }.stitch(&log);
-        let cluster_of = |cookie: u64| {
-            let i = log
-                .visits
-                .iter()
-                .position(|v| v.cookie_id == cookie)
-                .unwrap();
-            ids.visit[i]
-        };
+        let cluster_of = |cookie: u64| cluster_of_cookie(&log, &ids, cookie);
         assert_eq!(cluster_of(1_000), cluster_of(1_003));
         assert_ne!(cluster_of(1_000), cluster_of(1_010));
         assert_ne!(cluster_of(5_000), cluster_of(5_001));
@@ -525,14 +528,7 @@ mod tests {
         }
         log.visits.sort_by_key(|v| v.time_ms);
         let ids = Probabilistic { threshold: 0.0 }.stitch(&log);
-        let cluster_of = |cookie: u64| {
-            let i = log
-                .visits
-                .iter()
-                .position(|v| v.cookie_id == cookie)
-                .unwrap();
-            ids.visit[i]
-        };
+        let cluster_of = |cookie: u64| cluster_of_cookie(&log, &ids, cookie);
         let carrier: std::collections::BTreeSet<u32> =
             (0..n).map(|s| cluster_of(8_000 + s)).collect();
         assert_eq!(
