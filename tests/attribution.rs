@@ -403,10 +403,7 @@ fn lossless_quickstart() -> Scenario {
     )))
     .expect("quickstart loads");
     sc.persons = 6_000;
-    sc.observe = closedloop::scenario::Observe::lossless();
-    sc.population.return_visit_rate = 0.0;
-    sc.population.extra_devices_mean = 0.0;
-    sc.population.shared_device_rate = 0.0;
+    sc.make_lossless();
     sc
 }
 

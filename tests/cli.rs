@@ -4,51 +4,16 @@
 //! the output folder is written atomically. Path files: `attribute --paths`
 //! on DESIGN §10's worked examples, malformed files, and `export` round trips.
 
-use assert_cmd::Command;
+mod common;
+
 use closedloop::spec::{ATTRIBUTORS, STITCHERS};
+use common::{Scratch, closedloop};
 use serde_json::Value;
 use std::path::{Path, PathBuf};
 
 /// Scenarios with more person-replicates than this are run with `--replicates 1`
 /// so the suite stays fast as replicates are added to shipped scenarios.
 const MAX_PERSON_REPLICATES: i64 = 50_000;
-
-/// A scratch folder under the system temp dir, removed when dropped (also on panic).
-struct Scratch(PathBuf);
-
-impl Scratch {
-    fn new(test_name: &str) -> Scratch {
-        let dir = std::env::temp_dir().join(format!(
-            "closedloop-cli-{}-{}",
-            test_name,
-            std::process::id()
-        ));
-        let _ = std::fs::remove_dir_all(&dir);
-        std::fs::create_dir_all(&dir).expect("create scratch dir");
-        Scratch(dir)
-    }
-
-    fn path(&self) -> &Path {
-        &self.0
-    }
-
-    fn join(&self, name: &str) -> PathBuf {
-        self.0.join(name)
-    }
-}
-
-impl Drop for Scratch {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
-    }
-}
-
-/// The binary, run from `cwd` so a forgotten `--out` cannot litter the repository.
-fn closedloop(cwd: &Path) -> Command {
-    let mut cmd = Command::cargo_bin("closedloop").expect("the closedloop binary is built");
-    cmd.current_dir(cwd);
-    cmd
-}
 
 fn scenarios_dir() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("scenarios")
@@ -283,7 +248,7 @@ fn stderr_of(out: &std::process::Output) -> String {
 
 #[test]
 fn run_succeeds_on_every_shipped_scenario() {
-    let scratch = Scratch::new("run-shipped");
+    let scratch = Scratch::new("cli", "run-shipped");
     let mut failures = Vec::new();
     for file in shipped_scenarios() {
         let facts = scenario_facts(&file);
@@ -326,7 +291,7 @@ fn run_succeeds_on_every_shipped_scenario() {
 
 #[test]
 fn validate_accepts_every_shipped_scenario() {
-    let scratch = Scratch::new("validate-shipped");
+    let scratch = Scratch::new("cli", "validate-shipped");
     let files = shipped_scenarios();
     let output = closedloop(scratch.path())
         .arg("validate")
@@ -375,7 +340,7 @@ conversion_rate = {display_conversion_rate:?}
 
 #[test]
 fn validate_lists_every_problem_with_its_key_path() {
-    let scratch = Scratch::new("validate-broken");
+    let scratch = Scratch::new("cli", "validate-broken");
 
     // The unbroken file is valid, so every error below comes from a mistake.
     let good = scratch.join("good.toml");
@@ -417,7 +382,7 @@ fn validate_lists_every_problem_with_its_key_path() {
 
 #[test]
 fn a_missing_scenario_file_is_bad_input() {
-    let scratch = Scratch::new("missing");
+    let scratch = Scratch::new("cli", "missing");
     let missing = scratch.join("no-such-scenario.toml");
     for command in ["validate", "run"] {
         let output = closedloop(scratch.path())
@@ -445,7 +410,7 @@ fn a_missing_scenario_file_is_bad_input() {
 
 #[test]
 fn bad_strategy_lists_and_zero_replicates_are_bad_input() {
-    let scratch = Scratch::new("bad-flags");
+    let scratch = Scratch::new("cli", "bad-flags");
     let out = scratch.join("out");
     let run = |extra: &[&str]| {
         closedloop(scratch.path())
@@ -489,7 +454,7 @@ fn bad_strategy_lists_and_zero_replicates_are_bad_input() {
 
 #[test]
 fn list_names_every_registered_strategy() {
-    let scratch = Scratch::new("list");
+    let scratch = Scratch::new("cli", "list");
     let output = closedloop(scratch.path()).arg("list").output().unwrap();
     assert_eq!(output.status.code(), Some(0), "{}", stderr_of(&output));
     let stdout = String::from_utf8_lossy(&output.stdout);
@@ -521,7 +486,7 @@ fn list_names_every_registered_strategy() {
 
 #[test]
 fn reports_do_not_depend_on_the_thread_count() {
-    let scratch = Scratch::new("threads");
+    let scratch = Scratch::new("cli", "threads");
     let mut reports = Vec::new();
     for (i, threads) in ["1", "2", "2"].into_iter().enumerate() {
         let out = scratch.join(&format!("run{i}-threads{threads}"));
@@ -545,7 +510,7 @@ fn reports_do_not_depend_on_the_thread_count() {
 
 #[test]
 fn the_seed_changes_the_report() {
-    let scratch = Scratch::new("seed");
+    let scratch = Scratch::new("cli", "seed");
     let mut reports = Vec::new();
     for seed in ["7", "8"] {
         let out = scratch.join(&format!("seed{seed}"));
@@ -568,7 +533,7 @@ fn the_seed_changes_the_report() {
 
 #[test]
 fn json_flag_prints_the_report_on_stdout() {
-    let scratch = Scratch::new("json");
+    let scratch = Scratch::new("cli", "json");
     let out = scratch.join("out");
     let output = closedloop(scratch.path())
         .arg("run")
@@ -589,7 +554,7 @@ fn json_flag_prints_the_report_on_stdout() {
 
 #[test]
 fn a_second_run_into_the_same_folder_replaces_the_first() {
-    let scratch = Scratch::new("rerun");
+    let scratch = Scratch::new("cli", "rerun");
     let out = scratch.join("out");
     let facts = scenario_facts(&classroom());
     for seed in ["1", "2"] {
@@ -643,7 +608,7 @@ fn expect(v: &Value, model: &str, what: &str, want: &[(&str, f64)]) {
 
 #[test]
 fn attribute_paths_reproduces_the_worked_examples() {
-    let scratch = Scratch::new("paths-design");
+    let scratch = Scratch::new("cli", "paths-design");
     let models = "markov_1,shapley_count,shapley_rate,first_touch,last_touch,linear";
     let third = 1.0 / 3.0;
 
@@ -753,7 +718,7 @@ fn attribute_paths_reproduces_the_worked_examples() {
 
 #[test]
 fn malformed_path_files_exit_2_naming_file_line_and_column() {
-    let scratch = Scratch::new("paths-bad");
+    let scratch = Scratch::new("cli", "paths-bad");
     let cases: &[(&str, String, &[&str])] = &[
         (
             "non_numeric",
@@ -828,7 +793,7 @@ fn malformed_path_files_exit_2_naming_file_line_and_column() {
 
 #[test]
 fn models_that_need_touch_times_are_skipped_with_a_note() {
-    let scratch = Scratch::new("paths-skip");
+    let scratch = Scratch::new("cli", "paths-skip");
     let file = scratch.join("p.csv");
     std::fs::write(&file, format!("{PATH_HEADER}a > b,1,5,2\nb,0,0,1\n")).unwrap();
     let (output, v) = attribute_json(scratch.path(), &file, "time_decay,linear");
@@ -866,7 +831,7 @@ fn models_that_need_touch_times_are_skipped_with_a_note() {
 #[test]
 fn export_round_trips_through_attribute_and_is_deterministic() {
     use closedloop::attribute::{Attributor, Journeys, Linear, Markov};
-    let scratch = Scratch::new("export");
+    let scratch = Scratch::new("cli", "export");
     let export = |file: &Path, seed: &str, threads: &str| {
         closedloop(scratch.path())
             .env("RAYON_NUM_THREADS", threads)

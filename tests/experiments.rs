@@ -2,43 +2,17 @@
 //! tables, determinism across thread counts, bad sweep keys. The CI formula
 //! and its coverage are tested next to it in `src/report`.
 
-use assert_cmd::Command;
+mod common;
+
 use closedloop::experiment::{self, RunConfig};
 use closedloop::report::{self, sweep as tables};
 use closedloop::scenario::Scenario;
 use closedloop::spec::{self, AttributorSpec, StitcherSpec};
 use closedloop::truth::TRUTHS;
+use common::{Scratch, closedloop};
 use serde_json::Value;
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
-
-/// A scratch folder under the system temp dir, removed when dropped.
-struct Scratch(PathBuf);
-
-impl Scratch {
-    fn new(name: &str) -> Scratch {
-        let dir =
-            std::env::temp_dir().join(format!("closedloop-exp-{name}-{}", std::process::id()));
-        let _ = std::fs::remove_dir_all(&dir);
-        std::fs::create_dir_all(&dir).expect("create scratch dir");
-        Scratch(dir)
-    }
-    fn join(&self, name: &str) -> PathBuf {
-        self.0.join(name)
-    }
-}
-
-impl Drop for Scratch {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
-    }
-}
-
-fn closedloop(cwd: &Path) -> Command {
-    let mut cmd = Command::cargo_bin("closedloop").expect("binary built");
-    cmd.current_dir(cwd);
-    cmd
-}
 
 fn scenario(name: &str) -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR"))
@@ -148,7 +122,7 @@ fn paired_differences_are_per_replicate_differences() {
 }
 
 fn run_sweep(cwd: &Scratch, out: &Path, threads: &str) {
-    closedloop(&cwd.0)
+    closedloop(cwd.path())
         .env("RAYON_NUM_THREADS", threads)
         .arg("run")
         .arg(scenario("quickstart"))
@@ -174,7 +148,7 @@ fn run_sweep(cwd: &Scratch, out: &Path, threads: &str) {
 
 #[test]
 fn sweeps_hold_every_point_and_metric_once_whatever_the_thread_count() {
-    let scratch = Scratch::new("sweep");
+    let scratch = Scratch::new("exp", "sweep");
     let (two, one) = (scratch.join("two"), scratch.join("one"));
     run_sweep(&scratch, &two, "2");
     let csv = std::fs::read_to_string(two.join("sweep.csv")).unwrap();
@@ -285,7 +259,7 @@ fn sweeps_hold_every_point_and_metric_once_whatever_the_thread_count() {
 
 #[test]
 fn a_sweep_key_that_does_not_exist_is_bad_input_naming_it() {
-    let scratch = Scratch::new("badkey");
+    let scratch = Scratch::new("exp", "badkey");
     for (arg, needles) in [
         (
             "observe.cookie_deletion_scal=0,1",
@@ -308,7 +282,7 @@ fn a_sweep_key_that_does_not_exist_is_bad_input_naming_it() {
             &["--sweep", "KEY=V1,V2"][..],
         ),
     ] {
-        let out = closedloop(&scratch.0)
+        let out = closedloop(scratch.path())
             .arg("run")
             .arg(scenario("classroom"))
             .args(["--quiet", "--sweep", arg, "--out"])
@@ -326,7 +300,7 @@ fn a_sweep_key_that_does_not_exist_is_bad_input_naming_it() {
 
 #[test]
 fn a_sweep_table_in_the_scenario_runs_and_the_cli_replaces_its_keys() {
-    let scratch = Scratch::new("table");
+    let scratch = Scratch::new("exp", "table");
     let text = std::fs::read_to_string(scenario("classroom")).unwrap();
     let file = scratch.join("swept.toml");
     std::fs::write(
@@ -334,13 +308,13 @@ fn a_sweep_table_in_the_scenario_runs_and_the_cli_replaces_its_keys() {
         format!("{text}\n[sweep]\nobserve.cookie_deletion_scale = [0, 1]\n\"channels.brand_search.intent_exponent\" = [1.0]\n"),
     )
     .unwrap();
-    closedloop(&scratch.0)
+    closedloop(scratch.path())
         .arg("validate")
         .arg(&file)
         .assert()
         .success();
     let out = scratch.join("out");
-    closedloop(&scratch.0)
+    closedloop(scratch.path())
         .arg("run")
         .arg(&file)
         .args([
@@ -359,7 +333,7 @@ fn a_sweep_table_in_the_scenario_runs_and_the_cli_replaces_its_keys() {
         "point,channels.brand_search.intent_exponent,observe.cookie_deletion_scale,stitcher,"
     ));
     assert!(csv.lines().any(|l| l.starts_with("1,1.0,1,")), "{csv}");
-    closedloop(&scratch.0)
+    closedloop(scratch.path())
         .arg("run")
         .arg(&file)
         .args([
@@ -387,7 +361,7 @@ fn a_sweep_table_in_the_scenario_runs_and_the_cli_replaces_its_keys() {
         format!("{text}\n[sweep]\nobserve.no_such_key = [0, 1]\n"),
     )
     .unwrap();
-    let o = closedloop(&scratch.0)
+    let o = closedloop(scratch.path())
         .arg("validate")
         .arg(&file)
         .output()
@@ -398,8 +372,8 @@ fn a_sweep_table_in_the_scenario_runs_and_the_cli_replaces_its_keys() {
 
 #[test]
 fn replicated_runs_print_paired_verdicts_and_no_progress_bar_off_a_terminal() {
-    let scratch = Scratch::new("verdicts");
-    let out = closedloop(&scratch.0)
+    let scratch = Scratch::new("exp", "verdicts");
+    let out = closedloop(scratch.path())
         .arg("run")
         .arg(scenario("classroom"))
         .args([
@@ -439,9 +413,9 @@ fn replicated_runs_print_paired_verdicts_and_no_progress_bar_off_a_terminal() {
 #[cfg(unix)]
 #[test]
 fn an_interrupted_run_leaves_the_previous_run_intact() {
-    let scratch = Scratch::new("interrupt");
+    let scratch = Scratch::new("exp", "interrupt");
     let out = scratch.join("out");
-    closedloop(&scratch.0)
+    closedloop(scratch.path())
         .arg("run")
         .arg(scenario("classroom"))
         .args(["--quiet", "--out"])
@@ -450,7 +424,7 @@ fn an_interrupted_run_leaves_the_previous_run_intact() {
         .success();
     let before = std::fs::read(out.join("report.json")).unwrap();
     let mut child = std::process::Command::new(assert_cmd::cargo::cargo_bin!("closedloop"))
-        .current_dir(&scratch.0)
+        .current_dir(scratch.path())
         .arg("run")
         .arg(scenario("quickstart"))
         .args(["--quiet", "--replicates", "4", "--out"])
@@ -466,7 +440,7 @@ fn an_interrupted_run_leaves_the_previous_run_intact() {
     let status = child.wait().unwrap();
     assert!(!status.success(), "the run finished before the interrupt");
     assert_eq!(std::fs::read(out.join("report.json")).unwrap(), before);
-    let entries: Vec<String> = std::fs::read_dir(&scratch.0)
+    let entries: Vec<String> = std::fs::read_dir(scratch.path())
         .unwrap()
         .map(|e| e.unwrap().file_name().to_string_lossy().to_string())
         .collect();
@@ -477,7 +451,7 @@ fn an_interrupted_run_leaves_the_previous_run_intact() {
 /// its own strategy list (strategy-list elements are addressed by `kind`).
 #[test]
 fn a_sweep_can_vary_a_model_parameter() {
-    let scratch = Scratch::new("model-param");
+    let scratch = Scratch::new("exp", "model-param");
     let text = std::fs::read_to_string(scenario("classroom")).unwrap();
     let file = scratch.join("models.toml");
     std::fs::write(
@@ -486,7 +460,7 @@ fn a_sweep_can_vary_a_model_parameter() {
     )
     .unwrap();
     let out = scratch.join("out");
-    closedloop(&scratch.0)
+    closedloop(scratch.path())
         .arg("run")
         .arg(&file)
         .args([

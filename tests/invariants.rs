@@ -425,7 +425,7 @@ fn click_ids_follow_the_cookie_into_the_lead_and_imports_respect_the_window() {
 #[test]
 fn without_cookie_loss_every_lead_carries_its_devices_last_click_id() {
     let mut sc = quickstart();
-    lossless(&mut sc);
+    sc.make_lossless();
     let (_, obs, truth) = simulate(&sc);
     let log = &obs.log;
     // One device per person: the person's visits are the cookie's visits.
@@ -592,7 +592,7 @@ fn logins_are_return_visits_after_the_account_and_help_deterministic_stitching()
 #[test]
 fn a_lone_platform_claims_at_least_its_causal_leads() {
     let mut sc = small(4000, 9, "");
-    lossless(&mut sc);
+    sc.make_lossless();
     // One paid platform (search); the other channels unpaid; no window cuts.
     sc.channels
         .retain(|c| c.id != "display" && c.id != "brand_search");
@@ -836,17 +836,10 @@ fn more_tag_blocking_only_removes_visits_and_leaves_leads_without_history() {
     }
 }
 
-fn lossless(sc: &mut Scenario) {
-    sc.observe = closedloop::scenario::Observe::lossless();
-    sc.population.return_visit_rate = 0.0;
-    sc.population.extra_devices_mean = 0.0;
-    sc.population.shared_device_rate = 0.0;
-}
-
 #[test]
 fn lossless_world_deterministic_equals_the_oracle() {
     let mut sc = quickstart();
-    lossless(&mut sc);
+    sc.make_lossless();
     let (_, obs, truth) = simulate(&sc);
     let ids = stitch::build(&StitcherSpec::Deterministic).stitch(&obs.log);
     let oracle = oracle_identities(&truth);
@@ -1102,7 +1095,7 @@ fn a_longer_lookback_only_coarsens_and_infinity_is_deterministic() {
 #[test]
 fn lossless_world_normalized_and_infinite_lookback_equal_the_oracle() {
     let mut sc = quickstart();
-    lossless(&mut sc);
+    sc.make_lossless();
     let (_, obs, truth) = simulate(&sc);
     let oracle = oracle_identities(&truth);
     for spec in [
@@ -1235,7 +1228,7 @@ fn probabilistic_thresholds_only_remove_links_and_match_the_stitcher() {
 #[test]
 fn lossless_multi_device_world_with_identified_devices_equals_the_oracle() {
     let mut sc = quickstart();
-    lossless(&mut sc);
+    sc.make_lossless();
     sc.population.extra_devices_mean = 1.5;
     sc.population.newsletter_rate = 0.5;
     let (_, mut obs, mut truth) = simulate(&sc);

@@ -826,6 +826,16 @@ impl Scenario {
         }
     }
 
+    /// Every observation loss off, one unshared device per person and no
+    /// return visits: the world in which `deterministic` stitching recovers
+    /// the true persons exactly (tests and teaching start from it).
+    pub fn make_lossless(&mut self) {
+        self.observe = Observe::lossless();
+        self.population.return_visit_rate = 0.0;
+        self.population.extra_devices_mean = 0.0;
+        self.population.shared_device_rate = 0.0;
+    }
+
     /// Channel ids in scenario order.
     pub fn channel_ids(&self) -> Vec<String> {
         self.channels.iter().map(|c| c.id.clone()).collect()
