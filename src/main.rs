@@ -476,6 +476,32 @@ fn print_table(sc: &Scenario, results: &[experiment::ReplicateResult]) {
         }
         println!();
     }
+    // Below the channels, shares of *all* leads: what went to no channel
+    // (truth: the baseline), and to `unknown` (leads with no web history).
+    let mean_of = |f: &dyn Fn(&experiment::ReplicateResult) -> f64| {
+        results.iter().map(f).sum::<f64>() / n
+    };
+    let unknown_share = |c: &closedloop::credit::Credit| {
+        let total = c.total_conversions();
+        let unknown = c.conversions.get("unknown").copied().unwrap_or(0.0);
+        if total > 0.0 { unknown / total } else { 0.0 }
+    };
+    print!(
+        "{:<width$}  {:>7.1}%",
+        "(no channel)",
+        mean_of(&|r| r.attribution[rows[0]].error[0].conversions.baseline_share) * 100.0
+    );
+    for &i in &rows {
+        let share = mean_of(&|r| r.attribution[i].error[0].conversions.non_channel_share);
+        print!("  {:>14.1}%", share * 100.0);
+    }
+    println!();
+    print!("{:<width$}  {:>8}", "(unknown)", "");
+    for &i in &rows {
+        let share = mean_of(&|r| unknown_share(&r.attribution[i].credit));
+        print!("  {:>14.1}%", share * 100.0);
+    }
+    println!();
     print!("{:<width$}  {:>8}", "tvd", "");
     for &i in &rows {
         print!("  {:>15.3}", mean_tvd(results, i, 0));
