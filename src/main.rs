@@ -16,6 +16,42 @@ use std::process::ExitCode;
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
+// Standard output is collected and written once at the end (`flush_stdout`),
+// so a closed pipe (`closedloop run … | head`) ends the command quietly
+// instead of panicking inside `println!`. These shadow the std macros.
+thread_local! {
+    static STDOUT: std::cell::RefCell<String> = const { std::cell::RefCell::new(String::new()) };
+}
+
+macro_rules! print {
+    ($($arg:tt)*) => {{
+        let text = format!($($arg)*);
+        STDOUT.with(|o| o.borrow_mut().push_str(&text));
+    }};
+}
+
+macro_rules! println {
+    () => {
+        print!("\n")
+    };
+    ($($arg:tt)*) => {{
+        let mut text = format!($($arg)*);
+        text.push('\n');
+        STDOUT.with(|o| o.borrow_mut().push_str(&text));
+    }};
+}
+
+/// Write the collected standard output; a closed pipe is not an error.
+fn flush_stdout() -> std::io::Result<()> {
+    use std::io::Write;
+    let text = STDOUT.with(|o| std::mem::take(&mut *o.borrow_mut()));
+    let mut out = std::io::stdout().lock();
+    match out.write_all(text.as_bytes()).and_then(|()| out.flush()) {
+        Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => Ok(()),
+        other => other,
+    }
+}
+
 #[derive(Parser)]
 #[command(
     name = "closedloop",
@@ -151,9 +187,14 @@ fn main() -> ExitCode {
         Command::Validate { files } => cmd_validate(&files),
         Command::List { json } => cmd_list(json),
     };
+    let result = result.and_then(|code| {
+        flush_stdout().context("writing to stdout")?;
+        Ok(code)
+    });
     match result {
         Ok(code) => code,
         Err(e) => {
+            let _ = flush_stdout();
             eprintln!("error: {e:#}");
             if e.downcast_ref::<BadInput>().is_some() {
                 ExitCode::from(2)
@@ -478,9 +519,8 @@ fn print_table(sc: &Scenario, results: &[experiment::ReplicateResult]) {
     }
     // Below the channels, shares of *all* leads: what went to no channel
     // (truth: the baseline), and to `unknown` (leads with no web history).
-    let mean_of = |f: &dyn Fn(&experiment::ReplicateResult) -> f64| {
-        results.iter().map(f).sum::<f64>() / n
-    };
+    let mean_of =
+        |f: &dyn Fn(&experiment::ReplicateResult) -> f64| results.iter().map(f).sum::<f64>() / n;
     let unknown_share = |c: &closedloop::credit::Credit| {
         let total = c.total_conversions();
         let unknown = c.conversions.get("unknown").copied().unwrap_or(0.0);

@@ -100,12 +100,73 @@ fn close(a: f64, b: f64, tol: f64) -> bool {
     (a - b).abs() <= tol * (1.0 + a.abs().max(b.abs()))
 }
 
+/// Most groups offices of ~6 persons, each an account.
+fn with_accounts(mut sc: Scenario) -> Scenario {
+    sc.population.office_share = 0.8;
+    sc.population.office_size_mean = 6.0;
+    sc.population.offices_are_accounts = true;
+    sc.validated("accounts").expect("valid")
+}
+
+#[test]
+fn accounts_open_one_opportunity_each_and_leave_the_leads_alone() {
+    let sc = with_accounts(small(6000, 7, RETARGETING_AND_SYNERGY));
+    let (w, _, truth) = simulate(&sc);
+    let mut persons_apart = sc.clone();
+    persons_apart.population.offices_are_accounts = false;
+    let (w0, _, truth0) = simulate(&persons_apart);
+    // Per office: at most one opportunity and one deal, opened by the
+    // member lead qualified first.
+    let mut opps = vec![0u32; w.groups.len()];
+    let mut leads = vec![0u32; w.groups.len()];
+    for (p, p0) in w.persons.iter().zip(&w0.persons) {
+        let (Outcome::Lead(l), Outcome::Lead(l0)) = (&p.outcome, &p0.outcome) else {
+            continue;
+        };
+        leads[p.group as usize] += 1;
+        // The same lead, with or without accounts.
+        assert_eq!((l.time, l.cause), (l0.time, l0.cause));
+        if let Some(t) = l.opportunity {
+            opps[p.group as usize] += 1;
+            assert_eq!(Some(t), l0.opportunity, "the opener's own opportunity");
+        }
+        assert!(l.deal.is_none() || l.opportunity.is_some());
+    }
+    for (g, group) in w.groups.iter().enumerate() {
+        if group.is_office {
+            assert!(opps[g] <= 1, "office {g}: {} opportunities", opps[g]);
+        }
+    }
+    assert!(
+        w.groups
+            .iter()
+            .enumerate()
+            .any(|(g, grp)| grp.is_office && leads[g] >= 2),
+        "no office with two leads: the rule was never exercised"
+    );
+    // Fewer opportunities than persons apart; the leads' truths unchanged.
+    let count = |w: &world::World| w.leads().filter(|(_, l)| l.opportunity.is_some()).count();
+    assert!(count(&w) < count(&w0));
+    for (a, b) in [
+        (&truth.causal, &truth0.causal),
+        (&truth.incremental, &truth0.incremental),
+        (&truth.shapley, &truth0.shapley),
+    ] {
+        assert_eq!(
+            format!("{:?}", a.conversions),
+            format!("{:?}", b.conversions)
+        );
+    }
+}
+
 #[test]
 fn causal_and_shapley_sum_to_leads_and_revenue() {
     for sc in [
         small(3000, 1, ""),
         small(3000, 2, RETARGETING_AND_SYNERGY),
         quickstart(),
+        with_accounts(small(3000, 4, "")),
+        with_accounts(small(3000, 5, RETARGETING_AND_SYNERGY)),
     ] {
         let (w, _, truth) = simulate(&sc);
         let leads = w.leads().count() as f64;
@@ -156,31 +217,36 @@ fn zero_spend_rerun_equals_incremental_truth() {
     // Common random numbers: the world re-run without a channel's spend loses
     // exactly the leads the incremental truth says it causes, synergy and
     // triggered retargeting included.
-    let sc = small(4000, 5, RETARGETING_AND_SYNERGY);
-    let base = world::generate(&sc, 0);
-    let truth = Truth::assemble(&sc, &base, observe::observe(&sc, &base).persons);
-    let leads = |w: &world::World| w.leads().count() as f64;
-    let revenue = |w: &world::World| {
-        w.leads()
-            .map(|(_, l)| l.deal.map_or(0.0, |d| d.1))
-            .sum::<f64>()
-    };
-    for (i, ch) in sc.channels.iter().enumerate() {
-        if !ch.paid() {
-            continue;
+    // With accounts too: the account's revenue game against a real re-run.
+    for sc in [
+        small(4000, 5, RETARGETING_AND_SYNERGY),
+        with_accounts(small(4000, 5, RETARGETING_AND_SYNERGY)),
+    ] {
+        let base = world::generate(&sc, 0);
+        let truth = Truth::assemble(&sc, &base, observe::observe(&sc, &base).persons);
+        let leads = |w: &world::World| w.leads().count() as f64;
+        let revenue = |w: &world::World| {
+            w.leads()
+                .map(|(_, l)| l.deal.map_or(0.0, |d| d.1))
+                .sum::<f64>()
+        };
+        for (i, ch) in sc.channels.iter().enumerate() {
+            if !ch.paid() {
+                continue;
+            }
+            let mut spends = world::scenario_spends(&sc);
+            spends[i] = 0.0;
+            let without = world::generate_with_spends(&sc, 0, &spends);
+            let lost = leads(&base) - leads(&without);
+            assert_eq!(lost, truth.incremental.conversions[&ch.id], "{}", ch.id);
+            let lost_rev = revenue(&base) - revenue(&without);
+            assert!(
+                close(lost_rev, truth.incremental.revenue[&ch.id], 1e-9),
+                "{}: {lost_rev} vs {}",
+                ch.id,
+                truth.incremental.revenue[&ch.id]
+            );
         }
-        let mut spends = world::scenario_spends(&sc);
-        spends[i] = 0.0;
-        let without = world::generate_with_spends(&sc, 0, &spends);
-        let lost = leads(&base) - leads(&without);
-        assert_eq!(lost, truth.incremental.conversions[&ch.id], "{}", ch.id);
-        let lost_rev = revenue(&base) - revenue(&without);
-        assert!(
-            close(lost_rev, truth.incremental.revenue[&ch.id], 1e-9),
-            "{}: {lost_rev} vs {}",
-            ch.id,
-            truth.incremental.revenue[&ch.id]
-        );
     }
 }
 

@@ -283,6 +283,10 @@ pub struct Population {
     pub shared_device_rate: f64,
     /// Share of offices with one shared workstation every member uses.
     pub office_shared_device_rate: f64,
+    /// B2B: each office is an account — its persons form a buying group, the
+    /// first of its leads to be qualified opens the account's one
+    /// opportunity, and the deal's revenue goes to that lead's cause.
+    pub offices_are_accounts: bool,
     /// Share of persons subscribed to the newsletter from the start.
     pub newsletter_rate: f64,
     /// Probability the organic baseline clock is armed at z = 1 (fires uniformly in the window).
@@ -313,6 +317,7 @@ impl Default for Population {
             browsers: Browsers::default(),
             shared_device_rate: 0.07,
             office_shared_device_rate: 0.0,
+            offices_are_accounts: false,
             newsletter_rate: 0.10,
             baseline_rate: 0.01,
             baseline_quality: 1.0,

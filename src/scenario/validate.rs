@@ -7,6 +7,9 @@ use super::*;
 use std::collections::BTreeSet;
 use std::fmt;
 
+/// Most channels a scenario with accounts may have (exact account games).
+const MAX_ACCOUNT_CHANNELS: usize = 14;
+
 /// One thing wrong with a scenario.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Problem {
@@ -267,6 +270,16 @@ pub(super) fn check(s: &Scenario) -> Vec<Problem> {
         1.0,
     );
     c.within("population.newsletter_rate", p.newsletter_rate, 0.0, 1.0);
+    if p.offices_are_accounts && s.channels.len() > MAX_ACCOUNT_CHANNELS {
+        c.push(
+            "population.offices_are_accounts",
+            "true",
+            format!(
+                "accounts need at most {MAX_ACCOUNT_CHANNELS} channels (the account's revenue game enumerates 2^(channels + 1) coalitions); this scenario has {}",
+                s.channels.len()
+            ),
+        );
+    }
     c.within("population.baseline_rate", p.baseline_rate, 0.0, 1.0);
     c.within(
         "population.baseline_quality",

@@ -398,6 +398,7 @@ pub(super) fn simulate_block(
             n_persons: size,
         });
 
+        let mut members: Vec<Member> = Vec::new();
         for local in 0..size {
             let person_index = b.persons.len() as u32;
             let mut ps = Stream::new(
@@ -709,15 +710,41 @@ pub(super) fn simulate_block(
                 Outcome::None
             };
 
+            let in_account = is_office && pop.offices_are_accounts;
             if sim.counts(first.time) {
-                b.credit.push(counterfactual_credit(
+                let mut credit = counterfactual_credit(
                     &sim,
                     segment as usize,
                     &draws,
                     &active,
                     first,
                     person_index,
-                ));
+                );
+                if in_account {
+                    // Leads stay the person's; revenue is the account's.
+                    strip_revenue(&mut credit);
+                }
+                b.credit.push(credit);
+            }
+            // Members whose clocks never fire in [−W, H] never fire under any
+            // coalition either (removing players never arms a clock).
+            if in_account && sim.counts(first.time) {
+                members.push(Member {
+                    sim: PersonSim {
+                        sc,
+                        model,
+                        z,
+                        cands: sim.cands.clone(),
+                        baseline_fire: sim.baseline_fire,
+                        horizon,
+                        warmup,
+                    },
+                    draws,
+                    active: active.clone(),
+                    first,
+                    person: person_index,
+                    segment: segment as usize,
+                });
             }
 
             let d_start = b.person_devices.len() as u32;
@@ -734,8 +761,204 @@ pub(super) fn simulate_block(
             scratch_cands = sim.cands;
             scratch_devs = devs;
         }
+        settle_account(&members, &mut b);
     }
     b
+}
+
+/// The channels that are players of a person's game: present (an active
+/// touch) and able to matter. A channel is a null player (v(S ∪ {c}) = v(S)
+/// for every S, so φ = 0 and removing it changes nothing) when none of its
+/// touches is armed — arming only gets rarer as players leave, synergy
+/// multipliers being ≥ 1 — its visits can trigger no retargeting channel that
+/// has an armed touch, and it boosts no channel that has one. Returns
+/// (present mask, players, null-player mask).
+fn channel_players(sim: &PersonSim, active: &[(bool, bool)]) -> (u32, Vec<u16>, u32) {
+    let n_ch = sim.sc.channels.len() as u16;
+    let mut present: u32 = 0;
+    let mut armed: u32 = 0;
+    let mut clicks: u32 = 0;
+    for (c, a) in sim.cands.iter().zip(active) {
+        if a.0 && c.channel != RETURN {
+            let bit = 1 << c.channel;
+            present |= bit;
+            if a.1 {
+                armed |= bit;
+            }
+            if sim.is_click(c.channel) {
+                clicks |= bit;
+            }
+        }
+    }
+    let armed_retargeting = (0..n_ch).any(|c| {
+        armed & (1 << c) != 0 && sim.sc.channels[c as usize].trigger == Trigger::Retargeting
+    });
+    let influential = |c: u16| {
+        let bit = 1u32 << c;
+        armed & bit != 0
+            || (clicks & bit != 0 && armed_retargeting)
+            || sim.model.synergy.iter().enumerate().any(|(to, froms)| {
+                armed & (1 << to) != 0 && froms.iter().any(|&(from, _)| from == c)
+            })
+    };
+    let players: Vec<u16> = (0..n_ch)
+        .filter(|&c| present & (1 << c) != 0 && influential(c))
+        .collect();
+    let null_mask: u32 = players.iter().fold(present, |m, &c| m & !(1u32 << c));
+    (present, players, null_mask)
+}
+
+/// What the account settlement keeps of one office member.
+struct Member<'a> {
+    sim: PersonSim<'a>,
+    draws: SalesDraws,
+    active: Vec<(bool, bool)>,
+    first: Firing,
+    person: u32,
+    segment: usize,
+}
+
+/// Revenue of a person in an account is the account's: zero it here.
+fn strip_revenue(c: &mut PersonCredit) {
+    for list in [&mut c.incremental, &mut c.shapley] {
+        list.iter_mut().for_each(|e| e.2 = 0.0);
+        list.retain(|e| e.1 != 0.0);
+    }
+}
+
+/// The account's opportunity given each member's firing: every member lead in
+/// the window goes through its own sales draws, and the earliest opportunity
+/// (ties: first member) is the account's. Returns (member, its sales outcome).
+fn account_opener(
+    members: &[Member],
+    firing: impl Fn(usize) -> Firing,
+) -> Option<(usize, SalesOutcome)> {
+    let mut best: Option<(usize, SalesOutcome)> = None;
+    for (i, m) in members.iter().enumerate() {
+        let f = firing(i);
+        if !m.sim.in_window(f.time) {
+            continue;
+        }
+        let s = sales(
+            m.sim.sc,
+            m.segment,
+            &m.draws,
+            f.time,
+            quality_of(m.sim.sc, f.cause),
+        );
+        let Some(t) = s.opportunity else { continue };
+        if best
+            .as_ref()
+            .is_none_or(|(_, b)| t < b.opportunity.unwrap_or(f64::INFINITY))
+        {
+            best = Some((i, s));
+        }
+    }
+    best
+}
+
+/// Settle an office account (DESIGN §3.1): only the first qualified lead
+/// opens an opportunity and can close a deal, whose revenue goes to that
+/// lead's cause; the other members' leads get no opportunity. Revenue
+/// incrementality and Shapley values are the account's game: players are
+/// the members' channel players and the baseline, a coalition keeps those
+/// channels (and the baseline clocks) for every member at once.
+fn settle_account(members: &[Member], b: &mut Block) {
+    let Some(first) = members.first() else { return };
+    let sc = first.sim.sc;
+    let baseline_label = sc.channels.len() as u16;
+    let actual = account_opener(members, |i| members[i].first);
+    let opener = actual.as_ref().map(|(i, _)| *i);
+    for (i, m) in members.iter().enumerate() {
+        if let Outcome::Lead(l) = &mut b.persons[m.person as usize].outcome {
+            match (&actual, opener == Some(i)) {
+                (Some((_, s)), true) => {
+                    l.opportunity = s.opportunity;
+                    l.deal = s.deal;
+                }
+                _ => {
+                    l.opportunity = None;
+                    l.deal = None;
+                }
+            }
+        }
+    }
+    // The account's game.
+    let per_member: Vec<(u32, u32)> = members
+        .iter()
+        .map(|m| {
+            let (present, _, null_mask) = channel_players(&m.sim, &m.active);
+            (present, null_mask)
+        })
+        .collect();
+    let mut players: Vec<u16> = members
+        .iter()
+        .flat_map(|m| channel_players(&m.sim, &m.active).1)
+        .collect();
+    players.sort_unstable();
+    players.dedup();
+    if members.iter().any(|m| m.sim.baseline_fire.is_some()) {
+        players.push(baseline_label);
+    }
+    let revenue = |mask: u32, baseline: bool| -> f64 {
+        account_opener(members, |i| {
+            let (present, null_mask) = per_member[i];
+            let m = &members[i];
+            m.sim.evaluate(
+                (mask & present) | null_mask,
+                baseline && m.sim.baseline_fire.is_some(),
+                None,
+            )
+        })
+        .and_then(|(_, s)| s.deal)
+        .map_or(0.0, |d| d.1)
+    };
+    let actual_rev = actual.and_then(|(_, s)| s.deal).map_or(0.0, |d| d.1);
+    let all_channels: u32 = players
+        .iter()
+        .filter(|&&p| p != baseline_label)
+        .fold(0, |m, &p| m | (1 << p));
+    let mut credit = PersonCredit {
+        person: members[opener.unwrap_or(0)].person,
+        ..Default::default()
+    };
+    for &p in &players {
+        let v = if p == baseline_label {
+            revenue(all_channels, false)
+        } else {
+            revenue(all_channels & !(1 << p), true)
+        };
+        if actual_rev - v != 0.0 {
+            credit.incremental.push((p, 0.0, actual_rev - v));
+        }
+    }
+    let values: Vec<(f64, f64)> = (0..1u32 << players.len())
+        .map(|s| {
+            let mut mask = 0u32;
+            let mut baseline = false;
+            for (i, &p) in players.iter().enumerate() {
+                if s & (1 << i) != 0 {
+                    if p == baseline_label {
+                        baseline = true;
+                    } else {
+                        mask |= 1 << p;
+                    }
+                }
+            }
+            (0.0, revenue(mask, baseline))
+        })
+        .collect();
+    for (i, phi) in shapley_from_values(players.len(), &values)
+        .into_iter()
+        .enumerate()
+    {
+        if phi.1 != 0.0 {
+            credit.shapley.push((players[i], 0.0, phi.1));
+        }
+    }
+    if !credit.incremental.is_empty() || !credit.shapley.is_empty() {
+        b.credit.push(credit);
+    }
 }
 
 /// Value of an outcome: (lead in window?, revenue that would follow).
@@ -764,36 +987,7 @@ fn counterfactual_credit(
     // only gets rarer as players leave, synergy multipliers being ≥ 1 — its
     // visits can trigger no retargeting channel that has an armed touch, and it
     // boosts no channel that has one. Only the others are enumerated.
-    let mut present: u32 = 0;
-    let mut armed: u32 = 0;
-    let mut clicks: u32 = 0;
-    for (c, a) in sim.cands.iter().zip(active) {
-        if a.0 && c.channel != RETURN {
-            let bit = 1 << c.channel;
-            present |= bit;
-            if a.1 {
-                armed |= bit;
-            }
-            if sim.is_click(c.channel) {
-                clicks |= bit;
-            }
-        }
-    }
-    let armed_retargeting = (0..n_ch).any(|c| {
-        armed & (1 << c) != 0 && sim.sc.channels[c as usize].trigger == Trigger::Retargeting
-    });
-    let influential = |c: u16| {
-        let bit = 1u32 << c;
-        armed & bit != 0
-            || (clicks & bit != 0 && armed_retargeting)
-            || sim.model.synergy.iter().enumerate().any(|(to, froms)| {
-                armed & (1 << to) != 0 && froms.iter().any(|&(from, _)| from == c)
-            })
-    };
-    let mut players: Vec<u16> = (0..n_ch)
-        .filter(|&c| present & (1 << c) != 0 && influential(c))
-        .collect();
-    let null_mask: u32 = players.iter().fold(present, |m, &c| m & !(1u32 << c));
+    let (present, mut players, null_mask) = channel_players(sim, active);
     let has_baseline = sim.baseline_fire.is_some();
     if has_baseline {
         players.push(baseline_label);
