@@ -306,7 +306,16 @@ fn observation_never_changes_the_truth() {
         ch.referrer_loss_rate = Some(0.33);
         ch.recorded_as.insert("unassigned".into(), 0.1);
         ch.recorded_as.insert(ids[(i + 1) % ids.len()].clone(), 0.2);
+        if ch.kind == closedloop::scenario::TouchKind::Click {
+            ch.click_id = Some(format!("id{i}"));
+            ch.click_id_classified = i % 2 == 0;
+            ch.click_window_days = 10.0;
+        }
+        ch.claim_click_days = 3.0;
+        ch.claim_view_days = 0.5;
     }
+    changed.sessions.timeout_minutes = 5.0;
+    changed.journey_unit = closedloop::scenario::JourneyUnit::Session;
     let (w2, obs2, t2) = simulate(&changed);
     assert!(w1 == w2, "the world changed with observation parameters");
     for (a, b) in [
