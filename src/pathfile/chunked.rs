@@ -206,11 +206,7 @@ impl Part {
                     end = e;
                     has_steps = steps;
                 } else {
-                    end = pos
-                        + chunk[pos..]
-                            .iter()
-                            .position(|&b| b == b',' || b == b'\n')
-                            .unwrap_or(chunk.len() - pos);
+                    end = field_end::<false>(chunk, pos);
                     if let Some(k) = columns.iter().position(|&c| c == Some(column)) {
                         counts[k] = count(&chunk[pos..end])?;
                     }
@@ -260,13 +256,8 @@ fn path_field(
 ) -> Option<(usize, bool)> {
     let mut i = 0usize;
     loop {
-        let rest = &chunk[pos..];
-        let len = rest
-            .iter()
-            .position(|&b| b == b'>' || b == b',' || b == b'\n')
-            .unwrap_or(rest.len());
-        let step = trim(&rest[..len]);
-        let end = pos + len;
+        let end = field_end::<true>(chunk, pos);
+        let step = trim(&chunk[pos..end]);
         let more = chunk.get(end) == Some(&b'>');
         if i == 0 && !more {
             // One step: empty or `unknown` alone is a journey with no touch.
@@ -289,6 +280,31 @@ fn path_field(
             return Some((end, true));
         }
     }
+}
+
+/// The first `,` or newline (or, with `STEP`, `>`) at or after `at`, or the
+/// end: 8 bytes at a time (a byte of a word equal to `d` is a zero byte of
+/// `word ^ d·0x0101…`; the lowest flagged byte is always a true zero).
+fn field_end<const STEP: bool>(bytes: &[u8], mut at: usize) -> usize {
+    const LO: u64 = 0x0101_0101_0101_0101;
+    const HI: u64 = 0x8080_8080_8080_8080;
+    let zero_bytes = |v: u64| v.wrapping_sub(LO) & !v & HI;
+    while let Some(word) = bytes.get(at..at + 8) {
+        let w = u64::from_le_bytes(word.try_into().unwrap_or([0; 8]));
+        let mut found = zero_bytes(w ^ (LO * b',' as u64)) | zero_bytes(w ^ (LO * b'\n' as u64));
+        if STEP {
+            found |= zero_bytes(w ^ (LO * b'>' as u64));
+        }
+        if found != 0 {
+            return at + (found.trailing_zeros() / 8) as usize;
+        }
+        at += 8;
+    }
+    let rest = &bytes[at..];
+    at + rest
+        .iter()
+        .position(|&b| b == b',' || b == b'\n' || (STEP && b == b'>'))
+        .unwrap_or(rest.len())
 }
 
 /// A count, as [`number`] reads it, with a fast exact path for plain
@@ -675,6 +691,29 @@ mod tests {
             let fast = count(text.as_bytes()).map(f64::to_bits);
             let exact = number(text.as_bytes()).ok().map(f64::to_bits);
             assert_eq!(fast, exact, "`{text}`");
+        }
+    }
+
+    #[test]
+    fn field_ends_are_the_first_delimiter() {
+        let mut dice = Dice(11);
+        for _ in 0..5_000 {
+            let bytes: Vec<u8> = (0..dice.roll(40))
+                .map(|_| b"ab>,\n \x80\xff\x0b="[dice.roll(10)])
+                .collect();
+            for at in 0..=bytes.len() {
+                let naive = |step: bool| {
+                    (at..bytes.len())
+                        .find(|&i| matches!(bytes[i], b',' | b'\n') || (step && bytes[i] == b'>'))
+                        .unwrap_or(bytes.len())
+                };
+                assert_eq!(field_end::<true>(&bytes, at), naive(true), "{bytes:?} {at}");
+                assert_eq!(
+                    field_end::<false>(&bytes, at),
+                    naive(false),
+                    "{bytes:?} {at}"
+                );
+            }
         }
     }
 
