@@ -4,7 +4,8 @@
 //! (read as revenue) and `total_null`, with a path's steps joined by ` > `.
 //! [`parse`] reads one into [`PathRow`]s (then `Journeys::from_paths`),
 //! [`parse_journeys`] straight into the same journeys (labels interned, no
-//! allocation per step: the fast path); [`write()`] writes rows (e.g.
+//! allocation per step: the fast path; a file with no `"` is read in
+//! parallel chunks, `chunked.rs`); [`write()`] writes rows (e.g.
 //! `Journeys::to_paths`) back.
 //!
 //! **Leniency.** Columns in any order; other columns are ignored (exports
