@@ -4,7 +4,8 @@
 //! (read as revenue) and `total_null`, with a path's steps joined by ` > `.
 //! [`parse`] reads one into [`PathRow`]s (then `Journeys::from_paths`),
 //! [`parse_journeys`] straight into the same journeys (labels interned, no
-//! allocation per step: the fast path); [`write()`] writes rows (e.g.
+//! allocation per step: the fast path; a file with no `"` is read in
+//! parallel chunks, `chunked.rs`); [`write()`] writes rows (e.g.
 //! `Journeys::to_paths`) back.
 //!
 //! **Leniency.** Columns in any order; other columns are ignored (exports
@@ -30,6 +31,8 @@ use crate::attribute::{Journey, Journeys, PathRow, Touch};
 use crate::log::LabelId;
 use std::borrow::Cow;
 use std::fmt;
+
+mod chunked;
 
 /// Problems kept in detail (the rest are only counted).
 pub const MAX_PROBLEMS: usize = 20;
@@ -419,8 +422,24 @@ fn count_lines_and_arrows(bytes: &[u8]) -> (usize, usize) {
 
 /// Read a path file's bytes straight into journeys — the same journeys as
 /// `Journeys::from_paths(&parse(bytes)?)`, without a `String` per step:
-/// labels are interned as they are met.
+/// labels are interned as they are met. A file with no `"` after its header
+/// is read in chunks in parallel (`chunked`); any other file, or one with a
+/// problem, by the sequential reader, which lists the problems.
 pub fn parse_journeys(bytes: &[u8]) -> Result<Journeys, PathFileError> {
+    parse_journeys_in_chunks(bytes, chunked::MIN_CHUNK_BYTES)
+}
+
+/// [`parse_journeys`] with chunks of at least `min_chunk` bytes (tests use 1).
+fn parse_journeys_in_chunks(bytes: &[u8], min_chunk: usize) -> Result<Journeys, PathFileError> {
+    match chunked::parse_journeys(bytes, min_chunk) {
+        Some(journeys) => Ok(journeys),
+        None => parse_journeys_sequential(bytes),
+    }
+}
+
+/// [`parse_journeys`] by the sequential RFC 4180 reader (any file, and the
+/// problem report).
+fn parse_journeys_sequential(bytes: &[u8]) -> Result<Journeys, PathFileError> {
     use crate::attribute::PathHasher;
     use std::collections::HashMap;
     use std::hash::BuildHasherDefault;
@@ -477,16 +496,36 @@ pub fn parse_journeys(bytes: &[u8]) -> Result<Journeys, PathFileError> {
         });
         Ok(())
     })?;
-    if too_many || names.len() + 3 > LabelId::MAX as usize {
-        return Err(Problems::one(
-            1,
-            None,
-            None,
-            format!("more than {} distinct labels", LabelId::MAX - 3),
-        ));
+    if too_many {
+        return Err(too_many_labels());
     }
-    // Channels sorted by name, then `direct`, `unassigned`, `unknown`, as
-    // `Journeys::from_paths` orders them.
+    let (labels, n_channels, remap) = order_labels(&names).ok_or_else(too_many_labels)?;
+    for t in &mut touches {
+        t.label = remap[t.label as usize];
+    }
+    let mut out = Journeys::new(labels, n_channels);
+    out.touches = touches;
+    out.journeys = journeys;
+    Ok(out)
+}
+
+fn too_many_labels() -> PathFileError {
+    Problems::one(
+        1,
+        None,
+        None,
+        format!("more than {} distinct labels", LabelId::MAX - 3),
+    )
+}
+
+/// The label table of journeys read from a file whose distinct labels are
+/// `names` (any order): channels sorted by name, then `direct`, `unassigned`,
+/// `unknown`, as `Journeys::from_paths` orders them; with the number of
+/// channels and each name's id. `None` when there are too many labels.
+fn order_labels(names: &[String]) -> Option<(Vec<String>, usize, Vec<LabelId>)> {
+    if names.len() + 3 > LabelId::MAX as usize {
+        return None;
+    }
     const SPECIAL: [&str; 3] = ["direct", "unassigned", "unknown"];
     let mut channels: Vec<&str> = names
         .iter()
@@ -504,13 +543,7 @@ pub fn parse_journeys(bytes: &[u8]) -> Result<Journeys, PathFileError> {
             None => channels.binary_search(&n.as_str()).unwrap_or(0) as LabelId,
         })
         .collect();
-    for t in &mut touches {
-        t.label = remap[t.label as usize];
-    }
-    let mut out = Journeys::new(labels, n_channels);
-    out.touches = touches;
-    out.journeys = journeys;
-    Ok(out)
+    Some((labels, n_channels, remap))
 }
 
 /// Read a path file's records, calling `on_row(path field, counts)` for
@@ -868,9 +901,16 @@ mod tests {
                 Vec::new()
             };
             bytes.extend(body);
+            let chunked = parse_journeys_in_chunks(&bytes, 1);
             match (parse(&bytes), parse_journeys(&bytes)) {
-                (Ok(rows), Ok(js)) => proptest::prop_assert_eq!(Journeys::from_paths(&rows), js),
-                (Err(a), Err(b)) => proptest::prop_assert_eq!(a, b),
+                (Ok(rows), Ok(js)) => {
+                    proptest::prop_assert_eq!(&Journeys::from_paths(&rows), &js);
+                    proptest::prop_assert_eq!(chunked, Ok(js));
+                }
+                (Err(a), Err(b)) => {
+                    proptest::prop_assert_eq!(&a, &b);
+                    proptest::prop_assert_eq!(chunked, Err(a));
+                }
                 (a, b) => proptest::prop_assert!(false, "{:?} vs {:?}", a, b),
             }
         }

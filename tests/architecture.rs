@@ -389,6 +389,7 @@ fn strategies_never_name_truth_world_or_observe() {
     let mut files = rust_files(&src_dir().join("stitch"));
     files.extend(rust_files(&src_dir().join("attribute")));
     files.push(src_dir().join("pathfile.rs"));
+    files.extend(rust_files(&src_dir().join("pathfile")));
     assert_clean(
         &files,
         "`stitch`, `attribute` and `pathfile` see only the log (STYLE §1)",
