@@ -932,22 +932,10 @@ fn settle_account(members: &[Member], b: &mut Block) {
             credit.incremental.push((p, 0.0, actual_rev - v));
         }
     }
-    let values: Vec<(f64, f64)> = (0..1u32 << players.len())
-        .map(|s| {
-            let mut mask = 0u32;
-            let mut baseline = false;
-            for (i, &p) in players.iter().enumerate() {
-                if s & (1 << i) != 0 {
-                    if p == baseline_label {
-                        baseline = true;
-                    } else {
-                        mask |= 1 << p;
-                    }
-                }
-            }
-            (0.0, revenue(mask, baseline))
-        })
-        .collect();
+    // Per-member null players are kept inside `revenue`.
+    let values = coalition_values(&players, 0, baseline_label, &|mask, baseline| {
+        (0.0, revenue(mask, baseline))
+    });
     for (i, phi) in shapley_from_values(players.len(), &values)
         .into_iter()
         .enumerate()
