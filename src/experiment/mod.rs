@@ -395,7 +395,8 @@ pub struct AblationRow {
     pub tvd: std::collections::BTreeMap<String, f64>,
 }
 
-/// The scenario with one observation mechanism switched off.
+/// The scenario with one observation mechanism switched off (`mechanism`
+/// is one of [`ABLATIONS`]; anything else is a programming error).
 pub fn without_loss(sc: &Scenario, mechanism: &str) -> Scenario {
     let mut s = sc.clone();
     let o = &mut s.observe;
