@@ -11,12 +11,14 @@
 //! attribute  EventLog + Identities → Journeys → Credit      [sees only the log]
 //! score      Identities/Credit vs Truth → metrics
 //! experiment replicates × stitchers × models, in parallel, deterministic
+//! budget     base world vs the world re-run at new spends, vs model predictions
 //! report     report.json (schema 1), written atomically
 //! pathfile   path files (ChannelAttribution's format) ⇄ path rows
 //! ```
 //! The library never prints, never parses argv and never exits the process.
 
 pub mod attribute;
+pub mod budget;
 pub mod credit;
 pub mod experiment;
 pub mod log;

@@ -125,6 +125,37 @@ enum Command {
         #[arg(long)]
         seed: Option<u64>,
     },
+    /// What a spend change really does (the world re-run on the same draws)
+    /// next to what each attribution model predicts.
+    Budget {
+        /// Scenario file (TOML).
+        scenario: PathBuf,
+        /// A spend change, e.g. `display=-20%`, `paid_search=+20%` or
+        /// `email=+500` (per period per 1,000 persons); repeat for several.
+        #[arg(long = "change", required = true)]
+        changes: Vec<String>,
+        /// Number of replicate worlds (overrides the scenario's).
+        #[arg(long)]
+        replicates: Option<u32>,
+        /// Master seed (overrides the scenario's).
+        #[arg(long)]
+        seed: Option<u64>,
+        /// The one stitcher whose journeys the models credit.
+        #[arg(long, default_value = "deterministic")]
+        stitchers: String,
+        /// Comma-separated model ids, or `all` (default: the scenario's list, else all).
+        #[arg(long)]
+        models: Option<String>,
+        /// Also write report.json (with a `budget` section) and budget.csv here.
+        #[arg(long)]
+        out: Option<PathBuf>,
+        /// Print the budget report as JSON on stdout instead of the table.
+        #[arg(long)]
+        json: bool,
+        /// Print nothing but errors.
+        #[arg(long)]
+        quiet: bool,
+    },
     /// Check scenario files; every problem is listed.
     Validate {
         /// Scenario files.
@@ -184,6 +215,27 @@ fn main() -> ExitCode {
             stitchers,
             seed,
         } => cmd_export(&scenario, &paths, &stitchers, seed),
+        Command::Budget {
+            scenario,
+            changes,
+            replicates,
+            seed,
+            stitchers,
+            models,
+            out,
+            json,
+            quiet,
+        } => cmd_budget(
+            &scenario,
+            &changes,
+            replicates,
+            seed,
+            &stitchers,
+            models.as_deref(),
+            out,
+            json,
+            quiet,
+        ),
         Command::Validate { files } => cmd_validate(&files),
         Command::List { json } => cmd_list(json),
     };
@@ -215,6 +267,206 @@ fn parse_stitchers(list: &str) -> anyhow::Result<Vec<StitcherSpec>> {
 fn parse_models(list: &str) -> anyhow::Result<Vec<AttributorSpec>> {
     spec::parse_list(list, AttributorSpec::all, AttributorSpec::parse)
         .map_err(|e| bad(format!("--models: {e}")))
+}
+
+#[allow(clippy::too_many_arguments)]
+fn cmd_budget(
+    path: &Path,
+    changes: &[String],
+    replicates: Option<u32>,
+    seed: Option<u64>,
+    stitcher: &str,
+    models: Option<&str>,
+    out: Option<PathBuf>,
+    json: bool,
+    quiet: bool,
+) -> anyhow::Result<ExitCode> {
+    use closedloop::budget;
+    let mut sc = load(path)?;
+    if let Some(s) = seed {
+        sc.seed = s;
+    }
+    if let Some(r) = replicates {
+        if r == 0 {
+            return Err(bad("--replicates must be at least 1"));
+        }
+        sc.replicates = r;
+    }
+    let changes: Vec<budget::SpendChange> = changes
+        .iter()
+        .map(|c| budget::SpendChange::parse(c))
+        .collect::<Result<_, _>>()
+        .map_err(|e| bad(e.to_string()))?;
+    let spends = budget::new_spends(&sc, &changes).map_err(|e| bad(e.to_string()))?;
+    let stitchers = parse_stitchers(stitcher)?;
+    let [stitcher] = stitchers.as_slice() else {
+        return Err(bad(format!(
+            "--stitchers: `budget` uses exactly one stitcher, got {}",
+            stitchers.len()
+        )));
+    };
+    let models = match models {
+        Some(list) => parse_models(list)?,
+        None => RunConfig::from_scenario(&sc).models,
+    };
+    if !quiet && !json {
+        eprintln!(
+            "closedloop budget: {} — {} persons × {} replicate(s), base and re-run worlds, {} model(s) on `{}`",
+            sc.name,
+            sc.persons,
+            sc.replicates,
+            models.len(),
+            stitcher.id()
+        );
+    }
+    let t0 = Instant::now();
+    let reps = budget::run(&sc, &spends, stitcher, &models, sc.replicates);
+    let rows = budget::table(&sc, &reps);
+    let old = closedloop::world::scenario_spends(&sc);
+    let spend_json: serde_json::Map<String, serde_json::Value> = sc
+        .channels
+        .iter()
+        .enumerate()
+        .filter(|(_, c)| c.paid())
+        .map(|(i, c)| {
+            (
+                c.id.clone(),
+                serde_json::json!({ "current": old[i], "new": spends[i] }),
+            )
+        })
+        .collect();
+    let report = serde_json::json!({
+        "schema_version": 1,
+        "scenario": { "name": sc.name, "seed": sc.seed, "replicates": sc.replicates },
+        "channels": sc.channel_ids(),
+        "budget": {
+            "stitcher": stitcher.id(),
+            "spends": spend_json,
+            "rows": rows,
+        },
+    });
+    let mut bytes = serde_json::to_vec_pretty(&report).context("serialising the budget report")?;
+    bytes.push(b'\n');
+    if let Some(dir) = &out {
+        let files = vec![
+            ("report.json", bytes.clone()),
+            ("budget.csv", budget_csv(&rows).into_bytes()),
+        ];
+        report::write_run(dir, &files).map_err(|e| match e {
+            report::WriteError::NotARunFolder { .. } => bad(e.to_string()),
+            other => anyhow::Error::new(other),
+        })?;
+    }
+    if json {
+        print!("{}", String::from_utf8_lossy(&bytes));
+    } else if !quiet {
+        print_budget(&sc, &old, &spends, stitcher, &rows);
+        println!("\n({:.1} s)", t0.elapsed().as_secs_f64());
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// Tidy budget table: channel, measure, series (actual or model), statistic.
+fn budget_csv(rows: &[closedloop::budget::BudgetRow]) -> String {
+    let mut s = String::from("channel,measure,series,kind,mean,sd,ci95_low,ci95_high,n\n");
+    let opt = |x: Option<f64>| x.map_or(String::new(), |v| v.to_string());
+    for r in rows {
+        let mut line = |series: &str, kind: &str, st: &report::Stats| {
+            let _ = writeln!(
+                s,
+                "{},{},{},{},{},{},{},{},{}",
+                r.channel,
+                r.measure,
+                series,
+                kind,
+                st.mean,
+                opt(st.sd),
+                opt(st.ci95_low),
+                opt(st.ci95_high),
+                st.n
+            );
+        };
+        line("actual", "change", &r.actual);
+        for (m, st) in &r.predicted {
+            line(m, "predicted", st);
+        }
+        for (m, st) in &r.error {
+            line(m, "error", st);
+        }
+    }
+    s
+}
+
+/// The budget table: actual change with its CI, each model's prediction.
+fn print_budget(
+    sc: &Scenario,
+    old: &[f64],
+    new: &[f64],
+    stitcher: &StitcherSpec,
+    rows: &[closedloop::budget::BudgetRow],
+) {
+    let changed: Vec<String> = sc
+        .channels
+        .iter()
+        .enumerate()
+        .filter(|(i, _)| old[*i] != new[*i])
+        .map(|(i, c)| format!("{} {} → {}", c.id, old[i], new[i]))
+        .collect();
+    let n = rows.first().map_or(0, |r| r.actual.n);
+    println!(
+        "Spend change (per period per 1,000 persons): {}; {} replicate(s); models credit the base period on `{}` journeys",
+        changed.join(", "),
+        n,
+        stitcher.id()
+    );
+    let cell = |s: &report::Stats| match (s.ci95_low, s.ci95_high) {
+        (Some(l), Some(h)) => format!("{:.1} [{:.1}, {:.1}]", s.mean, l, h),
+        _ => format!("{:.1}", s.mean),
+    };
+    let models: Vec<&String> = rows
+        .iter()
+        .find(|r| !r.predicted.is_empty())
+        .map(|r| r.predicted.iter().map(|(m, _)| m).collect())
+        .unwrap_or_default();
+    let width = rows
+        .iter()
+        .map(|r| r.channel.len())
+        .max()
+        .unwrap_or(7)
+        .max(7);
+    print!(
+        "\n{:<width$} {:<9} {:>30}",
+        "channel", "measure", "actual change [95 % CI]"
+    );
+    for m in &models {
+        print!(" {:>14}", m);
+    }
+    println!();
+    for r in rows {
+        print!(
+            "{:<width$} {:<9} {:>30}",
+            r.channel,
+            r.measure,
+            cell(&r.actual)
+        );
+        for (_, st) in &r.predicted {
+            print!(" {:>14.1}", st.mean);
+        }
+        println!();
+    }
+    if let Some(total) = rows
+        .iter()
+        .find(|r| r.channel == "total" && r.measure == "revenue")
+    {
+        println!(
+            "\nError of each model's predicted total revenue change (predicted − actual), mean [95 % CI]:"
+        );
+        let mut errs: Vec<&(String, report::Stats)> = total.error.iter().collect();
+        errs.sort_by(|a, b| a.1.mean.abs().total_cmp(&b.1.mean.abs()));
+        for (m, st) in errs {
+            println!("  {:<24} {}", m, cell(st));
+        }
+    }
 }
 
 #[allow(clippy::too_many_arguments)]

@@ -1,0 +1,353 @@
+//! Budget scenarios (DESIGN §5, issue 7 §2): what a spend change really does
+//! — the world re-run on the same draws at the new spends (common random
+//! numbers) — next to what each attribution model predicts from the base
+//! period (its credited leads and revenue per unit spend × the change).
+//! Must never: let a model see the re-run world or the truth; predictions
+//! come from the base period's event log and one stitcher's partition only.
+
+use crate::attribute::{self, Journeys};
+use crate::experiment;
+use crate::report::Stats;
+use crate::scenario::Scenario;
+use crate::spec::{AttributorSpec, StitcherSpec};
+use crate::stitch;
+use crate::world::{self, Cause, World};
+use rayon::prelude::*;
+use serde::Serialize;
+
+/// One requested change of a paid channel's spend.
+#[derive(Clone, Debug, PartialEq)]
+pub struct SpendChange {
+    /// Channel id.
+    pub channel: String,
+    /// The change.
+    pub by: Change,
+}
+
+/// How a spend changes.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub enum Change {
+    /// By a percentage of the current spend (−100 removes it).
+    Percent(f64),
+    /// By an absolute amount per period per 1,000 persons.
+    Absolute(f64),
+}
+
+/// A bad `--change`: what was given and what was expected.
+#[derive(Debug, thiserror::Error)]
+#[error("--change {given}: {expected}")]
+pub struct ChangeError {
+    /// The argument as given.
+    pub given: String,
+    /// What was expected.
+    pub expected: String,
+}
+
+impl SpendChange {
+    /// Parse `display=-20%`, `paid_search=+20%` or `email=+500`.
+    pub fn parse(given: &str) -> Result<SpendChange, ChangeError> {
+        let err = |expected: &str| ChangeError {
+            given: given.to_string(),
+            expected: expected.to_string(),
+        };
+        let (channel, amount) = given
+            .split_once('=')
+            .ok_or_else(|| err("expected CHANNEL=±N% or CHANNEL=±AMOUNT"))?;
+        let amount = amount.trim();
+        let (number, percent) = match amount.strip_suffix('%') {
+            Some(n) => (n, true),
+            None => (amount, false),
+        };
+        let v: f64 = number
+            .trim()
+            .parse()
+            .ok()
+            .filter(|v: &f64| v.is_finite())
+            .ok_or_else(|| err("the amount must be a finite number, e.g. -20% or +500"))?;
+        Ok(SpendChange {
+            channel: channel.trim().to_string(),
+            by: if percent {
+                Change::Percent(v)
+            } else {
+                Change::Absolute(v)
+            },
+        })
+    }
+}
+
+/// The spends after the changes: every changed channel must be a paid
+/// channel of the scenario and end at a spend ≥ 0.
+pub fn new_spends(sc: &Scenario, changes: &[SpendChange]) -> Result<Vec<f64>, ChangeError> {
+    let mut spends = world::scenario_spends(sc);
+    for ch in changes {
+        let err = |expected: String| ChangeError {
+            given: format!(
+                "{}={}",
+                ch.channel,
+                match ch.by {
+                    Change::Percent(p) => format!("{p:+}%"),
+                    Change::Absolute(a) => format!("{a:+}"),
+                }
+            ),
+            expected,
+        };
+        let paid: Vec<&str> = sc
+            .channels
+            .iter()
+            .filter(|c| c.paid())
+            .map(|c| c.id.as_str())
+            .collect();
+        let i = sc
+            .channel_index(&ch.channel)
+            .filter(|&i| sc.channels[i].paid())
+            .ok_or_else(|| {
+                err(format!(
+                    "not a paid channel; paid channels: {}",
+                    paid.join(", ")
+                ))
+            })?;
+        let new = match ch.by {
+            Change::Percent(p) => spends[i] * (1.0 + p / 100.0),
+            Change::Absolute(a) => spends[i] + a,
+        };
+        if new.is_nan() || new < -1e-9 {
+            return Err(err(format!(
+                "the spend would be {new} (current {}); it must stay >= 0",
+                spends[i]
+            )));
+        }
+        spends[i] = new.max(0.0);
+    }
+    Ok(spends)
+}
+
+/// Leads, customers, revenue, spend and profit of one world (one period),
+/// in total and per channel (by true cause).
+#[derive(Clone, Debug, PartialEq)]
+pub struct PeriodOutcome {
+    /// Leads in the window.
+    pub leads: f64,
+    /// Closed deals.
+    pub customers: f64,
+    /// Revenue of closed deals.
+    pub revenue: f64,
+    /// Total spend of the period (Σ spend × persons / 1,000).
+    pub spend: f64,
+    /// Revenue × gross margin − spend.
+    pub profit: f64,
+    /// Per channel (scenario order): leads caused.
+    pub channel_leads: Vec<f64>,
+    /// Per channel: revenue of the leads it caused.
+    pub channel_revenue: Vec<f64>,
+}
+
+/// What a world produced.
+pub fn outcome(sc: &Scenario, w: &World, spends: &[f64]) -> PeriodOutcome {
+    let n = sc.channels.len();
+    let (mut leads, mut customers, mut revenue) = (0.0, 0.0, 0.0);
+    let mut channel_leads = vec![0.0; n];
+    let mut channel_revenue = vec![0.0; n];
+    for (_, l) in w.leads() {
+        leads += 1.0;
+        let r = l.deal.map_or(0.0, |d| d.1);
+        if l.deal.is_some() {
+            customers += 1.0;
+        }
+        revenue += r;
+        if let Cause::Channel(c) = l.cause {
+            channel_leads[c as usize] += 1.0;
+            channel_revenue[c as usize] += r;
+        }
+    }
+    let spend = spends.iter().sum::<f64>() * sc.persons as f64 / 1000.0;
+    PeriodOutcome {
+        leads,
+        customers,
+        revenue,
+        spend,
+        profit: revenue * sc.gross_margin - spend,
+        channel_leads,
+        channel_revenue,
+    }
+}
+
+/// One replicate of a budget scenario.
+#[derive(Clone, Debug, PartialEq)]
+pub struct BudgetReplicate {
+    /// The base period.
+    pub base: PeriodOutcome,
+    /// The period re-run at the new spends, on the same draws.
+    pub changed: PeriodOutcome,
+    /// Per model id: predicted change in (leads, revenue) per channel.
+    pub predicted: Vec<(String, Vec<(f64, f64)>)>,
+}
+
+/// Run a budget scenario: per replicate, the base world, its log stitched by
+/// `stitcher` and credited by each model, and the world re-run at `spends`.
+pub fn run(
+    sc: &Scenario,
+    spends: &[f64],
+    stitcher: &StitcherSpec,
+    models: &[AttributorSpec],
+    replicates: u32,
+) -> Vec<BudgetReplicate> {
+    let base_spends = world::scenario_spends(sc);
+    (0..replicates)
+        .into_par_iter()
+        .map(|r| {
+            let (base_world, obs, truth) = experiment::simulate(sc, r);
+            let base = outcome(sc, &base_world, &base_spends);
+            drop(base_world);
+            drop(truth);
+            let ids = stitch::build(stitcher).stitch(&obs.log);
+            let journeys = Journeys::build(&obs.log, &ids);
+            let predicted = models
+                .iter()
+                .map(|spec| {
+                    let credit = attribute::build(spec).attribute(&journeys);
+                    let per_channel = sc
+                        .channels
+                        .iter()
+                        .zip(&base_spends)
+                        .zip(spends)
+                        .map(|((ch, &old), &new)| {
+                            if old <= 0.0 {
+                                return (0.0, 0.0);
+                            }
+                            let get = |m: &std::collections::BTreeMap<String, f64>| {
+                                m.get(&ch.id).copied().unwrap_or(0.0)
+                            };
+                            let delta = new - old;
+                            (
+                                get(&credit.conversions) / old * delta,
+                                get(&credit.revenue) / old * delta,
+                            )
+                        })
+                        .collect();
+                    (spec.id(), per_channel)
+                })
+                .collect();
+            let changed_world = world::generate_with_spends(sc, r, spends);
+            let changed = outcome(sc, &changed_world, spends);
+            BudgetReplicate {
+                base,
+                changed,
+                predicted,
+            }
+        })
+        .collect()
+}
+
+/// One row of the budget table: a channel (or `total`), a measure, the
+/// actual change and each model's prediction, summarised over replicates.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct BudgetRow {
+    /// Channel id, or `total`.
+    pub channel: String,
+    /// `leads`, `revenue` (and, for the total, `customers`, `spend`, `profit`).
+    pub measure: String,
+    /// The actual change (re-run − base).
+    pub actual: Stats,
+    /// Per model id: its predicted change.
+    pub predicted: Vec<(String, Stats)>,
+    /// Per model id: predicted − actual.
+    pub error: Vec<(String, Stats)>,
+}
+
+/// A model's predicted change in one replicate, by model index.
+type Prediction<'a> = dyn Fn(&BudgetReplicate, usize) -> f64 + 'a;
+
+/// The budget table: per paid channel leads and revenue, then the totals.
+pub fn table(sc: &Scenario, reps: &[BudgetReplicate]) -> Vec<BudgetRow> {
+    let Some(first) = reps.first() else {
+        return Vec::new();
+    };
+    let models: Vec<&String> = first.predicted.iter().map(|(m, _)| m).collect();
+    let row = |channel: &str,
+               measure: &str,
+               actual: &dyn Fn(&BudgetReplicate) -> f64,
+               predicted: Option<&Prediction<'_>>| {
+        let a: Vec<f64> = reps.iter().map(actual).collect();
+        let (mut pred, mut err) = (Vec::new(), Vec::new());
+        if let Some(p) = predicted {
+            for (k, m) in models.iter().enumerate() {
+                let ps: Vec<f64> = reps.iter().map(|r| p(r, k)).collect();
+                let es: Vec<f64> = ps.iter().zip(&a).map(|(p, a)| p - a).collect();
+                pred.push(((*m).clone(), Stats::of(&ps)));
+                err.push(((*m).clone(), Stats::of(&es)));
+            }
+        }
+        BudgetRow {
+            channel: channel.to_string(),
+            measure: measure.to_string(),
+            actual: Stats::of(&a),
+            predicted: pred,
+            error: err,
+        }
+    };
+    let mut rows = Vec::new();
+    for (i, ch) in sc.channels.iter().enumerate().filter(|(_, c)| c.paid()) {
+        rows.push(row(
+            &ch.id,
+            "leads",
+            &|r| r.changed.channel_leads[i] - r.base.channel_leads[i],
+            Some(&|r, k| r.predicted[k].1[i].0),
+        ));
+        rows.push(row(
+            &ch.id,
+            "revenue",
+            &|r| r.changed.channel_revenue[i] - r.base.channel_revenue[i],
+            Some(&|r, k| r.predicted[k].1[i].1),
+        ));
+    }
+    let total =
+        |f: fn(&PeriodOutcome) -> f64| move |r: &BudgetReplicate| f(&r.changed) - f(&r.base);
+    rows.push(row(
+        "total",
+        "leads",
+        &total(|o| o.leads),
+        Some(&|r, k| r.predicted[k].1.iter().map(|p| p.0).sum()),
+    ));
+    rows.push(row("total", "customers", &total(|o| o.customers), None));
+    rows.push(row(
+        "total",
+        "revenue",
+        &total(|o| o.revenue),
+        Some(&|r, k| r.predicted[k].1.iter().map(|p| p.1).sum()),
+    ));
+    rows.push(row("total", "spend", &total(|o| o.spend), None));
+    rows.push(row(
+        "total",
+        "profit",
+        &total(|o| o.profit),
+        Some(&|r, k| {
+            let revenue: f64 = r.predicted[k].1.iter().map(|p| p.1).sum();
+            revenue * sc.gross_margin - (r.changed.spend - r.base.spend)
+        }),
+    ));
+    rows
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn changes_parse_and_bad_ones_say_what_was_expected() {
+        assert_eq!(
+            SpendChange::parse("display=-20%").unwrap(),
+            SpendChange {
+                channel: "display".into(),
+                by: Change::Percent(-20.0)
+            }
+        );
+        assert_eq!(
+            SpendChange::parse(" paid_search = +500 ").unwrap().by,
+            Change::Absolute(500.0)
+        );
+        for bad in ["display", "display=lots", "display=NaN%", "display=inf"] {
+            let e = SpendChange::parse(bad).unwrap_err().to_string();
+            assert!(e.starts_with(&format!("--change {bad}")), "{e}");
+        }
+    }
+}

@@ -1,0 +1,154 @@
+//! Budget scenarios (DESIGN §5, issue 7 §2): the re-run on the same draws is
+//! exact where the truth says what must happen, and bad changes are bad input.
+
+mod common;
+
+use closedloop::budget::{self, SpendChange};
+use closedloop::experiment;
+use closedloop::scenario::Scenario;
+use closedloop::spec::{AttributorSpec, StitcherSpec};
+use common::{Scratch, closedloop};
+use serde_json::Value;
+
+fn quickstart(persons: u32) -> Scenario {
+    let mut sc = Scenario::from_path(std::path::Path::new(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/scenarios/quickstart.toml"
+    )))
+    .expect("quickstart loads");
+    sc.persons = persons;
+    sc
+}
+
+fn changes(list: &[&str]) -> Vec<SpendChange> {
+    list.iter()
+        .map(|c| SpendChange::parse(c).unwrap())
+        .collect()
+}
+
+#[test]
+fn a_zero_change_re_run_changes_nothing_in_any_replicate() {
+    let sc = quickstart(4000);
+    let spends = budget::new_spends(&sc, &changes(&["display=+0%", "paid_search=+0"])).unwrap();
+    let models = [AttributorSpec::parse("linear").unwrap()];
+    let reps = budget::run(&sc, &spends, &StitcherSpec::Deterministic, &models, 3);
+    assert_eq!(reps.len(), 3);
+    for r in &reps {
+        assert!(r.base.leads > 50.0);
+        assert_eq!(r.base, r.changed, "a real re-run at the same spends");
+        assert!(r.predicted[0].1.iter().all(|p| *p == (0.0, 0.0)));
+    }
+}
+
+#[test]
+fn removing_a_channel_loses_exactly_its_incremental_leads() {
+    // Two routes to "what the channel is worth" agree exactly: the re-run
+    // without its budget, and the base world's incremental truth.
+    let sc = quickstart(4000);
+    for channel in ["paid_search", "display", "retargeting"] {
+        let spends = budget::new_spends(&sc, &changes(&[&format!("{channel}=-100%")])).unwrap();
+        let reps = budget::run(&sc, &spends, &StitcherSpec::Deterministic, &[], 2);
+        for (r, rep) in reps.iter().enumerate() {
+            let (_, _, truth) = experiment::simulate(&sc, r as u32);
+            let incremental = truth.incremental.conversions[channel];
+            assert_eq!(
+                rep.base.leads - rep.changed.leads,
+                incremental,
+                "{channel}, replicate {r}"
+            );
+            assert!(rep.changed.spend < rep.base.spend);
+        }
+    }
+}
+
+#[test]
+fn the_budget_table_has_every_paid_channel_and_the_totals() {
+    let sc = quickstart(3000);
+    let spends = budget::new_spends(&sc, &changes(&["display=-50%"])).unwrap();
+    let models = [
+        AttributorSpec::parse("last_touch").unwrap(),
+        AttributorSpec::parse("markov_1").unwrap(),
+    ];
+    let reps = budget::run(&sc, &spends, &StitcherSpec::Deterministic, &models, 2);
+    let rows = budget::table(&sc, &reps);
+    let paid = sc.channels.iter().filter(|c| c.paid()).count();
+    assert_eq!(rows.len(), 2 * paid + 5);
+    let total_leads = rows
+        .iter()
+        .find(|r| r.channel == "total" && r.measure == "leads")
+        .unwrap();
+    // Errors are predictions minus the actual change, replicate by replicate.
+    for ((_, p), (_, e)) in total_leads.predicted.iter().zip(&total_leads.error) {
+        assert!((p.mean - total_leads.actual.mean - e.mean).abs() < 1e-9);
+    }
+    let spend = rows
+        .iter()
+        .find(|r| r.channel == "total" && r.measure == "spend")
+        .unwrap();
+    let display = sc.channel_index("display").unwrap();
+    let want = -0.5 * sc.channels[display].spend.unwrap() * sc.persons as f64 / 1000.0;
+    assert!((spend.actual.mean - want).abs() < 1e-9);
+}
+
+#[test]
+fn bad_changes_are_bad_input_naming_the_change() {
+    let scratch = Scratch::new("budget", "bad");
+    let qs = concat!(env!("CARGO_MANIFEST_DIR"), "/scenarios/quickstart.toml");
+    for (change, needle) in [
+        ("organic_search=+10%", "not a paid channel"),
+        ("nowhere=+10%", "not a paid channel"),
+        ("display=-150%", "must stay >= 0"),
+        ("display", "expected CHANNEL"),
+    ] {
+        let out = closedloop(scratch.path())
+            .args(["budget", qs, "--change", change])
+            .output()
+            .unwrap();
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{change}: {err}");
+        assert!(err.contains(needle), "{change}: {err}");
+        assert!(out.stdout.is_empty());
+    }
+}
+
+#[test]
+fn budget_json_and_out_folder() {
+    let scratch = Scratch::new("budget", "json");
+    let text = std::fs::read_to_string(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/scenarios/quickstart.toml"
+    ))
+    .unwrap()
+    .replace("persons = 20_000", "persons = 2_000");
+    let file = scratch.join("q.toml");
+    std::fs::write(&file, text).unwrap();
+    let out_dir = scratch.join("out");
+    let out = closedloop(scratch.path())
+        .args([
+            "budget",
+            file.to_str().unwrap(),
+            "--change",
+            "paid_search=+20%",
+        ])
+        .args(["--models", "linear", "--replicates", "2", "--json", "--out"])
+        .arg(&out_dir)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let v: Value = serde_json::from_slice(&out.stdout).expect("stdout is one JSON object");
+    assert_eq!(v["budget"]["stitcher"], "deterministic");
+    assert_eq!(v["budget"]["spends"]["paid_search"]["new"], 1800.0);
+    let rows = v["budget"]["rows"].as_array().unwrap();
+    assert!(
+        rows.iter()
+            .any(|r| r["channel"] == "total" && r["measure"] == "profit")
+    );
+    assert!(out_dir.join("report.json").exists() && out_dir.join("budget.csv").exists());
+    let csv = std::fs::read_to_string(out_dir.join("budget.csv")).unwrap();
+    assert!(csv.starts_with("channel,measure,series,kind,mean,sd,ci95_low,ci95_high,n\n"));
+    assert!(csv.contains("total,revenue,linear,error,"));
+}
