@@ -328,6 +328,167 @@ pub fn table(sc: &Scenario, reps: &[BudgetReplicate]) -> Vec<BudgetRow> {
     rows
 }
 
+/// Spend multipliers of the response curves (share of current spend).
+pub const CURVE_POINTS: [f64; 9] = [0.0, 0.25, 0.5, 0.75, 1.0, 1.25, 1.5, 1.75, 2.0];
+
+/// Spend changes (±) at which the true marginal ROI is measured.
+pub const MARGINAL_STEP: f64 = 0.1;
+
+/// One paid channel's true response: incremental revenue over the channel
+/// switched off at each of [`CURVE_POINTS`], its marginal ROI at the current
+/// spend, and the share of its caused leads that would have come anyway.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct ChannelCurve {
+    /// Channel id.
+    pub channel: String,
+    /// Current spend per period per 1,000 persons.
+    pub spend: f64,
+    /// Per point of [`CURVE_POINTS`]: (spend, true incremental revenue).
+    pub curve: Vec<(f64, Stats)>,
+    /// Δ revenue ÷ Δ spend (period totals) between −10 % and +10 % spend.
+    pub marginal_roi: Stats,
+    /// 1 − incremental ÷ causal leads at the current spend.
+    pub converted_anyway: Stats,
+}
+
+/// One replicate's responses: per paid channel the revenue at each
+/// multiplier, and the base truth's (causal, incremental) leads.
+type ReplicateResponse = (Vec<Vec<f64>>, Vec<(f64, f64)>);
+
+/// Total revenue of the world re-run at `spends`.
+fn revenue_at(sc: &Scenario, r: u32, spends: &[f64]) -> f64 {
+    let w = world::generate_with_spends(sc, r, spends);
+    w.leads().map(|(_, l)| l.deal.map_or(0.0, |d| d.1)).sum()
+}
+
+/// Every paid channel's true response curve and marginal ROI (replicates in
+/// parallel; every point a re-run on the same draws).
+pub fn curves(sc: &Scenario, replicates: u32) -> Vec<ChannelCurve> {
+    let base = world::scenario_spends(sc);
+    let paid: Vec<usize> = (0..sc.channels.len())
+        .filter(|&i| sc.channels[i].paid())
+        .collect();
+    let mut multipliers: Vec<f64> = CURVE_POINTS.to_vec();
+    multipliers.extend([1.0 - MARGINAL_STEP, 1.0 + MARGINAL_STEP]);
+    // Per replicate: per paid channel, revenue at each multiplier; and the
+    // base truth's (causal, incremental) leads per channel.
+    let per_rep: Vec<ReplicateResponse> = (0..replicates)
+        .into_par_iter()
+        .map(|r| {
+            let revenue: Vec<Vec<f64>> = paid
+                .iter()
+                .map(|&i| {
+                    multipliers
+                        .iter()
+                        .map(|&m| {
+                            let mut s = base.clone();
+                            s[i] = base[i] * m;
+                            revenue_at(sc, r, &s)
+                        })
+                        .collect()
+                })
+                .collect();
+            let (_, _, truth) = experiment::simulate(sc, r);
+            let leads = paid
+                .iter()
+                .map(|&i| {
+                    let id = &sc.channels[i].id;
+                    (
+                        truth.causal.conversions.get(id).copied().unwrap_or(0.0),
+                        truth
+                            .incremental
+                            .conversions
+                            .get(id)
+                            .copied()
+                            .unwrap_or(0.0),
+                    )
+                })
+                .collect();
+            (revenue, leads)
+        })
+        .collect();
+    let scale = sc.persons as f64 / 1000.0;
+    paid.iter()
+        .enumerate()
+        .map(|(k, &i)| {
+            let at = |rep: &ReplicateResponse, j: usize| rep.0[k][j];
+            let curve = CURVE_POINTS
+                .iter()
+                .enumerate()
+                .map(|(j, &m)| {
+                    let xs: Vec<f64> = per_rep.iter().map(|rep| at(rep, j) - at(rep, 0)).collect();
+                    (base[i] * m, Stats::of(&xs))
+                })
+                .collect();
+            let (lo, hi) = (CURVE_POINTS.len(), CURVE_POINTS.len() + 1);
+            let d_spend = 2.0 * MARGINAL_STEP * base[i] * scale;
+            let mroi: Vec<f64> = per_rep
+                .iter()
+                .map(|rep| (at(rep, hi) - at(rep, lo)) / d_spend)
+                .collect();
+            let anyway: Vec<f64> = per_rep
+                .iter()
+                .filter(|rep| rep.1[k].0 > 0.0)
+                .map(|rep| 1.0 - rep.1[k].1 / rep.1[k].0)
+                .collect();
+            ChannelCurve {
+                channel: sc.channels[i].id.clone(),
+                spend: base[i],
+                curve,
+                marginal_roi: Stats::of(&mroi),
+                converted_anyway: Stats::of(&anyway),
+            }
+        })
+        .collect()
+}
+
+/// The split of the current total paid budget that maximises revenue on the
+/// (mean, piecewise-linear) response curves: budget handed out in 1 % steps
+/// to the channel whose curve gains most from it, each channel capped at the
+/// curve's end (2× its spend) — equal marginal ROI in the limit. Channels are
+/// treated as separable (synergies between them are not in the curves).
+/// Returns spends in scenario order.
+pub fn optimal_split(sc: &Scenario, curves: &[ChannelCurve]) -> Vec<f64> {
+    let base = world::scenario_spends(sc);
+    let total: f64 = curves.iter().map(|c| c.spend).sum();
+    let value = |c: &ChannelCurve, s: f64| -> f64 {
+        let pts: Vec<(f64, f64)> = c.curve.iter().map(|(x, st)| (*x, st.mean)).collect();
+        for w in pts.windows(2) {
+            let ((x0, y0), (x1, y1)) = (w[0], w[1]);
+            if s <= x1 || x1 <= x0 {
+                if x1 <= x0 {
+                    return y0;
+                }
+                return y0 + (y1 - y0) * ((s - x0) / (x1 - x0)).clamp(0.0, 1.0);
+            }
+        }
+        pts.last().map_or(0.0, |p| p.1)
+    };
+    let step = total / 100.0;
+    let mut alloc = vec![0.0; curves.len()];
+    if step > 0.0 {
+        for _ in 0..100 {
+            let best = curves
+                .iter()
+                .enumerate()
+                .filter(|(k, c)| alloc[*k] + step <= 2.0 * c.spend + 1e-9)
+                .map(|(k, c)| (k, value(c, alloc[k] + step) - value(c, alloc[k])))
+                .max_by(|a, b| a.1.total_cmp(&b.1).then(b.0.cmp(&a.0)));
+            match best {
+                Some((k, _)) => alloc[k] += step,
+                None => break,
+            }
+        }
+    }
+    let mut spends = base;
+    for (c, a) in curves.iter().zip(alloc) {
+        if let Some(i) = sc.channel_index(&c.channel) {
+            spends[i] = a;
+        }
+    }
+    spends
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -322,6 +322,17 @@ fn cmd_budget(
     let t0 = Instant::now();
     let reps = budget::run(&sc, &spends, stitcher, &models, sc.replicates);
     let rows = budget::table(&sc, &reps);
+    // The true response of every paid channel, and the split of the current
+    // budget it says is best, checked by a re-run at that split.
+    let curves = budget::curves(&sc, sc.replicates);
+    let optimal = budget::optimal_split(&sc, &curves);
+    let optimal_reps = budget::run(&sc, &optimal, stitcher, &[], sc.replicates);
+    let optimal_profit = report::Stats::of(
+        &optimal_reps
+            .iter()
+            .map(|r| r.changed.profit - r.base.profit)
+            .collect::<Vec<f64>>(),
+    );
     let old = closedloop::world::scenario_spends(&sc);
     let spend_json: serde_json::Map<String, serde_json::Value> = sc
         .channels
@@ -343,6 +354,11 @@ fn cmd_budget(
             "stitcher": stitcher.id(),
             "spends": spend_json,
             "rows": rows,
+            "curves": curves,
+            "optimal_split": {
+                "spends": sc.channels.iter().zip(&optimal).filter(|(c, _)| c.paid()).map(|(c, s)| (c.id.clone(), serde_json::json!(s))).collect::<serde_json::Map<String, serde_json::Value>>(),
+                "profit_change": optimal_profit,
+            },
         },
     });
     let mut bytes = serde_json::to_vec_pretty(&report).context("serialising the budget report")?;
@@ -361,6 +377,7 @@ fn cmd_budget(
         print!("{}", String::from_utf8_lossy(&bytes));
     } else if !quiet {
         print_budget(&sc, &old, &spends, stitcher, &rows);
+        print_curves(&curves, &optimal, &sc, &optimal_profit);
         println!("\n({:.1} s)", t0.elapsed().as_secs_f64());
     }
     Ok(ExitCode::SUCCESS)
@@ -395,6 +412,45 @@ fn budget_csv(rows: &[closedloop::budget::BudgetRow]) -> String {
         }
     }
     s
+}
+
+/// Each paid channel's true marginal ROI, the share that would have
+/// converted anyway, and the optimal split of the current budget.
+fn print_curves(
+    curves: &[closedloop::budget::ChannelCurve],
+    optimal: &[f64],
+    sc: &Scenario,
+    profit: &report::Stats,
+) {
+    let cell = |s: &report::Stats, digits: usize| match (s.ci95_low, s.ci95_high) {
+        (Some(l), Some(h)) => format!("{:.digits$} [{:.digits$}, {:.digits$}]", s.mean, l, h),
+        _ => format!("{:.digits$}", s.mean),
+    };
+    println!(
+        "\nTrue response per paid channel (re-runs on the same draws; revenue per unit spend)"
+    );
+    println!(
+        "{:<14} {:>8} {:>26} {:>22} {:>12}",
+        "channel", "spend", "marginal ROI [95 % CI]", "would convert anyway", "optimal"
+    );
+    for c in curves {
+        let i = sc.channel_index(&c.channel).unwrap_or(0);
+        println!(
+            "{:<14} {:>8.0} {:>26} {:>21.0}% {:>12.0}",
+            c.channel,
+            c.spend,
+            cell(&c.marginal_roi, 2),
+            c.converted_anyway.mean * 100.0,
+            optimal[i]
+        );
+    }
+    println!(
+        "(A negative \"would convert anyway\" share: removing the channel loses more leads than it causes — it feeds leads credited to other channels.)"
+    );
+    println!(
+        "Moving the same total budget to the optimal split changes profit by {} per period.",
+        cell(profit, 0)
+    );
 }
 
 /// The budget table: actual change with its CI, each model's prediction.

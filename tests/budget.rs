@@ -147,8 +147,92 @@ fn budget_json_and_out_folder() {
         rows.iter()
             .any(|r| r["channel"] == "total" && r["measure"] == "profit")
     );
+    let curves = v["budget"]["curves"].as_array().unwrap();
+    assert_eq!(curves.len(), 5, "one curve per paid channel");
+    assert!(
+        curves
+            .iter()
+            .all(|c| c["curve"].as_array().unwrap().len() == 9)
+    );
+    assert!(v["budget"]["optimal_split"]["profit_change"]["mean"].is_number());
     assert!(out_dir.join("report.json").exists() && out_dir.join("budget.csv").exists());
     let csv = std::fs::read_to_string(out_dir.join("budget.csv")).unwrap();
     assert!(csv.starts_with("channel,measure,series,kind,mean,sd,ci95_low,ci95_high,n\n"));
     assert!(csv.contains("total,revenue,linear,error,"));
+}
+
+/// One paid channel, no synergy, no triggers, a fixed deal size and every
+/// lead closing: more spend can only add touches (common random numbers), so
+/// revenue can only grow along the curve.
+const ONE_CHANNEL: &str = r#"
+name = "one_channel"
+persons = 3000
+warmup_days = 0
+horizon_days = 60
+sales_tail_days = 365
+[population]
+baseline_rate = 0.02
+return_visit_rate = 0.0
+[[segments]]
+id = "all"
+share = 1.0
+qualify_rate = 1.0
+close_rate = 1.0
+deal_size = { median = 1000.0, sigma = 0.0 }
+[sales]
+handoff_loss_rate = 0.0
+[[channels]]
+id = "search"
+spend = 100
+max_rate = 0.06
+half_saturation = 100
+conversion_rate = 0.05
+"#;
+
+#[test]
+fn response_curves_never_fall_with_spend_in_any_replicate() {
+    for seed in 1..=4 {
+        let mut sc = Scenario::from_toml_str("one.toml", ONE_CHANNEL).expect("valid");
+        sc.seed = seed;
+        let curves = budget::curves(&sc, 1);
+        assert_eq!(curves.len(), 1);
+        let points: Vec<f64> = curves[0].curve.iter().map(|(_, s)| s.mean).collect();
+        assert_eq!(points.len(), budget::CURVE_POINTS.len());
+        assert_eq!(points[0], 0.0, "incremental over the channel switched off");
+        for w in points.windows(2) {
+            assert!(w[1] >= w[0], "seed {seed}: {points:?}");
+        }
+        assert!(
+            points[8] > points[4] && points[4] > 0.0,
+            "seed {seed}: {points:?}"
+        );
+    }
+}
+
+#[test]
+fn the_optimal_split_spends_the_same_budget_within_the_curves() {
+    let sc = quickstart(2000);
+    let curves = budget::curves(&sc, 1);
+    let split = budget::optimal_split(&sc, &curves);
+    let base = closedloop::world::scenario_spends(&sc);
+    let total = |s: &[f64]| -> f64 {
+        sc.channels
+            .iter()
+            .zip(s)
+            .filter(|(c, _)| c.paid())
+            .map(|(_, x)| x)
+            .sum()
+    };
+    assert!((total(&split) - total(&base)).abs() < 1e-6 * total(&base));
+    for (i, c) in sc.channels.iter().enumerate() {
+        if c.paid() {
+            assert!(
+                split[i] >= 0.0 && split[i] <= 2.0 * base[i] + 1e-9,
+                "{}",
+                c.id
+            );
+        } else {
+            assert_eq!(split[i], base[i], "unpaid channels keep their rate");
+        }
+    }
 }
