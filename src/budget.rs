@@ -218,9 +218,10 @@ pub fn run(
                                 m.get(&ch.id).copied().unwrap_or(0.0)
                             };
                             let delta = new - old;
+                            // (+ 0.0: no −0.0 for a channel with no credit)
                             (
-                                get(&credit.conversions) / old * delta,
-                                get(&credit.revenue) / old * delta,
+                                get(&credit.conversions) / old * delta + 0.0,
+                                get(&credit.revenue) / old * delta + 0.0,
                             )
                         })
                         .collect();
