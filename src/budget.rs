@@ -139,6 +139,10 @@ pub struct PeriodOutcome {
     pub channel_leads: Vec<f64>,
     /// Per channel: revenue of the leads it caused.
     pub channel_revenue: Vec<f64>,
+    /// Per channel: deals of the leads it caused.
+    pub channel_customers: Vec<f64>,
+    /// Per channel: spend per period per 1,000 persons.
+    pub channel_spend: Vec<f64>,
 }
 
 /// What a world produced.
@@ -147,6 +151,7 @@ pub fn outcome(sc: &Scenario, w: &World, spends: &[f64]) -> PeriodOutcome {
     let (mut leads, mut customers, mut revenue) = (0.0, 0.0, 0.0);
     let mut channel_leads = vec![0.0; n];
     let mut channel_revenue = vec![0.0; n];
+    let mut channel_customers = vec![0.0; n];
     for (_, l) in w.leads() {
         leads += 1.0;
         let r = l.deal.map_or(0.0, |d| d.1);
@@ -157,6 +162,9 @@ pub fn outcome(sc: &Scenario, w: &World, spends: &[f64]) -> PeriodOutcome {
         if let Cause::Channel(c) = l.cause {
             channel_leads[c as usize] += 1.0;
             channel_revenue[c as usize] += r;
+            if l.deal.is_some() {
+                channel_customers[c as usize] += 1.0;
+            }
         }
     }
     let spend = spends.iter().sum::<f64>() * sc.persons as f64 / 1000.0;
@@ -168,6 +176,8 @@ pub fn outcome(sc: &Scenario, w: &World, spends: &[f64]) -> PeriodOutcome {
         profit: revenue * sc.gross_margin - spend,
         channel_leads,
         channel_revenue,
+        channel_customers,
+        channel_spend: spends.to_vec(),
     }
 }
 
@@ -245,7 +255,7 @@ pub fn run(
 pub struct BudgetRow {
     /// Channel id, or `total`.
     pub channel: String,
-    /// `leads`, `revenue` (and, for the total, `customers`, `spend`, `profit`).
+    /// `leads`, `customers`, `revenue`, `profit` (and `spend` for the total).
     pub measure: String,
     /// The actual change (re-run − base).
     pub actual: Stats,
@@ -258,7 +268,8 @@ pub struct BudgetRow {
 /// A model's predicted change in one replicate, by model index.
 type Prediction<'a> = dyn Fn(&BudgetReplicate, usize) -> f64 + 'a;
 
-/// The budget table: per paid channel leads and revenue, then the totals.
+/// The budget table: per paid channel leads, customers, revenue and profit
+/// (by true cause), then the totals.
 pub fn table(sc: &Scenario, reps: &[BudgetReplicate]) -> Vec<BudgetRow> {
     let Some(first) = reps.first() else {
         return Vec::new();
@@ -296,9 +307,28 @@ pub fn table(sc: &Scenario, reps: &[BudgetReplicate]) -> Vec<BudgetRow> {
         ));
         rows.push(row(
             &ch.id,
+            "customers",
+            &|r| r.changed.channel_customers[i] - r.base.channel_customers[i],
+            None,
+        ));
+        rows.push(row(
+            &ch.id,
             "revenue",
             &|r| r.changed.channel_revenue[i] - r.base.channel_revenue[i],
             Some(&|r, k| r.predicted[k].1[i].1),
+        ));
+        // Profit of the channel: its caused revenue × margin − its spend change.
+        let d_spend = |r: &BudgetReplicate| {
+            (r.changed.channel_spend[i] - r.base.channel_spend[i]) * sc.persons as f64 / 1000.0
+        };
+        rows.push(row(
+            &ch.id,
+            "profit",
+            &|r| {
+                (r.changed.channel_revenue[i] - r.base.channel_revenue[i]) * sc.gross_margin
+                    - d_spend(r)
+            },
+            Some(&|r, k| r.predicted[k].1[i].1 * sc.gross_margin - d_spend(r)),
         ));
     }
     let total =

@@ -367,6 +367,7 @@ fn cmd_budget(
         let files = vec![
             ("report.json", bytes.clone()),
             ("budget.csv", budget_csv(&rows).into_bytes()),
+            ("curves.csv", curves_csv(&curves).into_bytes()),
         ];
         report::write_run(dir, &files).map_err(|e| match e {
             report::WriteError::NotARunFolder { .. } => bad(e.to_string()),
@@ -381,6 +382,30 @@ fn cmd_budget(
         println!("\n({:.1} s)", t0.elapsed().as_secs_f64());
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// Chart-ready response curves: channel, share of current spend, spend, true
+/// incremental revenue over the channel switched off.
+fn curves_csv(curves: &[closedloop::budget::ChannelCurve]) -> String {
+    let mut s = String::from("channel,spend_share,spend,mean,sd,ci95_low,ci95_high,n\n");
+    let opt = |x: Option<f64>| x.map_or(String::new(), |v| v.to_string());
+    for c in curves {
+        for ((spend, st), share) in c.curve.iter().zip(closedloop::budget::CURVE_POINTS) {
+            let _ = writeln!(
+                s,
+                "{},{},{},{},{},{},{},{}",
+                c.channel,
+                share,
+                spend,
+                st.mean,
+                opt(st.sd),
+                opt(st.ci95_low),
+                opt(st.ci95_high),
+                st.n
+            );
+        }
+    }
+    s
 }
 
 /// Tidy budget table: channel, measure, series (actual or model), statistic.

@@ -72,7 +72,7 @@ fn the_budget_table_has_every_paid_channel_and_the_totals() {
     let reps = budget::run(&sc, &spends, &StitcherSpec::Deterministic, &models, 2);
     let rows = budget::table(&sc, &reps);
     let paid = sc.channels.iter().filter(|c| c.paid()).count();
-    assert_eq!(rows.len(), 2 * paid + 5);
+    assert_eq!(rows.len(), 4 * paid + 5);
     let total_leads = rows
         .iter()
         .find(|r| r.channel == "total" && r.measure == "leads")
@@ -156,6 +156,12 @@ fn budget_json_and_out_folder() {
     );
     assert!(v["budget"]["optimal_split"]["profit_change"]["mean"].is_number());
     assert!(out_dir.join("report.json").exists() && out_dir.join("budget.csv").exists());
+    let curves_csv = std::fs::read_to_string(out_dir.join("curves.csv")).unwrap();
+    assert_eq!(
+        curves_csv.lines().count(),
+        1 + 5 * 9,
+        "header + 9 points per paid channel"
+    );
     let csv = std::fs::read_to_string(out_dir.join("budget.csv")).unwrap();
     assert!(csv.starts_with("channel,measure,series,kind,mean,sd,ci95_low,ci95_high,n\n"));
     assert!(csv.contains("total,revenue,linear,error,"));
