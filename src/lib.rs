@@ -12,6 +12,7 @@
 //! score      Identities/Credit vs Truth → metrics
 //! experiment replicates × stitchers × models, in parallel, deterministic
 //! budget     base world vs the world re-run at new spends, vs model predictions
+//! feedback   the closed loop: each period's budget follows a model's credit
 //! report     report.json (schema 1), written atomically
 //! pathfile   path files (ChannelAttribution's format) ⇄ path rows
 //! ```
@@ -21,6 +22,7 @@ pub mod attribute;
 pub mod budget;
 pub mod credit;
 pub mod experiment;
+pub mod feedback;
 pub mod log;
 pub mod observe;
 pub mod pathfile;

@@ -156,6 +156,39 @@ enum Command {
         #[arg(long)]
         quiet: bool,
     },
+    /// The closed loop over periods: the budget follows each model's credit;
+    /// what that costs against the oracle (true marginal ROI).
+    Loop {
+        /// Scenario file (TOML).
+        scenario: PathBuf,
+        /// Number of periods (each a new cohort of persons).
+        #[arg(long, default_value_t = 12)]
+        periods: u32,
+        /// Comma-separated model ids, or `all` (default: last_touch,linear,markov_1); the oracle is always added.
+        #[arg(long)]
+        models: Option<String>,
+        /// The one stitcher whose journeys the models credit.
+        #[arg(long, default_value = "deterministic")]
+        stitchers: String,
+        /// Largest relative change of a channel's spend from one period to the next.
+        #[arg(long, default_value_t = 0.2)]
+        step_limit: f64,
+        /// Number of replicate runs (overrides the scenario's).
+        #[arg(long)]
+        replicates: Option<u32>,
+        /// Master seed (overrides the scenario's).
+        #[arg(long)]
+        seed: Option<u64>,
+        /// Also write report.json (with a `loop` section) and loop.csv here.
+        #[arg(long)]
+        out: Option<PathBuf>,
+        /// Print the loop report as JSON on stdout instead of the table.
+        #[arg(long)]
+        json: bool,
+        /// Print nothing but errors.
+        #[arg(long)]
+        quiet: bool,
+    },
     /// Check scenario files; every problem is listed.
     Validate {
         /// Scenario files.
@@ -236,6 +269,29 @@ fn main() -> ExitCode {
             json,
             quiet,
         ),
+        Command::Loop {
+            scenario,
+            periods,
+            models,
+            stitchers,
+            step_limit,
+            replicates,
+            seed,
+            out,
+            json,
+            quiet,
+        } => cmd_loop(
+            &scenario,
+            periods,
+            models.as_deref(),
+            &stitchers,
+            step_limit,
+            replicates,
+            seed,
+            out,
+            json,
+            quiet,
+        ),
         Command::Validate { files } => cmd_validate(&files),
         Command::List { json } => cmd_list(json),
     };
@@ -267,6 +323,208 @@ fn parse_stitchers(list: &str) -> anyhow::Result<Vec<StitcherSpec>> {
 fn parse_models(list: &str) -> anyhow::Result<Vec<AttributorSpec>> {
     spec::parse_list(list, AttributorSpec::all, AttributorSpec::parse)
         .map_err(|e| bad(format!("--models: {e}")))
+}
+
+#[allow(clippy::too_many_arguments)]
+fn cmd_loop(
+    path: &Path,
+    periods: u32,
+    models: Option<&str>,
+    stitcher: &str,
+    step_limit: f64,
+    replicates: Option<u32>,
+    seed: Option<u64>,
+    out: Option<PathBuf>,
+    json: bool,
+    quiet: bool,
+) -> anyhow::Result<ExitCode> {
+    use closedloop::feedback::{self, Steering};
+    let mut sc = load(path)?;
+    if let Some(s) = seed {
+        sc.seed = s;
+    }
+    if let Some(r) = replicates {
+        if r == 0 {
+            return Err(bad("--replicates must be at least 1"));
+        }
+        sc.replicates = r;
+    }
+    if periods == 0 || periods > 1000 {
+        return Err(bad(format!("--periods {periods}: expected 1..=1000")));
+    }
+    if !(step_limit.is_finite() && step_limit > 0.0 && step_limit <= 1.0) {
+        return Err(bad(format!(
+            "--step-limit {step_limit}: expected a number in (0, 1]"
+        )));
+    }
+    let stitchers = parse_stitchers(stitcher)?;
+    let [stitcher] = stitchers.as_slice() else {
+        return Err(bad(format!(
+            "--stitchers: `loop` uses exactly one stitcher, got {}",
+            stitchers.len()
+        )));
+    };
+    let mut steering: Vec<Steering> = parse_models(models.unwrap_or("last_touch,linear,markov_1"))?
+        .into_iter()
+        .map(Steering::Model)
+        .collect();
+    steering.push(Steering::Oracle);
+    if !quiet && !json {
+        eprintln!(
+            "closedloop loop: {} — {} periods × {} model(s) (+ oracle) × {} replicate(s), {} persons a cohort",
+            sc.name,
+            periods,
+            steering.len() - 1,
+            sc.replicates,
+            sc.persons
+        );
+    }
+    let t0 = Instant::now();
+    let runs = feedback::run(&sc, &steering, stitcher, periods, step_limit, sc.replicates);
+    let ids: Vec<String> = steering.iter().map(|s| s.id()).collect();
+    let oracle_id = ORACLE.to_string();
+    let of = |r: u32, m: &str| runs.iter().find(|x| x.replicate == r && x.model == m);
+    let cumulative = |run: &feedback::LoopRun| run.periods.iter().map(|p| p.profit).sum::<f64>();
+    let summary: Vec<serde_json::Value> = ids
+        .iter()
+        .map(|m| {
+            let reps: Vec<&feedback::LoopRun> =
+                (0..sc.replicates).filter_map(|r| of(r, m)).collect();
+            let profit: Vec<f64> = reps.iter().map(|x| cumulative(x)).collect();
+            let cost: Vec<f64> = reps
+                .iter()
+                .filter_map(|x| of(x.replicate, &oracle_id).map(|o| cumulative(o) - cumulative(x)))
+                .collect();
+            let regret: Vec<report::Stats> = (0..periods as usize)
+                .map(|p| {
+                    report::Stats::of(
+                        &reps
+                            .iter()
+                            .filter_map(|x| {
+                                of(x.replicate, &oracle_id)
+                                    .map(|o| o.periods[p].profit - x.periods[p].profit)
+                            })
+                            .collect::<Vec<f64>>(),
+                    )
+                })
+                .collect();
+            serde_json::json!({
+                "model": m,
+                "cumulative_profit": report::Stats::of(&profit),
+                "cost_of_misattribution": report::Stats::of(&cost),
+                "regret": regret,
+            })
+        })
+        .collect();
+    let runs_json: Vec<serde_json::Value> = runs
+        .iter()
+        .map(|x| serde_json::json!({ "replicate": x.replicate, "model": x.model, "periods": x.periods }))
+        .collect();
+    let report = serde_json::json!({
+        "schema_version": 1,
+        "scenario": { "name": sc.name, "seed": sc.seed, "replicates": sc.replicates },
+        "channels": sc.channel_ids(),
+        "loop": {
+            "periods": periods,
+            "step_limit": step_limit,
+            "stitcher": stitcher.id(),
+            "summary": summary,
+            "runs": runs_json,
+        },
+    });
+    let mut bytes = serde_json::to_vec_pretty(&report).context("serialising the loop report")?;
+    bytes.push(b'\n');
+    if let Some(dir) = &out {
+        let files = vec![
+            ("report.json", bytes.clone()),
+            ("loop.csv", loop_csv(&sc, &runs, &ids, periods).into_bytes()),
+        ];
+        report::write_run(dir, &files).map_err(|e| match e {
+            report::WriteError::NotARunFolder { .. } => bad(e.to_string()),
+            other => anyhow::Error::new(other),
+        })?;
+    }
+    if json {
+        print!("{}", String::from_utf8_lossy(&bytes));
+    } else if !quiet {
+        let cell = |s: &serde_json::Value| {
+            let f = |k: &str| s[k].as_f64();
+            match (f("mean"), f("ci95_low"), f("ci95_high")) {
+                (Some(m), Some(l), Some(h)) => format!("{m:.0} [{l:.0}, {h:.0}]"),
+                (Some(m), _, _) => format!("{m:.0}"),
+                _ => "-".into(),
+            }
+        };
+        println!(
+            "The budget following each model for {periods} periods (step limit {:.0} %), `{}` journeys; true profit summed over periods",
+            step_limit * 100.0,
+            stitcher.id()
+        );
+        println!(
+            "{:<18} {:>30} {:>34}",
+            "model", "cumulative profit [95 % CI]", "cost of misattribution [95 % CI]"
+        );
+        for s in &summary {
+            println!(
+                "{:<18} {:>30} {:>34}",
+                s["model"].as_str().unwrap_or(""),
+                cell(&s["cumulative_profit"]),
+                cell(&s["cost_of_misattribution"])
+            );
+        }
+        println!("\n({:.1} s)", t0.elapsed().as_secs_f64());
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// One row per model × period, means over replicates: true outcomes, regret
+/// against the oracle, and the spends per paid channel.
+fn loop_csv(
+    sc: &Scenario,
+    runs: &[closedloop::feedback::LoopRun],
+    ids: &[String],
+    periods: u32,
+) -> String {
+    let paid: Vec<usize> = (0..sc.channels.len())
+        .filter(|&i| sc.channels[i].paid())
+        .collect();
+    let mut s = String::from("model,period,leads,revenue,profit,regret");
+    for &i in &paid {
+        let _ = write!(s, ",spend_{}", sc.channels[i].id);
+    }
+    s.push('\n');
+    for m in ids {
+        for p in 0..periods as usize {
+            let of = |model: &str| -> Vec<&closedloop::feedback::Period> {
+                runs.iter()
+                    .filter(|r| r.model == model)
+                    .map(|r| &r.periods[p])
+                    .collect()
+            };
+            let (mine, oracle) = (of(m), of(ORACLE));
+            let n = mine.len().max(1) as f64;
+            let mean = |f: &dyn Fn(&closedloop::feedback::Period) -> f64,
+                        v: &[&closedloop::feedback::Period]| {
+                v.iter().map(|x| f(x)).sum::<f64>() / v.len().max(1) as f64
+            };
+            let regret = mean(&|x| x.profit, &oracle) - mean(&|x| x.profit, &mine);
+            let _ = write!(
+                s,
+                "{},{},{},{},{},{}",
+                m,
+                p,
+                mine.iter().map(|x| x.leads).sum::<f64>() / n,
+                mine.iter().map(|x| x.revenue).sum::<f64>() / n,
+                mine.iter().map(|x| x.profit).sum::<f64>() / n,
+                regret
+            );
+            for &i in &paid {
+                let _ = write!(s, ",{}", mine.iter().map(|x| x.spends[i]).sum::<f64>() / n);
+            }
+            s.push('\n');
+        }
+    }
+    s
 }
 
 #[allow(clippy::too_many_arguments)]
