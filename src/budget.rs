@@ -201,6 +201,18 @@ pub fn run(
     models: &[AttributorSpec],
     replicates: u32,
 ) -> Vec<BudgetReplicate> {
+    run_with_progress(sc, spends, stitcher, models, replicates, &|| {})
+}
+
+/// [`run`], calling `done` after each replicate.
+pub fn run_with_progress(
+    sc: &Scenario,
+    spends: &[f64],
+    stitcher: &StitcherSpec,
+    models: &[AttributorSpec],
+    replicates: u32,
+    done: &(dyn Fn() + Sync),
+) -> Vec<BudgetReplicate> {
     let base_spends = world::scenario_spends(sc);
     (0..replicates)
         .into_par_iter()
@@ -240,6 +252,7 @@ pub fn run(
                 .collect();
             let changed_world = world::generate_with_spends(sc, r, spends);
             let changed = outcome(sc, &changed_world, spends);
+            done();
             BudgetReplicate {
                 base,
                 changed,
@@ -395,6 +408,15 @@ fn revenue_at(sc: &Scenario, r: u32, spends: &[f64]) -> f64 {
 /// Every paid channel's true response curve and marginal ROI (replicates in
 /// parallel; every point a re-run on the same draws).
 pub fn curves(sc: &Scenario, replicates: u32) -> Vec<ChannelCurve> {
+    curves_with_progress(sc, replicates, &|| {})
+}
+
+/// [`curves`], calling `done` after each replicate.
+pub fn curves_with_progress(
+    sc: &Scenario,
+    replicates: u32,
+    done: &(dyn Fn() + Sync),
+) -> Vec<ChannelCurve> {
     let base = world::scenario_spends(sc);
     let paid: Vec<usize> = (0..sc.channels.len())
         .filter(|&i| sc.channels[i].paid())
@@ -435,6 +457,7 @@ pub fn curves(sc: &Scenario, replicates: u32) -> Vec<ChannelCurve> {
                     )
                 })
                 .collect();
+            done();
             (revenue, leads)
         })
         .collect();

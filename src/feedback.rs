@@ -292,12 +292,52 @@ pub fn run(
     step_limit: f64,
     replicates: u32,
 ) -> Vec<LoopRun> {
+    run_with_progress(
+        sc,
+        models,
+        stitcher,
+        periods,
+        step_limit,
+        replicates,
+        &|| {},
+    )
+}
+
+/// [`run`], calling `done` after each (replicate, model) loop.
+pub fn run_with_progress(
+    sc: &Scenario,
+    models: &[Steering],
+    stitcher: &StitcherSpec,
+    periods: u32,
+    step_limit: f64,
+    replicates: u32,
+    done: &(dyn Fn() + Sync),
+) -> Vec<LoopRun> {
     let jobs: Vec<(u32, &Steering)> = (0..replicates)
         .flat_map(|r| models.iter().map(move |m| (r, m)))
         .collect();
     jobs.par_iter()
-        .map(|&(r, m)| run_one(sc, r, m, stitcher, periods, step_limit))
+        .map(|&(r, m)| {
+            let run = run_one(sc, r, m, stitcher, periods, step_limit);
+            done();
+            run
+        })
         .collect()
+}
+
+/// Share of the paid budget spent differently from `target`:
+/// Σ |spend − target| ÷ (2 · Σ spend), in 0..=1.
+pub fn distance(spends: &[f64], target: &[f64]) -> f64 {
+    let total: f64 = spends.iter().sum();
+    if total <= 0.0 {
+        return 0.0;
+    }
+    spends
+        .iter()
+        .zip(target)
+        .map(|(a, b)| (a - b).abs())
+        .sum::<f64>()
+        / (2.0 * total)
 }
 
 #[cfg(test)]
@@ -316,6 +356,13 @@ mod tests {
         assert!((fk / k).log2().abs() <= 0.125 + 1e-9, "K {fk}");
         assert!((fa / a - 1.0).abs() < 0.1, "a {fa}");
         assert!(fit_hill(&history[..2]).is_none(), "three periods needed");
+    }
+
+    #[test]
+    fn distance_is_the_share_of_budget_moved() {
+        assert_eq!(distance(&[100.0, 100.0], &[100.0, 100.0]), 0.0);
+        assert_eq!(distance(&[100.0, 100.0], &[150.0, 50.0]), 0.25);
+        assert_eq!(distance(&[200.0, 0.0], &[0.0, 200.0]), 1.0);
     }
 
     #[test]

@@ -380,7 +380,24 @@ fn cmd_loop(
         );
     }
     let t0 = Instant::now();
-    let runs = feedback::run(&sc, &steering, stitcher, periods, step_limit, sc.replicates);
+    let bar = Progress::start(
+        sc.replicates as u64 * steering.len() as u64 + 1,
+        !quiet && !json,
+    );
+    let runs = feedback::run_with_progress(
+        &sc,
+        &steering,
+        stitcher,
+        periods,
+        step_limit,
+        sc.replicates,
+        &|| bar.inc(),
+    );
+    // The split the true response curves call best (replicate 0 of the
+    // scenario's own spends), to report each period's distance to it.
+    let optimal = closedloop::budget::optimal_split(&sc, &closedloop::budget::curves(&sc, 1));
+    bar.inc();
+    bar.finish();
     let ids: Vec<String> = steering.iter().map(|s| s.id()).collect();
     let oracle_id = ORACLE.to_string();
     let of = |r: u32, m: &str| runs.iter().find(|x| x.replicate == r && x.model == m);
@@ -408,8 +425,14 @@ fn cmd_loop(
                     )
                 })
                 .collect();
+            let last_distance: Vec<f64> = reps
+                .iter()
+                .filter_map(|x| x.periods.last())
+                .map(|p| feedback::distance(&p.spends, &optimal))
+                .collect();
             serde_json::json!({
                 "model": m,
+                "final_distance_to_optimal": report::Stats::of(&last_distance),
                 "cumulative_profit": report::Stats::of(&profit),
                 "cost_of_misattribution": report::Stats::of(&cost),
                 "regret": regret,
@@ -418,7 +441,19 @@ fn cmd_loop(
         .collect();
     let runs_json: Vec<serde_json::Value> = runs
         .iter()
-        .map(|x| serde_json::json!({ "replicate": x.replicate, "model": x.model, "periods": x.periods }))
+        .map(|x| {
+            let distance: Vec<f64> = x
+                .periods
+                .iter()
+                .map(|p| feedback::distance(&p.spends, &optimal))
+                .collect();
+            serde_json::json!({
+                "replicate": x.replicate,
+                "model": x.model,
+                "periods": x.periods,
+                "distance_to_optimal": distance,
+            })
+        })
         .collect();
     let report = serde_json::json!({
         "schema_version": 1,
@@ -428,6 +463,7 @@ fn cmd_loop(
             "periods": periods,
             "step_limit": step_limit,
             "stitcher": stitcher.id(),
+            "optimal_split": optimal,
             "summary": summary,
             "runs": runs_json,
         },
@@ -461,17 +497,27 @@ fn cmd_loop(
             stitcher.id()
         );
         println!(
-            "{:<18} {:>30} {:>34}",
-            "model", "cumulative profit [95 % CI]", "cost of misattribution [95 % CI]"
+            "{:<18} {:>30} {:>34} {:>12}",
+            "model",
+            "cumulative profit [95 % CI]",
+            "cost of misattribution [95 % CI]",
+            "off-optimal"
         );
         for s in &summary {
             println!(
-                "{:<18} {:>30} {:>34}",
+                "{:<18} {:>30} {:>34} {:>11.1}%",
                 s["model"].as_str().unwrap_or(""),
                 cell(&s["cumulative_profit"]),
-                cell(&s["cost_of_misattribution"])
+                cell(&s["cost_of_misattribution"]),
+                s["final_distance_to_optimal"]["mean"]
+                    .as_f64()
+                    .unwrap_or(f64::NAN)
+                    * 100.0
             );
         }
+        println!(
+            "(off-optimal: share of the budget the last period spends differently from the split the true response curves call best)"
+        );
         println!("\n({:.1} s)", t0.elapsed().as_secs_f64());
     }
     Ok(ExitCode::SUCCESS)
@@ -578,13 +624,19 @@ fn cmd_budget(
         );
     }
     let t0 = Instant::now();
-    let reps = budget::run(&sc, &spends, stitcher, &models, sc.replicates);
+    // Base and re-run, the response curves, the re-run at the optimal split.
+    let bar = Progress::start(3 * sc.replicates as u64, !quiet && !json);
+    let reps = budget::run_with_progress(&sc, &spends, stitcher, &models, sc.replicates, &|| {
+        bar.inc()
+    });
     let rows = budget::table(&sc, &reps);
     // The true response of every paid channel, and the split of the current
     // budget it says is best, checked by a re-run at that split.
-    let curves = budget::curves(&sc, sc.replicates);
+    let curves = budget::curves_with_progress(&sc, sc.replicates, &|| bar.inc());
     let optimal = budget::optimal_split(&sc, &curves);
-    let optimal_reps = budget::run(&sc, &optimal, stitcher, &[], sc.replicates);
+    let optimal_reps =
+        budget::run_with_progress(&sc, &optimal, stitcher, &[], sc.replicates, &|| bar.inc());
+    bar.finish();
     let optimal_profit = report::Stats::of(
         &optimal_reps
             .iter()
@@ -1267,7 +1319,7 @@ impl Progress {
         use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
         let bar = ProgressBar::with_draw_target(Some(total), ProgressDrawTarget::hidden());
         if let Ok(style) = ProgressStyle::with_template(
-            "{spinner} [{bar:30}] {pos}/{len} replicate runs, {elapsed} elapsed, ETA {eta}",
+            "{spinner} [{bar:30}] {pos}/{len} runs, {elapsed} elapsed, ETA {eta}",
         ) {
             bar.set_style(style.progress_chars("=> "));
         }

@@ -108,6 +108,13 @@ fn the_loop_command_reports_the_cost_of_misattribution() {
     let oracle = summary.iter().find(|s| s["model"] == "oracle").unwrap();
     assert_eq!(oracle["cost_of_misattribution"]["mean"], 0.0);
     assert_eq!(summary[0]["regret"].as_array().unwrap().len(), 4);
+    let runs = v["loop"]["runs"].as_array().unwrap();
+    assert_eq!(runs.len(), 2 * 2);
+    for run in runs {
+        let d = run["distance_to_optimal"].as_array().unwrap();
+        assert_eq!(d.len(), 4);
+        assert!(d.iter().all(|x| (0.0..=1.0).contains(&x.as_f64().unwrap())));
+    }
     let csv = std::fs::read_to_string(out_dir.join("loop.csv")).unwrap();
     assert!(csv.starts_with("model,period,leads,revenue,profit,regret,spend_paid_search,"));
     assert_eq!(csv.lines().count(), 1 + 2 * 4, "header + models × periods");
