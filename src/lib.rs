@@ -21,6 +21,7 @@
 pub mod attribute;
 pub mod budget;
 pub mod credit;
+pub mod events;
 pub mod experiment;
 pub mod feedback;
 pub mod log;

@@ -116,8 +116,16 @@ enum Command {
         /// Scenario file (TOML).
         scenario: PathBuf,
         /// Path file to write (ChannelAttribution's format), atomically.
-        #[arg(long, value_name = "FILE.csv")]
-        paths: PathBuf,
+        #[arg(
+            long,
+            value_name = "FILE.csv",
+            required_unless_present = "events",
+            conflicts_with = "events"
+        )]
+        paths: Option<PathBuf>,
+        /// Folder to write the event log into (CSV per table, `truth/` apart), atomically.
+        #[arg(long, value_name = "DIR")]
+        events: Option<PathBuf>,
         /// One stitcher id, or `oracle` for the true persons.
         #[arg(long, default_value = "deterministic")]
         stitchers: String,
@@ -245,9 +253,14 @@ fn main() -> ExitCode {
         Command::Export {
             scenario,
             paths,
+            events,
             stitchers,
             seed,
-        } => cmd_export(&scenario, &paths, &stitchers, seed),
+        } => match (paths, events) {
+            (Some(paths), _) => cmd_export(&scenario, &paths, &stitchers, seed),
+            (None, Some(dir)) => cmd_export_events(&scenario, &dir, seed),
+            (None, None) => Err(bad("export needs --paths FILE.csv or --events DIR")),
+        },
         Command::Budget {
             scenario,
             changes,
@@ -1690,6 +1703,51 @@ fn emit(text: &str) -> anyhow::Result<ExitCode> {
         Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => Ok(ExitCode::SUCCESS),
         Err(e) => Err(anyhow::Error::new(e).context("writing to stdout")),
     }
+}
+
+/// `export --events DIR`: the observed log as CSV tables, the truth apart
+/// under `DIR/truth/`, and `events.json` (what was written).
+fn cmd_export_events(scenario: &Path, dir: &Path, seed: Option<u64>) -> anyhow::Result<ExitCode> {
+    let mut sc = load(scenario)?;
+    if let Some(s) = seed {
+        sc.seed = s;
+    }
+    let (_, obs, truth) = experiment::simulate(&sc, 0);
+    let log_tables = closedloop::events::log_tables(&obs.log);
+    let truth_tables = closedloop::events::truth_tables(&obs.log, &truth);
+    let rows: serde_json::Map<String, serde_json::Value> = log_tables
+        .iter()
+        .chain(&truth_tables)
+        .map(|(name, text)| (name.to_string(), (text.lines().count() - 1).into()))
+        .collect();
+    let manifest = serde_json::json!({
+        "schema_version": 1,
+        "scenario": { "name": sc.name, "seed": sc.seed, "replicate": 0 },
+        "channels": sc.channel_ids(),
+        "window_ms": [obs.log.window_start_ms, obs.log.window_end_ms],
+        "rows": rows,
+    });
+    let mut files: Vec<(&str, Vec<u8>)> = vec![(
+        "events.json",
+        serde_json::to_vec_pretty(&manifest).context("serialising events.json")?,
+    )];
+    files.extend(
+        log_tables
+            .into_iter()
+            .chain(truth_tables)
+            .map(|(name, text)| (name, text.into_bytes())),
+    );
+    report::write_run(dir, &files).map_err(|e| match e {
+        report::WriteError::NotARunFolder { .. } => bad(e.to_string()),
+        other => anyhow::Error::new(other),
+    })?;
+    eprintln!(
+        "wrote the event log of {} (replicate 0) to {} ({} visits; the truth apart under truth/)",
+        sc.name,
+        dir.display(),
+        obs.log.visits.len()
+    );
+    Ok(ExitCode::SUCCESS)
 }
 
 fn cmd_export(

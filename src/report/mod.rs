@@ -274,13 +274,20 @@ fn check_replaceable(dir: &Path) -> Result<(), WriteError> {
     if entries.is_empty() {
         return Ok(());
     }
-    if !entries.iter().any(|e| e == "report.json") {
+    if !entries
+        .iter()
+        .any(|e| e == "report.json" || e == "events.json")
+    {
         return Err(refuse(
             "it is a folder that holds no report.json (not a closedloop run)",
         ));
     }
     let run_file = |e: &str| {
-        e.ends_with(".json") || e.ends_with(".csv") || e.ends_with(".html") || e == "charts"
+        e.ends_with(".json")
+            || e.ends_with(".csv")
+            || e.ends_with(".html")
+            || e == "charts"
+            || e == "truth"
     };
     if let Some(other) = entries.iter().find(|e| !run_file(e)) {
         return Err(refuse(&format!(

@@ -1,0 +1,207 @@
+//! The event log and, separately, the truth ledger as CSV tables (DESIGN §8,
+//! §13; issue 10): what `closedloop export --events DIR` writes, one row per
+//! event with its `event_id` and integer-millisecond UTC times, and under
+//! `truth/` the true person of every event, every true lead's cause and the
+//! three truths. Column meanings are documented in `docs/event-log.md`.
+//! Must never: put anything from the truth ledger into a log table — a tool
+//! that reads the log must be able to ignore `truth/` entirely.
+
+use crate::log::EventLog;
+use crate::truth::{TRUTHS, Truth};
+use std::fmt::Write as _;
+
+/// A CSV field: quoted when it holds a comma, quote or line break.
+fn field(s: &str) -> String {
+    if s.contains([',', '"', '\n', '\r']) {
+        format!("\"{}\"", s.replace('"', "\"\""))
+    } else {
+        s.to_string()
+    }
+}
+
+fn opt<T: ToString>(x: Option<T>) -> String {
+    x.map_or(String::new(), |v| v.to_string())
+}
+
+/// The log's tables: (file name, CSV text), in a fixed order.
+pub fn log_tables(log: &EventLog) -> Vec<(&'static str, String)> {
+    let label = |i: u16| field(&log.labels[i as usize]);
+    let mut visits = String::from(
+        "event_id,time_ms,cookie_id,channel,campaign,click_id,landing_page,pages_viewed,dwell_s,ip_hash,user_agent,email_token,user_id\n",
+    );
+    for v in &log.visits {
+        let _ = writeln!(
+            visits,
+            "{},{},{},{},{},{},{},{},{},{},{},{},{}",
+            v.event_id,
+            v.time_ms,
+            v.cookie_id,
+            label(v.channel),
+            opt(v.campaign.map(|c| field(&log.campaigns[c as usize]))),
+            opt(v.click_id),
+            field(&log.pages[v.landing_page as usize]),
+            v.pages_viewed,
+            v.dwell_s,
+            v.ip_hash,
+            field(&log.user_agents[v.user_agent as usize]),
+            opt(v.email_token),
+            opt(v.user_id)
+        );
+    }
+    let mut forms = String::from("event_id,time_ms,cookie_id,click_id,user_id,email\n");
+    for f in &log.form_fills {
+        let _ = writeln!(
+            forms,
+            "{},{},{},{},{},{}",
+            f.event_id,
+            f.time_ms,
+            opt(f.cookie_id),
+            opt(f.click_id),
+            opt(f.user_id),
+            field(&f.email)
+        );
+    }
+    let mut leads = String::from("event_id,time_ms,form_fill_id,click_id,email\n");
+    for l in &log.crm_leads {
+        let _ = writeln!(
+            leads,
+            "{},{},{},{},{}",
+            l.event_id,
+            l.time_ms,
+            l.form_fill_id,
+            opt(l.click_id),
+            field(&l.email)
+        );
+    }
+    let mut opps = String::from("event_id,time_ms,crm_lead_id\n");
+    for o in &log.opportunities {
+        let _ = writeln!(opps, "{},{},{}", o.event_id, o.time_ms, o.crm_lead_id);
+    }
+    let mut deals = String::from("event_id,time_ms,revenue,email\n");
+    for d in &log.deals {
+        let _ = writeln!(
+            deals,
+            "{},{},{},{}",
+            d.event_id,
+            d.time_ms,
+            d.revenue,
+            field(&d.email)
+        );
+    }
+    let mut imports = String::from("event_id,time_ms,channel,click_id,revenue\n");
+    for i in &log.conversion_imports {
+        let _ = writeln!(
+            imports,
+            "{},{},{},{},{}",
+            i.event_id,
+            i.time_ms,
+            label(i.channel),
+            i.click_id,
+            i.revenue
+        );
+    }
+    vec![
+        ("visits.csv", visits),
+        ("form_fills.csv", forms),
+        ("crm_leads.csv", leads),
+        ("opportunities.csv", opps),
+        ("deals.csv", deals),
+        ("conversion_imports.csv", imports),
+    ]
+}
+
+/// The truth ledger's tables, to go under `truth/`: `events.csv` (every
+/// event's true person), `leads.csv` (every true lead: person, time, cause
+/// label, the recorded visit of the causing touch if any, revenue) and
+/// `credit.csv` (the three truths per label).
+pub fn truth_tables(log: &EventLog, truth: &Truth) -> Vec<(&'static str, String)> {
+    let e = &truth.events;
+    let mut events = String::from("event_id,table,person\n");
+    let tables: [(&str, Vec<u64>, &Vec<u32>); 6] = [
+        (
+            "visits",
+            log.visits.iter().map(|v| v.event_id).collect(),
+            &e.visit_person,
+        ),
+        (
+            "form_fills",
+            log.form_fills.iter().map(|f| f.event_id).collect(),
+            &e.form_fill_person,
+        ),
+        (
+            "crm_leads",
+            log.crm_leads.iter().map(|l| l.event_id).collect(),
+            &e.crm_lead_person,
+        ),
+        (
+            "opportunities",
+            log.opportunities.iter().map(|o| o.event_id).collect(),
+            &e.opportunity_person,
+        ),
+        (
+            "deals",
+            log.deals.iter().map(|d| d.event_id).collect(),
+            &e.deal_person,
+        ),
+        (
+            "conversion_imports",
+            log.conversion_imports.iter().map(|i| i.event_id).collect(),
+            &e.import_person,
+        ),
+    ];
+    for (table, ids, persons) in &tables {
+        for (id, p) in ids.iter().zip(persons.iter()) {
+            let _ = writeln!(events, "{id},{table},{p}");
+        }
+    }
+    // The recorded visit of each world touch, to point a cause at it.
+    let visit_of: std::collections::HashMap<u32, u64> = e
+        .visit_touch
+        .iter()
+        .zip(&log.visits)
+        .map(|(&t, v)| (t, v.event_id))
+        .collect();
+    let mut leads = String::from("person,time_ms,cause,cause_visit_id,revenue\n");
+    for l in &truth.leads {
+        let _ = writeln!(
+            leads,
+            "{},{},{},{},{}",
+            l.person,
+            l.time_ms,
+            field(&l.cause),
+            opt(l.cause_touch.and_then(|t| visit_of.get(&t))),
+            l.revenue
+        );
+    }
+    let mut credit = String::from("truth,label,conversions,revenue\n");
+    for (name, c) in TRUTHS
+        .iter()
+        .zip([&truth.causal, &truth.incremental, &truth.shapley])
+    {
+        for (label, conv) in &c.conversions {
+            let _ = writeln!(
+                credit,
+                "{name},{},{conv},{}",
+                field(label),
+                c.revenue.get(label).copied().unwrap_or(0.0)
+            );
+        }
+    }
+    vec![
+        ("truth/events.csv", events),
+        ("truth/leads.csv", leads),
+        ("truth/credit.csv", credit),
+    ]
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn fields_are_quoted_only_when_needed() {
+        assert_eq!(field("a@x.com"), "a@x.com");
+        assert_eq!(field("a,b"), "\"a,b\"");
+        assert_eq!(field("say \"hi\""), "\"say \"\"hi\"\"\"");
+    }
+}
