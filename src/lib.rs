@@ -23,6 +23,7 @@ pub mod budget;
 pub mod credit;
 pub mod events;
 pub mod experiment;
+pub mod external;
 pub mod feedback;
 pub mod log;
 pub mod observe;

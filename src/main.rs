@@ -197,6 +197,18 @@ enum Command {
         #[arg(long)]
         quiet: bool,
     },
+    /// Score an external model's credit against an exported truth.
+    Score {
+        /// The `truth/` folder of `closedloop export --events DIR`.
+        #[arg(long, value_name = "DIR/truth")]
+        truth: PathBuf,
+        /// Credit table: columns `label,conversions[,revenue]`.
+        #[arg(long, value_name = "FILE.csv")]
+        credit: PathBuf,
+        /// Print the errors as JSON on stdout.
+        #[arg(long)]
+        json: bool,
+    },
     /// Check scenario files; every problem is listed.
     Validate {
         /// Scenario files.
@@ -305,6 +317,11 @@ fn main() -> ExitCode {
             json,
             quiet,
         ),
+        Command::Score {
+            truth,
+            credit,
+            json,
+        } => cmd_score(&truth, &credit, json),
         Command::Validate { files } => cmd_validate(&files),
         Command::List { json } => cmd_list(json),
     };
@@ -1705,6 +1722,88 @@ fn emit(text: &str) -> anyhow::Result<ExitCode> {
     }
 }
 
+/// `score --truth DIR/truth --credit FILE.csv`: an external model's credit
+/// error against each truth (DESIGN §13 metrics).
+fn cmd_score(truth_dir: &Path, credit_file: &Path, json: bool) -> anyhow::Result<ExitCode> {
+    use closedloop::external::read_credit;
+    let read =
+        |p: &Path| std::fs::read_to_string(p).map_err(|e| bad(format!("{}: {e}", p.display())));
+    let manifest_path = truth_dir
+        .parent()
+        .unwrap_or(Path::new("."))
+        .join("events.json");
+    let manifest: serde_json::Value =
+        serde_json::from_str(&read(&manifest_path)?).map_err(|e| {
+            bad(format!(
+                "{}: {e} (expected the events.json `export --events` writes beside truth/)",
+                manifest_path.display()
+            ))
+        })?;
+    let ids: Vec<String> = manifest["channels"]
+        .as_array()
+        .map(|a| {
+            a.iter()
+                .filter_map(|c| c.as_str().map(String::from))
+                .collect()
+        })
+        .unwrap_or_default();
+    if ids.is_empty() {
+        return Err(bad(format!(
+            "{}: no `channels` list",
+            manifest_path.display()
+        )));
+    }
+    let spend: Vec<f64> = manifest["spend"]
+        .as_array()
+        .map(|a| a.iter().map(|x| x.as_f64().unwrap_or(0.0)).collect())
+        .unwrap_or_else(|| vec![0.0; ids.len()]);
+    let channels = closedloop::score::ScoredChannels { ids, spend };
+    let credit_text = read(credit_file)?;
+    let model = read_credit(&credit_text, &credit_file.display().to_string(), None).map_err(bad)?;
+    let truth_path = truth_dir.join("credit.csv");
+    let truth_text = read(&truth_path)?;
+    let mut errors = serde_json::Map::new();
+    for name in truth::TRUTHS {
+        let t =
+            read_credit(&truth_text, &truth_path.display().to_string(), Some(name)).map_err(bad)?;
+        let e = closedloop::score::credit_errors(&model, &t, &channels);
+        errors.insert(
+            name.to_string(),
+            serde_json::to_value(e).context("serialising errors")?,
+        );
+    }
+    if json {
+        println!(
+            "{}",
+            serde_json::to_string_pretty(&errors).context("serialising errors")?
+        );
+    } else {
+        println!(
+            "Credit error of {} against each truth (lead shares over channels)",
+            credit_file.display()
+        );
+        println!(
+            "{:<12} {:>8} {:>8} {:>9} {:>13} {:>15}",
+            "truth", "tvd", "tvd_all", "max_miss", "spearman_roi", "non_channel"
+        );
+        for name in truth::TRUTHS {
+            let e = &errors[name]["conversions"];
+            println!(
+                "{:<12} {:>8.3} {:>8.3} {:>9.3} {:>13} {:>14.1}%",
+                name,
+                e["tvd"].as_f64().unwrap_or(f64::NAN),
+                e["tvd_all"].as_f64().unwrap_or(f64::NAN),
+                e["max_miss"].as_f64().unwrap_or(f64::NAN),
+                e["spearman_roi"]
+                    .as_f64()
+                    .map_or("-".into(), |x| format!("{x:.3}")),
+                e["non_channel_share"].as_f64().unwrap_or(f64::NAN) * 100.0
+            );
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
 /// `export --events DIR`: the observed log as CSV tables, the truth apart
 /// under `DIR/truth/`, and `events.json` (what was written).
 fn cmd_export_events(scenario: &Path, dir: &Path, seed: Option<u64>) -> anyhow::Result<ExitCode> {
@@ -1724,6 +1823,7 @@ fn cmd_export_events(scenario: &Path, dir: &Path, seed: Option<u64>) -> anyhow::
         "schema_version": 1,
         "scenario": { "name": sc.name, "seed": sc.seed, "replicate": 0 },
         "channels": sc.channel_ids(),
+        "spend": closedloop::world::scenario_spends(&sc),
         "window_ms": [obs.log.window_start_ms, obs.log.window_end_ms],
         "rows": rows,
     });

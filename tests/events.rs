@@ -86,3 +86,97 @@ fn export_events_writes_the_log_and_keeps_the_truth_apart() {
     assert_eq!(refused.status.code(), Some(2));
     assert!(precious.join("notes.txt").exists());
 }
+
+#[test]
+fn scoring_closedloops_own_credit_reproduces_the_run() {
+    // Round trip: export the world, feed `markov_1`'s credit on
+    // `deterministic` journeys back through `score`, get the run's errors.
+    let scratch = Scratch::new("events", "score");
+    let text = std::fs::read_to_string(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/scenarios/quickstart.toml"
+    ))
+    .unwrap()
+    .replace("persons = 20_000", "persons = 4_000");
+    let file = scratch.join("q.toml");
+    std::fs::write(&file, &text).unwrap();
+    let dir = scratch.join("log");
+    let out = closedloop(scratch.path())
+        .args(["export", file.to_str().unwrap(), "--events"])
+        .arg(&dir)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+
+    let sc = Scenario::from_path(&file).unwrap();
+    let mut cfg = experiment::RunConfig::from_scenario(&sc);
+    cfg.stitchers = vec![closedloop::spec::StitcherSpec::Deterministic];
+    cfg.models = vec![closedloop::spec::AttributorSpec::parse("markov_1").unwrap()];
+    let r = experiment::run_replicate(&sc, &cfg, 0);
+    let row = r
+        .attribution
+        .iter()
+        .find(|a| a.stitcher == "deterministic" && a.model == "markov_1")
+        .unwrap();
+    let mut csv = String::from("label,conversions,revenue\n");
+    for (label, conv) in &row.credit.conversions {
+        // Shortest round-trip float formatting keeps every bit.
+        csv.push_str(&format!(
+            "{label},{conv:?},{:?}\n",
+            row.credit.revenue[label]
+        ));
+    }
+    let credit_file = scratch.join("credit.csv");
+    std::fs::write(&credit_file, csv).unwrap();
+    let out = closedloop(scratch.path())
+        .args(["score", "--truth"])
+        .arg(dir.join("truth"))
+        .arg("--credit")
+        .arg(&credit_file)
+        .arg("--json")
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    for (t, name) in closedloop::truth::TRUTHS.iter().enumerate() {
+        let want = serde_json::to_value(&row.error[t]).unwrap();
+        for measure in ["conversions", "revenue"] {
+            for key in [
+                "tvd",
+                "tvd_all",
+                "max_miss",
+                "non_channel_share",
+                "baseline_share",
+            ] {
+                let (a, b) = (
+                    v[name][measure][key].as_f64().unwrap(),
+                    want[measure][key].as_f64().unwrap(),
+                );
+                assert!((a - b).abs() < 1e-9, "{name}.{measure}.{key}: {a} vs {b}");
+            }
+            assert_eq!(
+                v[name][measure]["spearman_roi"],
+                want[measure]["spearman_roi"]
+            );
+        }
+    }
+    // A broken credit file is bad input naming line and column.
+    std::fs::write(&credit_file, "label,conversions\npaid_search,many\n").unwrap();
+    let bad = closedloop(scratch.path())
+        .args(["score", "--truth"])
+        .arg(dir.join("truth"))
+        .arg("--credit")
+        .arg(&credit_file)
+        .output()
+        .unwrap();
+    assert_eq!(bad.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&bad.stderr).contains("credit.csv:2:2"));
+}
