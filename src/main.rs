@@ -349,6 +349,30 @@ fn parse_stitchers(list: &str) -> anyhow::Result<Vec<StitcherSpec>> {
         .map_err(|e| bad(format!("--stitchers: {e}")))
 }
 
+/// Write an output folder atomically; refusing to replace a folder that is
+/// not a previous output is bad input.
+fn write_folder(dir: &Path, files: &[(&str, Vec<u8>)]) -> anyhow::Result<()> {
+    report::write_run(dir, files).map_err(|e| match e {
+        report::WriteError::NotARunFolder { .. } => bad(e.to_string()),
+        other => anyhow::Error::new(other),
+    })
+}
+
+/// Load a scenario and apply `--seed` and `--replicates`.
+fn load_with(path: &Path, seed: Option<u64>, replicates: Option<u32>) -> anyhow::Result<Scenario> {
+    let mut sc = load(path)?;
+    if let Some(s) = seed {
+        sc.seed = s;
+    }
+    if let Some(r) = replicates {
+        if r == 0 {
+            return Err(bad("--replicates must be at least 1"));
+        }
+        sc.replicates = r;
+    }
+    Ok(sc)
+}
+
 /// `--models LIST` (ids, or `all`).
 fn parse_models(list: &str) -> anyhow::Result<Vec<AttributorSpec>> {
     spec::parse_list(list, AttributorSpec::all, AttributorSpec::parse)
@@ -369,16 +393,7 @@ fn cmd_loop(
     quiet: bool,
 ) -> anyhow::Result<ExitCode> {
     use closedloop::feedback::{self, Steering};
-    let mut sc = load(path)?;
-    if let Some(s) = seed {
-        sc.seed = s;
-    }
-    if let Some(r) = replicates {
-        if r == 0 {
-            return Err(bad("--replicates must be at least 1"));
-        }
-        sc.replicates = r;
-    }
+    let sc = load_with(path, seed, replicates)?;
     if periods == 0 || periods > 1000 {
         return Err(bad(format!("--periods {periods}: expected 1..=1000")));
     }
@@ -505,10 +520,7 @@ fn cmd_loop(
             ("report.json", bytes.clone()),
             ("loop.csv", loop_csv(&sc, &runs, &ids, periods).into_bytes()),
         ];
-        report::write_run(dir, &files).map_err(|e| match e {
-            report::WriteError::NotARunFolder { .. } => bad(e.to_string()),
-            other => anyhow::Error::new(other),
-        })?;
+        write_folder(dir, &files)?;
     }
     if json {
         print!("{}", String::from_utf8_lossy(&bytes));
@@ -616,16 +628,7 @@ fn cmd_budget(
     quiet: bool,
 ) -> anyhow::Result<ExitCode> {
     use closedloop::budget;
-    let mut sc = load(path)?;
-    if let Some(s) = seed {
-        sc.seed = s;
-    }
-    if let Some(r) = replicates {
-        if r == 0 {
-            return Err(bad("--replicates must be at least 1"));
-        }
-        sc.replicates = r;
-    }
+    let sc = load_with(path, seed, replicates)?;
     let changes: Vec<budget::SpendChange> = changes
         .iter()
         .map(|c| budget::SpendChange::parse(c))
@@ -709,10 +712,7 @@ fn cmd_budget(
             ("budget.csv", budget_csv(&rows).into_bytes()),
             ("curves.csv", curves_csv(&curves).into_bytes()),
         ];
-        report::write_run(dir, &files).map_err(|e| match e {
-            report::WriteError::NotARunFolder { .. } => bad(e.to_string()),
-            other => anyhow::Error::new(other),
-        })?;
+        write_folder(dir, &files)?;
     }
     if json {
         print!("{}", String::from_utf8_lossy(&bytes));
@@ -902,16 +902,7 @@ fn cmd_run(
     quiet: bool,
     sweep_args: &[String],
 ) -> anyhow::Result<ExitCode> {
-    let mut sc = load(path)?;
-    if let Some(s) = seed {
-        sc.seed = s;
-    }
-    if let Some(r) = replicates {
-        if r == 0 {
-            return Err(bad("--replicates must be at least 1"));
-        }
-        sc.replicates = r;
-    }
+    let sc = load_with(path, seed, replicates)?;
     let stitchers = stitchers.map(|list| parse_stitchers(&list)).transpose()?;
     let models = models.map(|list| parse_models(&list)).transpose()?;
     let choose = |sc: &Scenario| {
@@ -975,10 +966,7 @@ fn cmd_run(
         ),
         ("credit.csv", credit_csv(&results).into_bytes()),
     ];
-    report::write_run(&out, &files).map_err(|e| match e {
-        report::WriteError::NotARunFolder { .. } => bad(e.to_string()),
-        other => anyhow::Error::new(other),
-    })?;
+    write_folder(&out, &files)?;
     if json {
         print!("{}", String::from_utf8_lossy(&bytes));
     } else if !quiet {
@@ -1448,10 +1436,7 @@ fn cmd_sweep(
             serde_json::to_vec_pretty(&timings).context("serialising timings")?,
         ),
     ];
-    report::write_run(out, &files).map_err(|e| match e {
-        report::WriteError::NotARunFolder { .. } => bad(e.to_string()),
-        other => anyhow::Error::new(other),
-    })?;
+    write_folder(out, &files)?;
     if json {
         print!("{}", String::from_utf8_lossy(&bytes));
     } else if !quiet {
@@ -1837,10 +1822,7 @@ fn cmd_export_events(scenario: &Path, dir: &Path, seed: Option<u64>) -> anyhow::
             .chain(truth_tables)
             .map(|(name, text)| (name, text.into_bytes())),
     );
-    report::write_run(dir, &files).map_err(|e| match e {
-        report::WriteError::NotARunFolder { .. } => bad(e.to_string()),
-        other => anyhow::Error::new(other),
-    })?;
+    write_folder(dir, &files)?;
     eprintln!(
         "wrote the event log of {} (replicate 0) to {} ({} visits; the truth apart under truth/)",
         sc.name,
