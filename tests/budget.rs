@@ -7,18 +7,8 @@ use closedloop::budget::{self, SpendChange};
 use closedloop::experiment;
 use closedloop::scenario::Scenario;
 use closedloop::spec::{AttributorSpec, StitcherSpec};
-use common::{Scratch, closedloop};
+use common::{Scratch, closedloop, quickstart};
 use serde_json::Value;
-
-fn quickstart(persons: u32) -> Scenario {
-    let mut sc = Scenario::from_path(std::path::Path::new(concat!(
-        env!("CARGO_MANIFEST_DIR"),
-        "/scenarios/quickstart.toml"
-    )))
-    .expect("quickstart loads");
-    sc.persons = persons;
-    sc
-}
 
 fn changes(list: &[&str]) -> Vec<SpendChange> {
     list.iter()
@@ -114,14 +104,7 @@ fn bad_changes_are_bad_input_naming_the_change() {
 #[test]
 fn budget_json_and_out_folder() {
     let scratch = Scratch::new("budget", "json");
-    let text = std::fs::read_to_string(concat!(
-        env!("CARGO_MANIFEST_DIR"),
-        "/scenarios/quickstart.toml"
-    ))
-    .unwrap()
-    .replace("persons = 20_000", "persons = 2_000");
-    let file = scratch.join("q.toml");
-    std::fs::write(&file, text).unwrap();
+    let file = scratch.quickstart_file(2_000);
     let out_dir = scratch.join("out");
     let out = closedloop(scratch.path())
         .args([

@@ -92,14 +92,7 @@ fn scoring_closedloops_own_credit_reproduces_the_run() {
     // Round trip: export the world, feed `markov_1`'s credit on
     // `deterministic` journeys back through `score`, get the run's errors.
     let scratch = Scratch::new("events", "score");
-    let text = std::fs::read_to_string(concat!(
-        env!("CARGO_MANIFEST_DIR"),
-        "/scenarios/quickstart.toml"
-    ))
-    .unwrap()
-    .replace("persons = 20_000", "persons = 4_000");
-    let file = scratch.join("q.toml");
-    std::fs::write(&file, &text).unwrap();
+    let file = scratch.quickstart_file(4_000);
     let dir = scratch.join("log");
     let out = closedloop(scratch.path())
         .args(["export", file.to_str().unwrap(), "--events"])

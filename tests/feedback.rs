@@ -4,20 +4,9 @@
 mod common;
 
 use closedloop::feedback::{self, Steering};
-use closedloop::scenario::Scenario;
 use closedloop::spec::{AttributorSpec, StitcherSpec};
-use common::{Scratch, closedloop};
+use common::{Scratch, closedloop, quickstart};
 use serde_json::Value;
-
-fn quickstart(persons: u32) -> Scenario {
-    let mut sc = Scenario::from_path(std::path::Path::new(concat!(
-        env!("CARGO_MANIFEST_DIR"),
-        "/scenarios/quickstart.toml"
-    )))
-    .expect("quickstart loads");
-    sc.persons = persons;
-    sc
-}
 
 #[test]
 fn every_period_keeps_the_budget_the_step_limit_and_the_cohorts() {
@@ -75,14 +64,7 @@ fn every_period_keeps_the_budget_the_step_limit_and_the_cohorts() {
 #[test]
 fn the_loop_command_reports_the_cost_of_misattribution() {
     let scratch = Scratch::new("loop", "cli");
-    let text = std::fs::read_to_string(concat!(
-        env!("CARGO_MANIFEST_DIR"),
-        "/scenarios/quickstart.toml"
-    ))
-    .unwrap()
-    .replace("persons = 20_000", "persons = 2_000");
-    let file = scratch.join("q.toml");
-    std::fs::write(&file, text).unwrap();
+    let file = scratch.quickstart_file(2_000);
     let out_dir = scratch.join("out");
     let out = closedloop(scratch.path())
         .args([

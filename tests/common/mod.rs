@@ -26,6 +26,34 @@ impl Scratch {
     pub fn join(&self, name: &str) -> PathBuf {
         self.0.join(name)
     }
+
+    /// A copy of the shipped quickstart with `persons` persons, written here.
+    #[allow(dead_code)] // not every test binary writes one
+    pub fn quickstart_file(&self, persons: u32) -> PathBuf {
+        let text = std::fs::read_to_string(quickstart_path())
+            .expect("read quickstart")
+            .replace("persons = 20_000", &format!("persons = {persons}"));
+        let file = self.join("quickstart.toml");
+        std::fs::write(&file, text).expect("write the scenario copy");
+        file
+    }
+}
+
+/// The shipped quickstart scenario file.
+pub fn quickstart_path() -> &'static Path {
+    Path::new(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/scenarios/quickstart.toml"
+    ))
+}
+
+/// The shipped quickstart with `persons` persons.
+#[allow(dead_code)] // not every test binary loads one
+pub fn quickstart(persons: u32) -> closedloop::scenario::Scenario {
+    let mut sc =
+        closedloop::scenario::Scenario::from_path(quickstart_path()).expect("quickstart loads");
+    sc.persons = persons;
+    sc
 }
 
 impl Drop for Scratch {
