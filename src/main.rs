@@ -97,17 +97,37 @@ enum Command {
         #[arg(long, value_name = "KEY=V1,V2,…")]
         sweep: Vec<String>,
     },
-    /// Run attribution models on a path file (ChannelAttribution's format).
+    /// Run strategies on your own data: attribution models on a path file
+    /// (ChannelAttribution's format), or stitchers and models on an event log.
     Attribute {
         /// Path file: CSV with columns `path` (steps joined by ` > `),
         /// `total_conversions` and optionally `total_conversion_value`, `total_null`.
-        #[arg(long, value_name = "FILE.csv")]
-        paths: PathBuf,
-        /// Comma-separated model ids, or `all` (the default); models that need touch
-        /// times or opportunities are skipped with a note.
+        #[arg(
+            long,
+            value_name = "FILE.csv",
+            required_unless_present = "events",
+            conflicts_with = "events"
+        )]
+        paths: Option<PathBuf>,
+        /// Event-log folder (docs/event-log.md: visits.csv, form_fills.csv,
+        /// crm_leads.csv, …), e.g. your tracker + CRM export.
+        #[arg(long, value_name = "DIR")]
+        events: Option<PathBuf>,
+        /// With --events: comma-separated stitcher ids, or `all` (the default).
+        #[arg(long, requires = "events")]
+        stitchers: Option<String>,
+        /// Comma-separated model ids, or `all` (the default); on a path file, models
+        /// that need touch times or opportunities are skipped with a note.
         #[arg(long)]
         models: Option<String>,
-        /// Print one JSON object keyed by model id on stdout instead of the table.
+        /// With --events: a journey is every `visit` (default) or every `session`.
+        #[arg(long, requires = "events", default_value = "visit", value_parser = ["visit", "session"])]
+        journey_unit: String,
+        /// With --events: write report.json, credit.csv and each stitcher's
+        /// clusters (clusters/ID.csv) here, atomically.
+        #[arg(long, requires = "events")]
+        out: Option<PathBuf>,
+        /// Print JSON on stdout instead of the table.
         #[arg(long)]
         json: bool,
     },
@@ -202,10 +222,22 @@ enum Command {
         /// The `truth/` folder of `closedloop export --events DIR`.
         #[arg(long, value_name = "DIR/truth")]
         truth: PathBuf,
-        /// Credit table: columns `label,conversions[,revenue]`.
+        /// An external model's credit table: columns `label,conversions[,revenue]`.
+        #[arg(
+            long,
+            value_name = "FILE.csv",
+            required_unless_present = "clusters",
+            conflicts_with = "clusters"
+        )]
+        credit: Option<PathBuf>,
+        /// An external stitcher's clusters: columns `event_id,cluster_id` over
+        /// visits, form fills, CRM leads and deals (opportunities optional).
         #[arg(long, value_name = "FILE.csv")]
-        credit: PathBuf,
-        /// Print the errors as JSON on stdout.
+        clusters: Option<PathBuf>,
+        /// Also write the scores as JSON to this file (atomically).
+        #[arg(long, value_name = "FILE.json")]
+        out: Option<PathBuf>,
+        /// Print the scores as JSON on stdout.
         #[arg(long)]
         json: bool,
     },
@@ -259,9 +291,24 @@ fn main() -> ExitCode {
         ),
         Command::Attribute {
             paths,
+            events,
+            stitchers,
             models,
+            journey_unit,
+            out,
             json,
-        } => cmd_attribute(&paths, models.as_deref(), json),
+        } => match (paths, events) {
+            (Some(paths), _) => cmd_attribute(&paths, models.as_deref(), json),
+            (None, Some(dir)) => cmd_attribute_events(
+                &dir,
+                stitchers.as_deref(),
+                models.as_deref(),
+                &journey_unit,
+                out.as_deref(),
+                json,
+            ),
+            (None, None) => Err(bad("attribute needs --paths FILE.csv or --events DIR")),
+        },
         Command::Export {
             scenario,
             paths,
@@ -320,8 +367,14 @@ fn main() -> ExitCode {
         Command::Score {
             truth,
             credit,
+            clusters,
+            out,
             json,
-        } => cmd_score(&truth, &credit, json),
+        } => match (credit, clusters) {
+            (Some(credit), _) => cmd_score(&truth, &credit, out.as_deref(), json),
+            (None, Some(clusters)) => cmd_score_clusters(&truth, &clusters, out.as_deref(), json),
+            (None, None) => Err(bad("score needs --credit FILE.csv or --clusters FILE.csv")),
+        },
         Command::Validate { files } => cmd_validate(&files),
         Command::List { json } => cmd_list(json),
     };
@@ -1696,6 +1749,145 @@ fn cmd_attribute(file: &Path, models: Option<&str>, json: bool) -> anyhow::Resul
     emit(&text)
 }
 
+/// `attribute --events DIR`: stitchers and models on an event log with no
+/// truth (a user's own export); report.json (schema 1, no `truth`, no
+/// `error`), credit.csv and clusters/ID.csv with `--out`.
+fn cmd_attribute_events(
+    dir: &Path,
+    stitchers: Option<&str>,
+    models: Option<&str>,
+    journey_unit: &str,
+    out: Option<&Path>,
+    json: bool,
+) -> anyhow::Result<ExitCode> {
+    use closedloop::experiment::on_log;
+    let stitchers = match stitchers {
+        Some(list) => parse_stitchers(list)?,
+        None => StitcherSpec::all(),
+    };
+    let models = match models {
+        Some(list) => parse_models(list)?,
+        None => AttributorSpec::all(),
+    };
+    let unit = match journey_unit {
+        "session" => closedloop::scenario::JourneyUnit::Session,
+        _ => closedloop::scenario::JourneyUnit::Visit,
+    };
+    let log =
+        closedloop::events::read_dir(dir).map_err(|e| bad(format!("{}: {e}", dir.display())))?;
+    eprintln!(
+        "read {}: {} visits, {} form fills, {} CRM leads, {} opportunities, {} deals; channels: {}",
+        dir.display(),
+        log.visits.len(),
+        log.form_fills.len(),
+        log.crm_leads.len(),
+        log.opportunities.len(),
+        log.deals.len(),
+        log.labels[..log.n_channels].join(", ")
+    );
+    let mut clusters: Vec<(String, Vec<u8>)> = Vec::new();
+    let run = on_log::run_on_log(
+        &log,
+        &stitchers,
+        &models,
+        unit,
+        &closedloop::log::SessionRule::default(),
+        |name, ids| {
+            if out.is_some() {
+                clusters.push((
+                    format!("clusters/{name}.csv"),
+                    closedloop::events::clusters_csv(&log, ids).into_bytes(),
+                ));
+            }
+        },
+    );
+    let credit_json =
+        |c: &Credit| serde_json::json!({ "conversions": c.conversions, "revenue": c.revenue });
+    let mut stitching = serde_json::Map::new();
+    for s in &run.stitching {
+        let mut v = serde_json::to_value(s.stats).context("serialising stitching")?;
+        v["path_lengths"] = serde_json::to_value(s.path_lengths).context("serialising paths")?;
+        stitching.insert(s.stitcher.clone(), v);
+    }
+    let attribution: Vec<serde_json::Value> = run
+        .attribution
+        .iter()
+        .map(|a| serde_json::json!({ "stitcher": a.stitcher, "model": a.model, "credit": credit_json(&a.credit) }))
+        .collect();
+    let report = serde_json::json!({
+        "schema_version": report::SCHEMA_VERSION,
+        "source": {
+            "events": dir.display().to_string(),
+            "journey_unit": journey_unit,
+            "visits": log.visits.len(),
+            "form_fills": log.form_fills.len(),
+            "crm_leads": log.crm_leads.len(),
+            "opportunities": log.opportunities.len(),
+            "deals": log.deals.len(),
+        },
+        "channels": &log.labels[..log.n_channels],
+        "replicates": [{ "replicate": 0, "stitching": stitching, "attribution": attribution }],
+    });
+    let mut report_text = serde_json::to_string_pretty(&report).context("serialising report")?;
+    report_text.push('\n');
+    if let Some(out) = out {
+        let mut credit_csv = String::from("stitcher,model,label,conversions,revenue\n");
+        for a in &run.attribution {
+            for (label, conv) in &a.credit.conversions {
+                let _ = writeln!(
+                    credit_csv,
+                    "{},{},{},{conv},{}",
+                    a.stitcher,
+                    a.model,
+                    label,
+                    a.credit.revenue.get(label).copied().unwrap_or(0.0)
+                );
+            }
+        }
+        let mut files: Vec<(&str, Vec<u8>)> = vec![
+            ("report.json", report_text.clone().into_bytes()),
+            ("credit.csv", credit_csv.into_bytes()),
+        ];
+        files.extend(clusters.iter().map(|(n, b)| (n.as_str(), b.clone())));
+        write_folder(out, &files)?;
+        eprintln!("wrote {}", out.display());
+    }
+    if json {
+        return emit(&report_text);
+    }
+    let mut text = String::new();
+    let _ = writeln!(
+        text,
+        "{:<16} {:>9} {:>9} {:>14} {:>12} {:>11} {:>10}",
+        "stitcher", "clusters", "cookies", "cookies/clust", "one-cookie", "converting", "conv path"
+    );
+    for s in &run.stitching {
+        let _ = writeln!(
+            text,
+            "{:<16} {:>9} {:>9} {:>14.2} {:>11.1}% {:>11} {:>10.2}",
+            s.stitcher,
+            s.stats.clusters,
+            s.stats.cookies,
+            s.stats.cookies_per_cluster.mean,
+            s.stats.single_cookie_share * 100.0,
+            s.stats.converting_clusters,
+            s.path_lengths.converting.mean
+        );
+    }
+    for a in &run.attribution {
+        let total: f64 = a.credit.conversions.values().sum();
+        let _ = write!(text, "\n{} × {} (lead shares)\n", a.stitcher, a.model);
+        for label in log.labels.iter() {
+            let c = a.credit.conversions.get(label).copied().unwrap_or(0.0);
+            if c != 0.0 || log.label_id(label).is_some_and(|l| log.is_channel(l)) {
+                let share = if total > 0.0 { c / total * 100.0 } else { 0.0 };
+                let _ = writeln!(text, "  {label:<20} {c:>10.2} {share:>6.1}%");
+            }
+        }
+    }
+    emit(&text)
+}
+
 /// Print a command's output; a closed pipe (`| head`) ends it quietly.
 fn emit(text: &str) -> anyhow::Result<ExitCode> {
     use std::io::Write;
@@ -1709,7 +1901,12 @@ fn emit(text: &str) -> anyhow::Result<ExitCode> {
 
 /// `score --truth DIR/truth --credit FILE.csv`: an external model's credit
 /// error against each truth (DESIGN §13 metrics).
-fn cmd_score(truth_dir: &Path, credit_file: &Path, json: bool) -> anyhow::Result<ExitCode> {
+fn cmd_score(
+    truth_dir: &Path,
+    credit_file: &Path,
+    out: Option<&Path>,
+    json: bool,
+) -> anyhow::Result<ExitCode> {
     use closedloop::external::read_credit;
     let read =
         |p: &Path| std::fs::read_to_string(p).map_err(|e| bad(format!("{}: {e}", p.display())));
@@ -1757,11 +1954,12 @@ fn cmd_score(truth_dir: &Path, credit_file: &Path, json: bool) -> anyhow::Result
             serde_json::to_value(e).context("serialising errors")?,
         );
     }
+    let text = serde_json::to_string_pretty(&errors).context("serialising errors")? + "\n";
+    if let Some(out) = out {
+        report::write_file(out, text.as_bytes())?;
+    }
     if json {
-        println!(
-            "{}",
-            serde_json::to_string_pretty(&errors).context("serialising errors")?
-        );
+        print!("{text}");
     } else {
         println!(
             "Credit error of {} against each truth (lead shares over channels)",
@@ -1786,6 +1984,58 @@ fn cmd_score(truth_dir: &Path, credit_file: &Path, json: bool) -> anyhow::Result
             );
         }
     }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// `score --truth DIR/truth --clusters FILE.csv`: every stitching metric of
+/// an external stitcher's partition of the exported log beside `truth/`.
+fn cmd_score_clusters(
+    truth_dir: &Path,
+    clusters: &Path,
+    out: Option<&Path>,
+    json: bool,
+) -> anyhow::Result<ExitCode> {
+    let log_dir = truth_dir.parent().unwrap_or(Path::new("."));
+    let log = closedloop::events::read_dir(log_dir)
+        .map_err(|e| bad(format!("{}: {e}", log_dir.display())))?;
+    let truth = closedloop::external::read_stitch_truth(truth_dir, &log).map_err(bad)?;
+    let ids = closedloop::external::read_clusters(clusters, &log).map_err(bad)?;
+    let m = closedloop::score::score_partition(&log, &ids, &truth);
+    let text = serde_json::to_string_pretty(&m).context("serialising metrics")? + "\n";
+    if let Some(out) = out {
+        report::write_file(out, text.as_bytes())?;
+    }
+    if json {
+        print!("{text}");
+        return Ok(ExitCode::SUCCESS);
+    }
+    println!(
+        "Stitching of {} against the truth ({} clusters over {} visits)",
+        clusters.display(),
+        ids.n_clusters,
+        log.visits.len()
+    );
+    println!(
+        "pairwise     precision {:.4}  recall {:.4}  F1 {:.4}",
+        m.pairwise.precision, m.pairwise.recall, m.pairwise.f1
+    );
+    println!(
+        "B-cubed      precision {:.4}  recall {:.4}",
+        m.bcubed.precision, m.bcubed.recall
+    );
+    println!(
+        "splits {}  merges {}  largest cluster {} visits",
+        m.splits, m.merges, m.largest_cluster
+    );
+    println!(
+        "clusters per converted person: mean {:.3}, p95 {}",
+        m.clusters_per_person.mean, m.clusters_per_person.p95
+    );
+    println!(
+        "completeness {:.1}%  cause in journey {:.1}%",
+        m.completeness * 100.0,
+        m.cause_in_journey * 100.0
+    );
     Ok(ExitCode::SUCCESS)
 }
 

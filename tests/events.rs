@@ -173,3 +173,296 @@ fn scoring_closedloops_own_credit_reproduces_the_run() {
     assert_eq!(bad.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&bad.stderr).contains("credit.csv:2:2"));
 }
+
+/// Run the binary; assert success; parse stdout as JSON.
+fn json_of(cmd: &mut assert_cmd::Command) -> serde_json::Value {
+    let out = cmd.output().unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    serde_json::from_slice(&out.stdout).unwrap()
+}
+
+#[test]
+fn attribute_on_an_exported_log_reproduces_the_run_and_score_reproduces_its_stitching() {
+    // Export → attribute --events gives `run`'s credit for every stitcher ×
+    // model, bit for bit (platform claims included); each stitcher's
+    // clusters fed back through `score --clusters` give `run`'s stitching
+    // metrics, bit for bit.
+    let scratch = Scratch::new("events", "byod");
+    let file = scratch.quickstart_file(4_000);
+    let dir = scratch.join("log");
+    let out_dir = scratch.join("out");
+    let export = closedloop(scratch.path())
+        .args(["export", file.to_str().unwrap(), "--events"])
+        .arg(&dir)
+        .output()
+        .unwrap();
+    assert!(export.status.success());
+    let sc = Scenario::from_path(&file).unwrap();
+    let mut cfg = experiment::RunConfig::from_scenario(&sc);
+    cfg.stitchers = closedloop::spec::StitcherSpec::all();
+    cfg.models = closedloop::spec::AttributorSpec::all();
+    let r = experiment::run_replicate(&sc, &cfg, 0);
+    let run = closedloop::report::replicate_json(&r);
+
+    let report = json_of(
+        closedloop(scratch.path())
+            .args(["attribute", "--events"])
+            .arg(&dir)
+            .arg("--out")
+            .arg(&out_dir)
+            .arg("--json"),
+    );
+    let rep = &report["replicates"][0];
+    assert!(rep.get("truth").is_none(), "a log has no truth");
+    let ours = rep["attribution"].as_array().unwrap();
+    let mut compared = 0;
+    for want in run["attribution"].as_array().unwrap() {
+        if want["stitcher"] == "oracle" {
+            continue;
+        }
+        let got = ours
+            .iter()
+            .find(|a| a["stitcher"] == want["stitcher"] && a["model"] == want["model"])
+            .unwrap_or_else(|| panic!("no row for {} × {}", want["stitcher"], want["model"]));
+        assert!(got.get("error").is_none());
+        assert_eq!(
+            got["credit"], want["credit"],
+            "{} × {}",
+            want["stitcher"], want["model"]
+        );
+        compared += 1;
+    }
+    assert_eq!(
+        compared,
+        ours.len(),
+        "attribute --events has rows run lacks"
+    );
+    assert!(compared > 20 && ours.iter().any(|a| a["model"] == "platform_reported"));
+    for spec in &cfg.stitchers {
+        let id = closedloop::stitch::build(spec).name();
+        assert_eq!(
+            rep["stitching"][&id]["path_lengths"], run["stitching"][&id]["path_lengths"],
+            "{id}"
+        );
+        let mut metrics = json_of(
+            closedloop(scratch.path())
+                .args(["score", "--truth"])
+                .arg(dir.join("truth"))
+                .arg("--clusters")
+                .arg(out_dir.join(format!("clusters/{id}.csv")))
+                .arg("--json"),
+        );
+        metrics["path_lengths"] = run["stitching"][&id]["path_lengths"].clone();
+        assert_eq!(metrics, run["stitching"][&id], "{id}");
+    }
+    // An external partition that leaves out a visit is refused, naming it.
+    let clusters = std::fs::read_to_string(out_dir.join("clusters/deterministic.csv")).unwrap();
+    let cut: String = clusters
+        .lines()
+        .take(1)
+        .chain(clusters.lines().skip(2))
+        .map(|l| format!("{l}\n"))
+        .collect();
+    let partial = scratch.join("partial.csv");
+    std::fs::write(&partial, cut).unwrap();
+    let refused = closedloop(scratch.path())
+        .args(["score", "--truth"])
+        .arg(dir.join("truth"))
+        .arg("--clusters")
+        .arg(&partial)
+        .output()
+        .unwrap();
+    assert_eq!(refused.status.code(), Some(2));
+    assert!(
+        String::from_utf8_lossy(&refused.stderr)
+            .contains("1 event(s) of visits.csv have no cluster"),
+        "{}",
+        String::from_utf8_lossy(&refused.stderr)
+    );
+}
+
+const FIXTURES: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/event-log");
+
+#[test]
+fn a_hand_made_export_is_read_and_credited_as_worked_out_by_hand() {
+    // tests/fixtures/event-log/ok: two cookies; anna (cookie 11) came by
+    // paid_search then email, then filled the form; bo (cookie 12) came
+    // direct then from display. Channels are the labels used, alphabetically.
+    let scratch = Scratch::new("events", "fixture-ok");
+    let report = json_of(
+        closedloop(scratch.path())
+            .args(["attribute", "--events", &format!("{FIXTURES}/ok")])
+            .args([
+                "--stitchers",
+                "cookie_only",
+                "--models",
+                "last_touch,first_touch,linear",
+                "--json",
+            ]),
+    );
+    assert_eq!(
+        report["channels"],
+        serde_json::json!(["display", "email", "paid_search"])
+    );
+    let credit = |model: &str| -> serde_json::Value {
+        report["replicates"][0]["attribution"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|a| a["model"] == model)
+            .unwrap()["credit"]["conversions"]
+            .as_object()
+            .unwrap()
+            .iter()
+            .filter(|(_, v)| v.as_f64() != Some(0.0))
+            .map(|(k, v)| (k.clone(), v.clone()))
+            .collect::<serde_json::Map<_, _>>()
+            .into()
+    };
+    assert_eq!(
+        credit("last_touch"),
+        serde_json::json!({"display": 1.0, "email": 1.0})
+    );
+    assert_eq!(
+        credit("first_touch"),
+        serde_json::json!({"direct": 1.0, "paid_search": 1.0})
+    );
+    assert_eq!(
+        credit("linear"),
+        serde_json::json!({"direct": 0.5, "display": 0.5, "email": 0.5, "paid_search": 0.5})
+    );
+    let stats = &report["replicates"][0]["stitching"]["cookie_only"];
+    assert_eq!(stats["clusters"], 2);
+    assert_eq!(stats["converting_clusters"], 2);
+}
+
+#[test]
+fn each_kind_of_broken_log_is_refused_naming_file_line_and_column() {
+    let scratch = Scratch::new("events", "fixtures");
+    for (fixture, expected) in [
+        ("missing_table", "crm_leads.csv: missing"),
+        (
+            "missing_column",
+            "visits.csv:1 (cookie_id): missing column `cookie_id`",
+        ),
+        (
+            "bad_timestamp",
+            "visits.csv:4:2 (time_ms): `2026-01-03T00:00:00Z` is not a time",
+        ),
+        ("unknown_table", "pageviews.csv: unknown table"),
+        (
+            "unknown_touch_kind",
+            "platform_touches.csv:3:5 (kind): unknown touch kind `impression`",
+        ),
+        (
+            "duplicate_event_id",
+            "deals.csv:2:1 (event_id): duplicate event_id 3 (first used in visits.csv line 4)",
+        ),
+        (
+            "missing_reference",
+            "opportunities.csv:2:3 (crm_lead_id): refers to event 70",
+        ),
+        ("bad_quote", "crm_leads.csv:3:5: unterminated quote"),
+    ] {
+        let out_dir = scratch.join(fixture);
+        let out = closedloop(scratch.path())
+            .args(["attribute", "--events", &format!("{FIXTURES}/{fixture}")])
+            .arg("--out")
+            .arg(&out_dir)
+            .output()
+            .unwrap();
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{fixture}: {stderr}");
+        assert!(stderr.contains(expected), "{fixture}: {stderr}");
+        assert!(
+            stderr.contains("1 problem(s)"),
+            "{fixture}: one problem only: {stderr}"
+        );
+        assert!(!out_dir.exists(), "{fixture}: something was written");
+        assert!(out.stdout.is_empty(), "{fixture}");
+    }
+}
+
+/// A documented file: name, (column, optional) in order, example row.
+type DocTable = (String, Vec<(String, bool)>, Option<String>);
+
+/// The columns `docs/event-log.md` documents per file: `## \`file\`` then a
+/// `| column | type | meaning |` table; also the optional marks and example rows.
+fn documented() -> Vec<DocTable> {
+    let doc =
+        std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/docs/event-log.md")).unwrap();
+    let mut out: Vec<DocTable> = Vec::new();
+    for line in doc.lines() {
+        if let Some(name) = line.strip_prefix("## `").and_then(|l| l.strip_suffix('`')) {
+            out.push((name.to_string(), Vec::new(), None));
+        } else if let Some(last) = out.last_mut() {
+            if let Some(ex) = line
+                .strip_prefix("Example: `")
+                .and_then(|l| l.strip_suffix('`'))
+            {
+                last.2 = Some(ex.to_string());
+            } else if line.starts_with("| ") && !line.starts_with("| column") {
+                let cells: Vec<&str> = line.split('|').map(str::trim).collect();
+                last.1
+                    .push((cells[1].to_string(), cells[3].starts_with("*optional*")));
+            }
+        }
+    }
+    out
+}
+
+#[test]
+fn the_schema_doc_the_writer_and_the_reader_cannot_drift() {
+    let sc = common::quickstart(1_500);
+    let (_, obs, truth) = experiment::simulate(&sc, 0);
+    assert!(
+        !obs.log.platforms.is_empty(),
+        "the quickstart has platform logs"
+    );
+    let written: Vec<(&str, String)> = closedloop::events::log_tables(&obs.log)
+        .into_iter()
+        .chain(closedloop::events::truth_tables(&obs.log, &truth))
+        .collect();
+    let doc = documented();
+    assert_eq!(
+        doc.iter().map(|d| d.0.as_str()).collect::<Vec<_>>(),
+        written.iter().map(|w| w.0).collect::<Vec<_>>(),
+        "the documented files are the written files, in order"
+    );
+    for ((file, text), (_, columns, example)) in written.iter().zip(&doc) {
+        let header: Vec<&str> = text.lines().next().unwrap().split(',').collect();
+        let documented: Vec<&str> = columns.iter().map(|c| c.0.as_str()).collect();
+        assert_eq!(header, documented, "{file}: header vs docs/event-log.md");
+        if let Some(ex) = example {
+            assert_eq!(ex.split(',').count(), header.len(), "{file}: example row");
+        }
+        if let Some(spec) = closedloop::events::read::TABLES
+            .iter()
+            .find(|t| t.file == *file)
+        {
+            let read: Vec<(String, bool)> = spec
+                .columns
+                .iter()
+                .map(|&(c, req)| (c.to_string(), !req))
+                .collect();
+            assert_eq!(
+                &read, columns,
+                "{file}: the reader's columns and optional marks vs the doc"
+            );
+        } else {
+            assert!(file.starts_with("truth/"), "{file}: written but never read");
+        }
+    }
+    assert_eq!(
+        closedloop::events::read::TABLES.len(),
+        written
+            .iter()
+            .filter(|w| !w.0.starts_with("truth/"))
+            .count(),
+        "the reader knows a table the writer never writes"
+    );
+}

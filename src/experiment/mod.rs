@@ -18,6 +18,7 @@ use crate::truth::Truth;
 use crate::world::{self, Outcome};
 use rayon::prelude::*;
 
+pub mod on_log;
 pub mod sweep;
 
 /// Name of the reference rows built from the truth.

@@ -12,6 +12,7 @@ use crate::log::EventLog;
 use crate::stitch::Identities;
 use crate::truth::{BASELINE, Truth};
 use serde::Serialize;
+use std::borrow::Cow;
 use std::collections::BTreeMap;
 
 /// Pairwise precision / recall over visit pairs, from contingency counts.
@@ -172,20 +173,94 @@ pub fn pairwise(persons: &[u32], clusters: &[u32]) -> Pairwise {
     contingency(persons, clusters).pairwise
 }
 
+/// One true lead, as the stitching metrics need it.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct LeadCause {
+    /// The person.
+    pub person: u32,
+    /// The causing touch was a click (it produced a site visit).
+    pub cause_is_click: bool,
+    /// Index in `log.visits` of the causing touch's recorded visit, if recorded.
+    pub cause_visit: Option<usize>,
+}
+
+/// What the stitching metrics need of the truth: the true person of every
+/// logged event (aligned with the log's tables), each person's lead time and
+/// each lead's cause. Borrowed from a [`Truth`], or read back from an
+/// exported `truth/` folder (`closedloop score --clusters`).
+#[derive(Clone, Debug, PartialEq)]
+pub struct StitchTruth<'a> {
+    /// Persons in the world (person ids are below this).
+    pub persons: usize,
+    /// Person of each visit, form fill, CRM lead, opportunity, deal.
+    pub visit_person: Cow<'a, [u32]>,
+    /// See `visit_person`.
+    pub form_fill_person: Cow<'a, [u32]>,
+    /// See `visit_person`.
+    pub crm_lead_person: Cow<'a, [u32]>,
+    /// See `visit_person`.
+    pub opportunity_person: Cow<'a, [u32]>,
+    /// See `visit_person`.
+    pub deal_person: Cow<'a, [u32]>,
+    /// Lead time (ms UTC) per person, None if not a lead.
+    pub lead_time_ms: Cow<'a, [Option<i64>]>,
+    /// Every true lead.
+    pub leads: Vec<LeadCause>,
+}
+
+impl<'a> StitchTruth<'a> {
+    /// The view of a truth ledger.
+    pub fn of(truth: &'a Truth) -> StitchTruth<'a> {
+        let e = &truth.events;
+        let cause_touches: std::collections::HashSet<u32> =
+            truth.leads.iter().filter_map(|l| l.cause_touch).collect();
+        let visit_of_touch: std::collections::HashMap<u32, usize> = e
+            .visit_touch
+            .iter()
+            .enumerate()
+            .filter(|(_, t)| cause_touches.contains(t))
+            .map(|(i, &t)| (t, i))
+            .collect();
+        StitchTruth {
+            persons: truth.persons as usize,
+            visit_person: Cow::Borrowed(&e.visit_person),
+            form_fill_person: Cow::Borrowed(&e.form_fill_person),
+            crm_lead_person: Cow::Borrowed(&e.crm_lead_person),
+            opportunity_person: Cow::Borrowed(&e.opportunity_person),
+            deal_person: Cow::Borrowed(&e.deal_person),
+            lead_time_ms: Cow::Borrowed(&truth.lead_time_ms),
+            leads: truth
+                .leads
+                .iter()
+                .map(|l| LeadCause {
+                    person: l.person,
+                    cause_is_click: l.cause_is_click,
+                    cause_visit: l.cause_touch.and_then(|t| visit_of_touch.get(&t).copied()),
+                })
+                .collect(),
+        }
+    }
+}
+
 /// Score a partition against the truth.
 pub fn score_stitching(log: &EventLog, ids: &Identities, truth: &Truth) -> StitchMetrics {
-    let ct = contingency(&truth.events.visit_person, &ids.visit);
+    score_partition(log, ids, &StitchTruth::of(truth))
+}
+
+/// Score a partition against what the stitching metrics need of the truth.
+pub fn score_partition(log: &EventLog, ids: &Identities, truth: &StitchTruth<'_>) -> StitchMetrics {
+    let ct = contingency(&truth.visit_person, &ids.visit);
     // Completeness: the recovered journey of a converted person is the cluster
     // of their first form fill; it must hold all their observed pre-lead visits.
-    let mut lead_cluster: Vec<Option<u32>> = vec![None; truth.persons as usize];
-    for (i, &p) in truth.events.form_fill_person.iter().enumerate() {
+    let mut lead_cluster: Vec<Option<u32>> = vec![None; truth.persons];
+    for (i, &p) in truth.form_fill_person.iter().enumerate() {
         if lead_cluster[p as usize].is_none() {
             lead_cluster[p as usize] = Some(ids.form_fill[i]);
         }
     }
-    let mut complete = vec![true; truth.persons as usize];
+    let mut complete = vec![true; truth.persons];
     for (i, v) in log.visits.iter().enumerate() {
-        let p = truth.events.visit_person[i] as usize;
+        let p = truth.visit_person[i] as usize;
         if let Some(t) = truth.lead_time_ms[p]
             && v.time_ms <= t
             && lead_cluster[p] != Some(ids.visit[i])
@@ -193,34 +268,23 @@ pub fn score_stitching(log: &EventLog, ids: &Identities, truth: &Truth) -> Stitc
             complete[p] = false;
         }
     }
-    let converted: Vec<u32> = truth.leads.iter().map(|l| l.person).collect();
-    let completeness = if converted.is_empty() {
+    let completeness = if truth.leads.is_empty() {
         1.0
     } else {
-        converted
+        truth
+            .leads
             .iter()
-            .filter(|&&p| complete[p as usize] && lead_cluster[p as usize].is_some())
+            .filter(|l| complete[l.person as usize] && lead_cluster[l.person as usize].is_some())
             .count() as f64
-            / converted.len() as f64
+            / truth.leads.len() as f64
     };
     // Cause in journey: the causing touch's recorded visit sits in the lead's cluster.
-    let cause_touches: std::collections::HashSet<u32> =
-        truth.leads.iter().filter_map(|l| l.cause_touch).collect();
-    let mut visit_of_touch: std::collections::HashMap<u32, usize> =
-        std::collections::HashMap::new();
-    for (i, t) in truth.events.visit_touch.iter().enumerate() {
-        if cause_touches.contains(t) {
-            visit_of_touch.insert(*t, i);
-        }
-    }
-    let click_caused: Vec<&crate::truth::TrueLead> =
-        truth.leads.iter().filter(|l| l.cause_is_click).collect();
+    let click_caused: Vec<&LeadCause> = truth.leads.iter().filter(|l| l.cause_is_click).collect();
     let found = click_caused
         .iter()
         .filter(|l| {
-            l.cause_touch
-                .and_then(|t| visit_of_touch.get(&t))
-                .is_some_and(|&v| Some(ids.visit[v]) == lead_cluster[l.person as usize])
+            l.cause_visit
+                .is_some_and(|v| Some(ids.visit[v]) == lead_cluster[l.person as usize])
         })
         .count();
     let cause_in_journey = if click_caused.is_empty() {
@@ -241,7 +305,7 @@ pub fn score_stitching(log: &EventLog, ids: &Identities, truth: &Truth) -> Stitc
 }
 
 /// Distinct clusters over all logged events of each converted person.
-fn clusters_per_converted_person(ids: &Identities, truth: &Truth) -> MeanP95 {
+fn clusters_per_converted_person(ids: &Identities, truth: &StitchTruth<'_>) -> MeanP95 {
     let converted: std::collections::HashSet<u32> = truth.leads.iter().map(|l| l.person).collect();
     if converted.is_empty() {
         return MeanP95 {
@@ -249,13 +313,12 @@ fn clusters_per_converted_person(ids: &Identities, truth: &Truth) -> MeanP95 {
             p95: 0.0,
         };
     }
-    let e = &truth.events;
     let tables: [(&[u32], &[u32]); 5] = [
-        (&e.visit_person, &ids.visit),
-        (&e.form_fill_person, &ids.form_fill),
-        (&e.crm_lead_person, &ids.crm_lead),
-        (&e.opportunity_person, &ids.opportunity),
-        (&e.deal_person, &ids.deal),
+        (&truth.visit_person, &ids.visit),
+        (&truth.form_fill_person, &ids.form_fill),
+        (&truth.crm_lead_person, &ids.crm_lead),
+        (&truth.opportunity_person, &ids.opportunity),
+        (&truth.deal_person, &ids.deal),
     ];
     let mut joint: Vec<u64> = tables
         .iter()

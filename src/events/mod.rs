@@ -6,6 +6,10 @@
 //! Must never: put anything from the truth ledger into a log table — a tool
 //! that reads the log must be able to ignore `truth/` entirely.
 
+pub mod read;
+
+pub use read::{LogFileError, read_dir};
+
 use crate::log::EventLog;
 use crate::truth::{TRUTHS, Truth};
 use std::fmt::Write as _;
@@ -100,14 +104,73 @@ pub fn log_tables(log: &EventLog) -> Vec<(&'static str, String)> {
             i.revenue
         );
     }
-    vec![
+    let mut tables = vec![
         ("visits.csv", visits),
         ("form_fills.csv", forms),
         ("crm_leads.csv", leads),
         ("opportunities.csv", opps),
         ("deals.csv", deals),
         ("conversion_imports.csv", imports),
-    ]
+    ];
+    if !log.platforms.is_empty() {
+        // Platform rows are numbered after every event of the log.
+        let mut next_id = [
+            log.visits.iter().map(|v| v.event_id).max(),
+            log.form_fills.iter().map(|v| v.event_id).max(),
+            log.crm_leads.iter().map(|v| v.event_id).max(),
+            log.opportunities.iter().map(|v| v.event_id).max(),
+            log.deals.iter().map(|v| v.event_id).max(),
+            log.conversion_imports.iter().map(|v| v.event_id).max(),
+        ]
+        .into_iter()
+        .flatten()
+        .max()
+        .map_or(1, |m| m + 1);
+        let mut settings = String::from("channel,click_window_days,view_window_days\n");
+        let mut touches = String::from("event_id,time_ms,channel,user,kind\n");
+        let mut conversions = String::from("event_id,time_ms,channel,user,form_fill_id\n");
+        for p in &log.platforms {
+            let _ = writeln!(
+                settings,
+                "{},{},{}",
+                label(p.channel),
+                p.click_window_days,
+                p.view_window_days
+            );
+        }
+        for p in &log.platforms {
+            for t in &p.touches {
+                let kind = if t.click { "click" } else { "view" };
+                let _ = writeln!(
+                    touches,
+                    "{next_id},{},{},{},{kind}",
+                    t.time_ms,
+                    label(p.channel),
+                    t.user
+                );
+                next_id += 1;
+            }
+        }
+        for p in &log.platforms {
+            for c in &p.conversions {
+                let _ = writeln!(
+                    conversions,
+                    "{next_id},{},{},{},{}",
+                    c.time_ms,
+                    label(p.channel),
+                    c.user,
+                    c.form_fill_id
+                );
+                next_id += 1;
+            }
+        }
+        tables.extend([
+            ("platforms.csv", settings),
+            ("platform_touches.csv", touches),
+            ("platform_conversions.csv", conversions),
+        ]);
+    }
+    tables
 }
 
 /// The truth ledger's tables, to go under `truth/`: `events.csv` (every
@@ -161,14 +224,15 @@ pub fn truth_tables(log: &EventLog, truth: &Truth) -> Vec<(&'static str, String)
         .zip(&log.visits)
         .map(|(&t, v)| (t, v.event_id))
         .collect();
-    let mut leads = String::from("person,time_ms,cause,cause_visit_id,revenue\n");
+    let mut leads = String::from("person,time_ms,cause,cause_is_click,cause_visit_id,revenue\n");
     for l in &truth.leads {
         let _ = writeln!(
             leads,
-            "{},{},{},{},{}",
+            "{},{},{},{},{},{}",
             l.person,
             l.time_ms,
             field(&l.cause),
+            l.cause_is_click,
             opt(l.cause_touch.and_then(|t| visit_of.get(&t))),
             l.revenue
         );
@@ -192,6 +256,35 @@ pub fn truth_tables(log: &EventLog, truth: &Truth) -> Vec<(&'static str, String)
         ("truth/leads.csv", leads),
         ("truth/credit.csv", credit),
     ]
+}
+
+/// A partition as `event_id,cluster_id` rows over visits, form fills, CRM
+/// leads, opportunities and deals (what `closedloop score --clusters` reads).
+pub fn clusters_csv(log: &EventLog, ids: &crate::stitch::Identities) -> String {
+    let mut out = String::with_capacity(24 * (log.visits.len() + 3 * log.form_fills.len()));
+    out.push_str("event_id,cluster_id\n");
+    let tables: [(Vec<u64>, &[u32]); 5] = [
+        (log.visits.iter().map(|v| v.event_id).collect(), &ids.visit),
+        (
+            log.form_fills.iter().map(|v| v.event_id).collect(),
+            &ids.form_fill,
+        ),
+        (
+            log.crm_leads.iter().map(|v| v.event_id).collect(),
+            &ids.crm_lead,
+        ),
+        (
+            log.opportunities.iter().map(|v| v.event_id).collect(),
+            &ids.opportunity,
+        ),
+        (log.deals.iter().map(|v| v.event_id).collect(), &ids.deal),
+    ];
+    for (events, clusters) in &tables {
+        for (e, c) in events.iter().zip(clusters.iter()) {
+            let _ = writeln!(out, "{e},{c}");
+        }
+    }
+    out
 }
 
 #[cfg(test)]

@@ -1,0 +1,1354 @@
+//! Reading an event-log folder — the format `closedloop export --events`
+//! writes, documented in `docs/event-log.md` — into an [`EventLog`]: a user's
+//! own tracker + CRM export for `closedloop attribute --events DIR`, or an
+//! exported world for `closedloop score`.
+//!
+//! **Streaming.** Each table is read one record at a time into reused
+//! buffers; memory holds the typed rows of the log (what the stitchers need
+//! anyway), never a file's text.
+//!
+//! **Leniency.** Columns in any order, extra columns ignored, optional columns
+//! may be absent (see [`TABLES`]); RFC 4180 quotes, CRLF, a UTF-8 BOM, blank
+//! lines and whitespace around fields are accepted; unsorted tables are sorted
+//! by (time, event id). Channels are whatever labels the export uses: the
+//! order of `events.json`'s `channels` when it exists, then the others
+//! alphabetically; `direct`, `unassigned` and `unknown` are never channels.
+//!
+//! **Strictness.** A missing table or column, a value of the wrong type, a
+//! bad timestamp, an unknown table or touch kind, a duplicate `event_id`
+//! (across all tables) and a reference to a missing event are [`Problem`]s
+//! naming file, line and column; reading goes on so all are counted, the
+//! first [`MAX_PROBLEMS`] are kept, and no log is returned.
+//! Must never: list or read anything under `truth/`, panic on input, or
+//! return a log from a folder that had a problem.
+
+use crate::log::{
+    ConversionImport, CrmLead, DIRECT, Deal, EventLog, FormFill, LabelId, Opportunity,
+    PixelConversion, PlatformLog, PlatformTouch, UNASSIGNED, UNKNOWN, Visit,
+};
+use std::collections::HashMap;
+use std::fmt;
+use std::io::BufRead;
+use std::num::NonZeroU64;
+use std::path::Path;
+
+/// Problems kept in detail (the rest are only counted).
+pub const MAX_PROBLEMS: usize = 20;
+
+/// A table of the format: file name, columns (name, required), and whether
+/// the file itself is required.
+pub struct TableSpec {
+    /// File name inside the folder.
+    pub file: &'static str,
+    /// Whether a folder without it is a problem.
+    pub required: bool,
+    /// (column, required) in the order the writer writes them.
+    pub columns: &'static [(&'static str, bool)],
+}
+
+/// Every table the reader knows, in reading order. A folder's other `.csv`
+/// files are problems (a misspelt table must not be skipped silently).
+pub const TABLES: [TableSpec; 9] = [
+    TableSpec {
+        file: "visits.csv",
+        required: true,
+        columns: &[
+            ("event_id", true),
+            ("time_ms", true),
+            ("cookie_id", true),
+            ("channel", true),
+            ("campaign", false),
+            ("click_id", false),
+            ("landing_page", false),
+            ("pages_viewed", false),
+            ("dwell_s", false),
+            ("ip_hash", false),
+            ("user_agent", false),
+            ("email_token", false),
+            ("user_id", false),
+        ],
+    },
+    TableSpec {
+        file: "form_fills.csv",
+        required: true,
+        columns: &[
+            ("event_id", true),
+            ("time_ms", true),
+            ("cookie_id", false),
+            ("click_id", false),
+            ("user_id", false),
+            ("email", true),
+        ],
+    },
+    TableSpec {
+        file: "crm_leads.csv",
+        required: true,
+        columns: &[
+            ("event_id", true),
+            ("time_ms", true),
+            ("form_fill_id", true),
+            ("click_id", false),
+            ("email", true),
+        ],
+    },
+    TableSpec {
+        file: "opportunities.csv",
+        required: false,
+        columns: &[("event_id", true), ("time_ms", true), ("crm_lead_id", true)],
+    },
+    TableSpec {
+        file: "deals.csv",
+        required: false,
+        columns: &[
+            ("event_id", true),
+            ("time_ms", true),
+            ("revenue", true),
+            ("email", true),
+        ],
+    },
+    TableSpec {
+        file: "conversion_imports.csv",
+        required: false,
+        columns: &[
+            ("event_id", true),
+            ("time_ms", true),
+            ("channel", true),
+            ("click_id", true),
+            ("revenue", true),
+        ],
+    },
+    TableSpec {
+        file: "platforms.csv",
+        required: false,
+        columns: &[
+            ("channel", true),
+            ("click_window_days", true),
+            ("view_window_days", true),
+        ],
+    },
+    TableSpec {
+        file: "platform_touches.csv",
+        required: false,
+        columns: &[
+            ("event_id", true),
+            ("time_ms", true),
+            ("channel", true),
+            ("user", true),
+            ("kind", true),
+        ],
+    },
+    TableSpec {
+        file: "platform_conversions.csv",
+        required: false,
+        columns: &[
+            ("event_id", true),
+            ("time_ms", true),
+            ("channel", true),
+            ("user", true),
+            ("form_fill_id", true),
+        ],
+    },
+];
+
+/// One thing wrong with an event-log folder.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Problem {
+    /// The file (as given: folder joined with the table's name).
+    pub file: String,
+    /// 1-based line where the record starts, when the problem is in one.
+    pub line: Option<usize>,
+    /// 1-based field, when the problem is in one.
+    pub column: Option<usize>,
+    /// The column's header name, when known.
+    pub name: Option<String>,
+    /// What was wrong and what was expected.
+    pub message: String,
+}
+
+impl fmt::Display for Problem {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}", self.file)?;
+        if let Some(l) = self.line {
+            write!(f, ":{l}")?;
+        }
+        if let Some(c) = self.column {
+            write!(f, ":{c}")?;
+        }
+        if let Some(n) = &self.name {
+            write!(f, " ({n})")?;
+        }
+        write!(f, ": {}", self.message)
+    }
+}
+
+/// Why a folder could not be read: its first problems and how many there were.
+#[derive(Clone, Debug, PartialEq)]
+pub struct LogFileError {
+    /// The first [`MAX_PROBLEMS`] problems, in reading order.
+    pub problems: Vec<Problem>,
+    /// Every problem found.
+    pub total: usize,
+}
+
+impl fmt::Display for LogFileError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{} problem(s)", self.total)?;
+        for p in &self.problems {
+            write!(f, "\n  {p}")?;
+        }
+        if self.total > self.problems.len() {
+            write!(f, "\n  … and {} more", self.total - self.problems.len())?;
+        }
+        Ok(())
+    }
+}
+
+impl std::error::Error for LogFileError {}
+
+#[derive(Default)]
+struct Problems {
+    kept: Vec<Problem>,
+    total: usize,
+}
+
+impl Problems {
+    fn push(
+        &mut self,
+        file: &str,
+        line: Option<usize>,
+        column: Option<usize>,
+        name: Option<&str>,
+        message: String,
+    ) {
+        self.total += 1;
+        if self.kept.len() < MAX_PROBLEMS {
+            self.kept.push(Problem {
+                file: file.to_string(),
+                line,
+                column,
+                name: name.map(String::from),
+                message,
+            });
+        }
+    }
+}
+
+/// What a record reader hands back.
+enum Next {
+    /// A record starting on this line; fields in the stream's buffers.
+    Record(usize),
+    /// A record that could not be split (line, column, message).
+    Broken(usize, usize, String),
+    End,
+}
+
+/// A streaming RFC 4180 record reader: one record at a time into reused
+/// buffers (fields are spans of `raw`, or of `unquoted` for a record with quotes).
+struct CsvStream<R> {
+    reader: R,
+    next_line: usize,
+    raw: Vec<u8>,
+    unquoted: Vec<u8>,
+    spans: Vec<(usize, usize)>,
+    quoted: bool,
+    started: bool,
+}
+
+enum Split {
+    Done,
+    /// The record goes on past the end of `raw` (a quoted line break).
+    Incomplete(usize),
+    Bad(usize, &'static str),
+}
+
+impl<R: BufRead> CsvStream<R> {
+    fn new(reader: R) -> CsvStream<R> {
+        CsvStream {
+            reader,
+            next_line: 1,
+            raw: Vec::with_capacity(512),
+            unquoted: Vec::with_capacity(512),
+            spans: Vec::with_capacity(16),
+            quoted: false,
+            started: false,
+        }
+    }
+
+    fn next(&mut self) -> std::io::Result<Next> {
+        loop {
+            self.raw.clear();
+            if self.reader.read_until(b'\n', &mut self.raw)? == 0 {
+                return Ok(Next::End);
+            }
+            let line = self.next_line;
+            self.next_line += 1;
+            if !self.started {
+                self.started = true;
+                if self.raw.starts_with(b"\xEF\xBB\xBF") {
+                    self.raw.drain(..3);
+                }
+            }
+            if self.raw.iter().all(u8::is_ascii_whitespace) {
+                continue;
+            }
+            if !self.raw.contains(&b'"') {
+                let mut end = self.raw.len();
+                while end > 0 && matches!(self.raw[end - 1], b'\n' | b'\r') {
+                    end -= 1;
+                }
+                self.spans.clear();
+                let mut start = 0;
+                for (i, &b) in self.raw[..end].iter().enumerate() {
+                    if b == b',' {
+                        self.spans.push((start, i));
+                        start = i + 1;
+                    }
+                }
+                self.spans.push((start, end));
+                self.quoted = false;
+                return Ok(Next::Record(line));
+            }
+            loop {
+                match self.split_quoted() {
+                    Split::Done => {
+                        self.quoted = true;
+                        return Ok(Next::Record(line));
+                    }
+                    Split::Bad(col, msg) => return Ok(Next::Broken(line, col, msg.into())),
+                    Split::Incomplete(col) => {
+                        if self.reader.read_until(b'\n', &mut self.raw)? == 0 {
+                            return Ok(Next::Broken(
+                                line,
+                                col,
+                                "unterminated quote (the file ends inside a quoted field)".into(),
+                            ));
+                        }
+                        self.next_line += 1;
+                    }
+                }
+            }
+        }
+    }
+
+    fn split_quoted(&mut self) -> Split {
+        let raw = &self.raw;
+        let out = &mut self.unquoted;
+        out.clear();
+        self.spans.clear();
+        let n = raw.len();
+        let mut i = 0;
+        let mut col = 1;
+        loop {
+            let start = out.len();
+            // Leading whitespace before an opening quote is allowed.
+            let mut j = i;
+            while j < n && matches!(raw[j], b' ' | b'\t') {
+                j += 1;
+            }
+            if j < n && raw[j] == b'"' {
+                i = j + 1;
+                loop {
+                    if i >= n {
+                        return Split::Incomplete(col);
+                    }
+                    if raw[i] == b'"' {
+                        if i + 1 < n && raw[i + 1] == b'"' {
+                            out.push(b'"');
+                            i += 2;
+                        } else {
+                            i += 1;
+                            break;
+                        }
+                    } else {
+                        out.push(raw[i]);
+                        i += 1;
+                    }
+                }
+                while i < n && matches!(raw[i], b' ' | b'\t') {
+                    i += 1;
+                }
+                if i < n && !matches!(raw[i], b',' | b'\r' | b'\n') {
+                    return Split::Bad(col, "text after a closing quote");
+                }
+            } else {
+                while i < n && !matches!(raw[i], b',' | b'\n') {
+                    out.push(raw[i]);
+                    i += 1;
+                }
+                while out.len() > start && out[out.len() - 1] == b'\r' {
+                    out.pop();
+                }
+            }
+            self.spans.push((start, out.len()));
+            if i < n && raw[i] == b',' {
+                i += 1;
+                col += 1;
+                continue;
+            }
+            return Split::Done;
+        }
+    }
+
+    fn len(&self) -> usize {
+        self.spans.len()
+    }
+
+    fn field(&self, i: usize) -> &[u8] {
+        let (a, b) = self.spans[i];
+        let bytes = if self.quoted {
+            &self.unquoted[a..b]
+        } else {
+            &self.raw[a..b]
+        };
+        bytes.trim_ascii()
+    }
+}
+
+/// Interned strings with u16 ids, in order of first appearance.
+#[derive(Default)]
+struct Interner {
+    ids: HashMap<Box<[u8]>, u16>,
+    names: Vec<String>,
+}
+
+impl Interner {
+    fn id(&mut self, s: &str) -> Option<u16> {
+        if let Some(&id) = self.ids.get(s.as_bytes()) {
+            return Some(id);
+        }
+        let id = u16::try_from(self.names.len()).ok()?;
+        self.ids.insert(s.as_bytes().into(), id);
+        self.names.push(s.to_string());
+        Some(id)
+    }
+}
+
+/// One record being read: typed access to its fields, problems recorded.
+struct Row<'a, R> {
+    csv: &'a CsvStream<R>,
+    /// Field index of each of the table's columns.
+    at: &'a [Option<usize>],
+    columns: &'static [(&'static str, bool)],
+    file: &'a str,
+    line: usize,
+    problems: &'a mut Problems,
+    ok: bool,
+}
+
+impl<R: BufRead> Row<'_, R> {
+    fn bad(&mut self, c: usize, message: String) {
+        self.ok = false;
+        let (name, _) = self.columns[c];
+        self.problems.push(
+            self.file,
+            Some(self.line),
+            self.at[c].map(|i| i + 1),
+            Some(name),
+            message,
+        );
+    }
+
+    /// The field's text, None when the column is absent or the field empty.
+    fn text(&mut self, c: usize) -> Option<&str> {
+        let i = self.at[c]?;
+        let bytes = self.csv.field(i);
+        if bytes.is_empty() {
+            return None;
+        }
+        match std::str::from_utf8(bytes) {
+            Ok(s) => Some(s),
+            Err(_) => {
+                self.bad(c, "invalid UTF-8".into());
+                None
+            }
+        }
+    }
+
+    /// A required text field.
+    fn need_text(&mut self, c: usize) -> Option<String> {
+        let t = self.text(c).map(String::from);
+        if t.is_none() && self.ok {
+            self.bad(c, "empty; a value is required".into());
+        }
+        t
+    }
+
+    fn parse<T: std::str::FromStr>(&mut self, c: usize, what: &str) -> Option<T> {
+        let text = self.text(c)?.to_string();
+        match text.parse::<T>() {
+            Ok(v) => Some(v),
+            Err(_) => {
+                self.bad(c, format!("`{text}` is not {what}"));
+                None
+            }
+        }
+    }
+
+    fn need<T: std::str::FromStr>(&mut self, c: usize, what: &str) -> Option<T> {
+        if self.at[c].is_some_and(|i| self.csv.field(i).is_empty()) {
+            self.bad(c, format!("empty; expected {what}"));
+            return None;
+        }
+        self.parse(c, what)
+    }
+
+    fn id(&mut self, c: usize) -> Option<u64> {
+        self.need(c, "an unsigned integer id")
+    }
+
+    fn time(&mut self, c: usize) -> Option<i64> {
+        self.need(
+            c,
+            "a time in integer milliseconds since the Unix epoch, UTC (e.g. 1772442042677)",
+        )
+    }
+
+    fn nonzero(&mut self, c: usize) -> Option<NonZeroU64> {
+        let v: u64 = self.parse(c, "an unsigned integer")?;
+        let nz = NonZeroU64::new(v);
+        if nz.is_none() {
+            self.bad(c, "0 is not an id; leave the field empty for none".into());
+        }
+        nz
+    }
+
+    fn finite(&mut self, c: usize, v: Option<f64>) -> Option<f64> {
+        let v = v?;
+        if v.is_finite() {
+            Some(v)
+        } else {
+            self.bad(c, format!("`{v}` is not a finite number"));
+            None
+        }
+    }
+}
+
+/// Where each accepted row of a table started, compactly: row → line is
+/// `line + (row − first_row)` of the last break at or before the row.
+#[derive(Default)]
+struct Lines {
+    breaks: Vec<(usize, usize)>,
+}
+
+impl Lines {
+    fn note(&mut self, row: usize, line: usize) {
+        let expected = self.breaks.last().map(|&(r, l)| l + (row - r));
+        if expected != Some(line) {
+            self.breaks.push((row, line));
+        }
+    }
+
+    fn line_of(&self, row: usize) -> Option<usize> {
+        let k = self.breaks.partition_point(|&(r, _)| r <= row);
+        let (r, l) = *self.breaks.get(k.checked_sub(1)?)?;
+        Some(l + (row - r))
+    }
+}
+
+/// What `events.json` may tell: the channel order and the observed window.
+#[derive(Default)]
+struct Manifest {
+    channels: Vec<String>,
+    window_ms: Option<(i64, i64)>,
+}
+
+fn read_manifest(dir: &Path, problems: &mut Problems) -> Manifest {
+    let path = dir.join("events.json");
+    let file = path.display().to_string();
+    let Ok(text) = std::fs::read_to_string(&path) else {
+        return Manifest::default();
+    };
+    let v: serde_json::Value = match serde_json::from_str(&text) {
+        Ok(v) => v,
+        Err(e) => {
+            problems.push(
+                &file,
+                Some(e.line()),
+                Some(e.column()),
+                None,
+                format!("not JSON: {e}"),
+            );
+            return Manifest::default();
+        }
+    };
+    let mut m = Manifest::default();
+    match &v["channels"] {
+        serde_json::Value::Null => {}
+        serde_json::Value::Array(a) if a.iter().all(|c| c.is_string()) => {
+            m.channels = a
+                .iter()
+                .filter_map(|c| c.as_str().map(String::from))
+                .collect();
+        }
+        _ => problems.push(
+            &file,
+            None,
+            None,
+            Some("channels"),
+            "expected a list of channel labels".into(),
+        ),
+    }
+    match &v["window_ms"] {
+        serde_json::Value::Null => {}
+        w => match (w[0].as_i64(), w[1].as_i64()) {
+            (Some(a), Some(b)) if a <= b => m.window_ms = Some((a, b)),
+            _ => problems.push(
+                &file,
+                None,
+                None,
+                Some("window_ms"),
+                "expected [start, end] in integer ms with start ≤ end".into(),
+            ),
+        },
+    }
+    m
+}
+
+/// Everything read so far, before the cross-table checks.
+#[derive(Default)]
+struct Tables {
+    labels: Interner,
+    campaigns: Interner,
+    pages: Interner,
+    user_agents: Interner,
+    visits: Vec<Visit>,
+    form_fills: Vec<FormFill>,
+    crm_leads: Vec<CrmLead>,
+    opportunities: Vec<Opportunity>,
+    deals: Vec<Deal>,
+    imports: Vec<ConversionImport>,
+    /// (channel label, click window, view window).
+    platforms: Vec<(LabelId, f64, f64)>,
+    /// (event id, channel label, touch).
+    platform_touches: Vec<(u64, LabelId, PlatformTouch)>,
+    /// (event id, channel label, conversion).
+    platform_conversions: Vec<(u64, LabelId, PixelConversion)>,
+    /// Per table (index into [`TABLES`]): where its rows started.
+    lines: Vec<Lines>,
+    /// Per table: the file's field index of each spec column.
+    at: Vec<Vec<Option<usize>>>,
+}
+
+/// Read an event-log folder into an [`EventLog`] (see the module doc for
+/// what is accepted and what is a problem).
+pub fn read_dir(dir: &Path) -> Result<EventLog, LogFileError> {
+    let mut problems = Problems::default();
+    let dir_name = dir.display().to_string();
+    let entries = match std::fs::read_dir(dir) {
+        Ok(e) => e,
+        Err(e) => {
+            problems.push(&dir_name, None, None, None, format!("cannot list: {e}"));
+            return Err(LogFileError {
+                problems: problems.kept,
+                total: problems.total,
+            });
+        }
+    };
+    // Unknown tables: every `.csv` directly in the folder must be one we read.
+    let mut unknown: Vec<String> = entries
+        .filter_map(Result::ok)
+        .filter(|e| e.file_type().is_ok_and(|t| t.is_file()))
+        .filter_map(|e| e.file_name().to_str().map(String::from))
+        .filter(|n| n.to_ascii_lowercase().ends_with(".csv"))
+        .filter(|n| TABLES.iter().all(|t| t.file != n))
+        .collect();
+    unknown.sort();
+    let known: Vec<&str> = TABLES.iter().map(|t| t.file).collect();
+    for n in unknown {
+        problems.push(
+            &dir.join(&n).display().to_string(),
+            None,
+            None,
+            None,
+            format!(
+                "unknown table (expected one of {}; the truth, if any, belongs under truth/)",
+                known.join(", ")
+            ),
+        );
+    }
+    let manifest = read_manifest(dir, &mut problems);
+    let mut t = Tables::default();
+    for (k, spec) in TABLES.iter().enumerate() {
+        let path = dir.join(spec.file);
+        let file = path.display().to_string();
+        t.lines.push(Lines::default());
+        t.at.push(Vec::new());
+        match std::fs::File::open(&path) {
+            Ok(f) => {
+                let reader = std::io::BufReader::with_capacity(1 << 20, f);
+                if let Err(e) = read_table(k, &file, reader, &mut t, &mut problems) {
+                    problems.push(&file, None, None, None, format!("cannot read: {e}"));
+                }
+            }
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                if spec.required {
+                    problems.push(
+                        &file,
+                        None,
+                        None,
+                        None,
+                        "missing: every event log has visits.csv, form_fills.csv and crm_leads.csv"
+                            .into(),
+                    );
+                }
+            }
+            Err(e) => problems.push(&file, None, None, None, format!("cannot open: {e}")),
+        }
+    }
+    check_references(dir, &t, &mut problems);
+    if problems.total > 0 {
+        return Err(LogFileError {
+            problems: problems.kept,
+            total: problems.total,
+        });
+    }
+    Ok(assemble(t, &manifest))
+}
+
+/// Read one table's records into `t`.
+fn read_table<R: BufRead>(
+    k: usize,
+    file: &str,
+    reader: R,
+    t: &mut Tables,
+    problems: &mut Problems,
+) -> std::io::Result<()> {
+    let spec = &TABLES[k];
+    let mut csv = CsvStream::new(reader);
+    // Header.
+    let (at, header_len): (Vec<Option<usize>>, usize) = match csv.next()? {
+        Next::End => {
+            problems.push(
+                file,
+                None,
+                None,
+                None,
+                format!(
+                    "empty; expected a header naming {}",
+                    spec.columns
+                        .iter()
+                        .filter(|c| c.1)
+                        .map(|c| c.0)
+                        .collect::<Vec<_>>()
+                        .join(",")
+                ),
+            );
+            return Ok(());
+        }
+        Next::Broken(line, col, msg) => {
+            problems.push(file, Some(line), Some(col), None, msg);
+            return Ok(());
+        }
+        Next::Record(line) => {
+            let names: Vec<String> = (0..csv.len())
+                .map(|i| String::from_utf8_lossy(csv.field(i)).to_ascii_lowercase())
+                .collect();
+            let mut bad = false;
+            for (i, n) in names.iter().enumerate() {
+                if names[..i].contains(n) && spec.columns.iter().any(|c| c.0 == n) {
+                    problems.push(
+                        file,
+                        Some(line),
+                        Some(i + 1),
+                        Some(n),
+                        "repeated column".into(),
+                    );
+                    bad = true;
+                }
+            }
+            let at: Vec<Option<usize>> = spec
+                .columns
+                .iter()
+                .map(|(c, _)| names.iter().position(|n| n == c))
+                .collect();
+            for ((c, required), a) in spec.columns.iter().zip(&at) {
+                if *required && a.is_none() {
+                    problems.push(
+                        file,
+                        Some(line),
+                        None,
+                        Some(c),
+                        format!("missing column `{c}` (header: {})", names.join(",")),
+                    );
+                    bad = true;
+                }
+            }
+            if bad {
+                return Ok(());
+            }
+            t.at[k] = at.clone();
+            (at, names.len())
+        }
+    };
+    loop {
+        let line = match csv.next()? {
+            Next::End => return Ok(()),
+            Next::Broken(line, col, msg) => {
+                problems.push(file, Some(line), Some(col), None, msg);
+                continue;
+            }
+            Next::Record(line) => line,
+        };
+        if csv.len() != header_len {
+            problems.push(
+                file,
+                Some(line),
+                None,
+                None,
+                format!(
+                    "{} fields, expected {header_len} as in the header",
+                    csv.len()
+                ),
+            );
+            continue;
+        }
+        let mut row = Row {
+            csv: &csv,
+            at: &at,
+            columns: spec.columns,
+            file,
+            line,
+            problems,
+            ok: true,
+        };
+        let accepted = read_row(k, &mut row, t);
+        if accepted {
+            let rows = table_len(k, t);
+            t.lines[k].note(rows - 1, line);
+        }
+    }
+}
+
+fn table_len(k: usize, t: &Tables) -> usize {
+    match k {
+        0 => t.visits.len(),
+        1 => t.form_fills.len(),
+        2 => t.crm_leads.len(),
+        3 => t.opportunities.len(),
+        4 => t.deals.len(),
+        5 => t.imports.len(),
+        6 => t.platforms.len(),
+        7 => t.platform_touches.len(),
+        _ => t.platform_conversions.len(),
+    }
+}
+
+/// Parse one record of table `k` and push it; false (problems recorded)
+/// when it was not accepted.
+fn read_row<R: BufRead>(k: usize, r: &mut Row<'_, R>, t: &mut Tables) -> bool {
+    let intern = |r: &mut Row<'_, R>, c: usize, table: &mut Interner, text: &str| {
+        let id = table.id(text);
+        if id.is_none() {
+            r.bad(c, "more than 65,536 distinct values in this column".into());
+        }
+        id
+    };
+    match k {
+        0 => {
+            let event_id = r.id(0);
+            let time_ms = r.time(1);
+            let cookie_id = r.need::<u64>(2, "an unsigned integer cookie id");
+            let channel = r.need_text(3).and_then(|s| intern(r, 3, &mut t.labels, &s));
+            let campaign = match r.text(4).map(String::from) {
+                Some(s) => intern(r, 4, &mut t.campaigns, &s).map(Some),
+                None => Some(None),
+            };
+            let click_id = r.nonzero(5);
+            let page = r.text(6).unwrap_or("/").to_string();
+            let landing_page = intern(r, 6, &mut t.pages, &page);
+            let pages_viewed = r.parse::<u16>(7, "a page count (0–65535)").unwrap_or(1);
+            let dwell = r.parse::<f32>(8, "a number of seconds");
+            let dwell_s = r.finite(8, dwell.map(f64::from)).unwrap_or(0.0) as f32;
+            let ip_hash = r.parse::<u64>(9, "an unsigned integer");
+            let ua = r.text(10).unwrap_or("unknown").to_string();
+            let user_agent = intern(r, 10, &mut t.user_agents, &ua);
+            let email_token = r.nonzero(11);
+            let user_id = r.nonzero(12);
+            if !r.ok {
+                return false;
+            }
+            let (
+                Some(event_id),
+                Some(time_ms),
+                Some(cookie_id),
+                Some(channel),
+                Some(campaign),
+                Some(landing_page),
+                Some(user_agent),
+            ) = (
+                event_id,
+                time_ms,
+                cookie_id,
+                channel,
+                campaign,
+                landing_page,
+                user_agent,
+            )
+            else {
+                return false;
+            };
+            // Without an address column every cookie has its own: no
+            // stitcher may link two cookies on an address nobody recorded.
+            let ip_hash = ip_hash.unwrap_or(cookie_id ^ 0x1b87_3593_0000_0000);
+            t.visits.push(Visit {
+                event_id,
+                time_ms,
+                cookie_id,
+                channel,
+                campaign,
+                click_id,
+                landing_page,
+                pages_viewed,
+                dwell_s,
+                ip_hash,
+                user_agent,
+                email_token,
+                user_id,
+            });
+        }
+        1 => {
+            let event_id = r.id(0);
+            let time_ms = r.time(1);
+            let cookie_id = r.parse::<u64>(2, "an unsigned integer cookie id");
+            let click_id = r.nonzero(3);
+            let user_id = r.nonzero(4);
+            let email = r.need_text(5);
+            let (true, Some(event_id), Some(time_ms), Some(email)) =
+                (r.ok, event_id, time_ms, email)
+            else {
+                return false;
+            };
+            t.form_fills.push(FormFill {
+                event_id,
+                time_ms,
+                cookie_id,
+                click_id,
+                user_id,
+                email,
+            });
+        }
+        2 => {
+            let event_id = r.id(0);
+            let time_ms = r.time(1);
+            let form_fill_id = r.id(2);
+            let click_id = r.nonzero(3);
+            let email = r.need_text(4);
+            let (true, Some(event_id), Some(time_ms), Some(form_fill_id), Some(email)) =
+                (r.ok, event_id, time_ms, form_fill_id, email)
+            else {
+                return false;
+            };
+            t.crm_leads.push(CrmLead {
+                event_id,
+                time_ms,
+                email,
+                form_fill_id,
+                click_id,
+            });
+        }
+        3 => {
+            let (event_id, time_ms, crm_lead_id) = (r.id(0), r.time(1), r.id(2));
+            let (true, Some(event_id), Some(time_ms), Some(crm_lead_id)) =
+                (r.ok, event_id, time_ms, crm_lead_id)
+            else {
+                return false;
+            };
+            t.opportunities.push(Opportunity {
+                event_id,
+                time_ms,
+                crm_lead_id,
+            });
+        }
+        4 => {
+            let (event_id, time_ms) = (r.id(0), r.time(1));
+            let revenue = r.need::<f64>(2, "a revenue amount");
+            let revenue = r.finite(2, revenue);
+            let email = r.need_text(3);
+            let (true, Some(event_id), Some(time_ms), Some(revenue), Some(email)) =
+                (r.ok, event_id, time_ms, revenue, email)
+            else {
+                return false;
+            };
+            t.deals.push(Deal {
+                event_id,
+                time_ms,
+                revenue,
+                email,
+            });
+        }
+        5 => {
+            let (event_id, time_ms) = (r.id(0), r.time(1));
+            let channel = r.need_text(2).and_then(|s| intern(r, 2, &mut t.labels, &s));
+            let click_id = if r.text(3).is_none() {
+                r.bad(3, "empty; expected the uploaded click id".into());
+                None
+            } else {
+                r.nonzero(3)
+            };
+            let revenue = r.need::<f64>(4, "a revenue amount");
+            let revenue = r.finite(4, revenue);
+            let (true, Some(event_id), Some(time_ms), Some(channel), Some(click_id), Some(revenue)) =
+                (r.ok, event_id, time_ms, channel, click_id, revenue)
+            else {
+                return false;
+            };
+            t.imports.push(ConversionImport {
+                event_id,
+                time_ms,
+                channel,
+                click_id,
+                revenue,
+            });
+        }
+        6 => {
+            let channel = r.need_text(0).and_then(|s| intern(r, 0, &mut t.labels, &s));
+            let click = r.need::<f64>(1, "a number of days ≥ 0");
+            let view = r.need::<f64>(2, "a number of days ≥ 0");
+            for (c, v) in [(1, click), (2, view)] {
+                if v.is_some_and(|d| !(d >= 0.0 && d.is_finite())) {
+                    r.bad(c, "expected a number of days ≥ 0".into());
+                }
+            }
+            let (true, Some(channel), Some(click), Some(view)) = (r.ok, channel, click, view)
+            else {
+                return false;
+            };
+            if t.platforms.iter().any(|p| p.0 == channel) {
+                r.bad(0, "a second row for this platform".into());
+                return false;
+            }
+            t.platforms.push((channel, click, view));
+        }
+        7 => {
+            let (event_id, time_ms) = (r.id(0), r.time(1));
+            let channel = r.need_text(2).and_then(|s| intern(r, 2, &mut t.labels, &s));
+            let user = r.need::<u64>(3, "an unsigned integer user id");
+            let click = match r.need_text(4).as_deref() {
+                Some("click") => Some(true),
+                Some("view") => Some(false),
+                Some(other) => {
+                    r.bad(
+                        4,
+                        format!("unknown touch kind `{other}`; expected click or view"),
+                    );
+                    None
+                }
+                None => None,
+            };
+            let (true, Some(event_id), Some(time_ms), Some(channel), Some(user), Some(click)) =
+                (r.ok, event_id, time_ms, channel, user, click)
+            else {
+                return false;
+            };
+            t.platform_touches.push((
+                event_id,
+                channel,
+                PlatformTouch {
+                    time_ms,
+                    user,
+                    click,
+                },
+            ));
+        }
+        _ => {
+            let (event_id, time_ms) = (r.id(0), r.time(1));
+            let channel = r.need_text(2).and_then(|s| intern(r, 2, &mut t.labels, &s));
+            let user = r.need::<u64>(3, "an unsigned integer user id");
+            let form_fill_id = r.id(4);
+            let (
+                true,
+                Some(event_id),
+                Some(time_ms),
+                Some(channel),
+                Some(user),
+                Some(form_fill_id),
+            ) = (r.ok, event_id, time_ms, channel, user, form_fill_id)
+            else {
+                return false;
+            };
+            t.platform_conversions.push((
+                event_id,
+                channel,
+                PixelConversion {
+                    time_ms,
+                    user,
+                    form_fill_id,
+                },
+            ));
+        }
+    }
+    true
+}
+
+/// Duplicate event ids across tables, references to missing events,
+/// platform rows without settings.
+fn check_references(dir: &Path, t: &Tables, problems: &mut Problems) {
+    let file = |k: usize| dir.join(TABLES[k].file).display().to_string();
+    let ids_of = |k: usize| -> Vec<u64> {
+        match k {
+            0 => t.visits.iter().map(|v| v.event_id).collect(),
+            1 => t.form_fills.iter().map(|v| v.event_id).collect(),
+            2 => t.crm_leads.iter().map(|v| v.event_id).collect(),
+            3 => t.opportunities.iter().map(|v| v.event_id).collect(),
+            4 => t.deals.iter().map(|v| v.event_id).collect(),
+            5 => t.imports.iter().map(|v| v.event_id).collect(),
+            7 => t.platform_touches.iter().map(|v| v.0).collect(),
+            8 => t.platform_conversions.iter().map(|v| v.0).collect(),
+            _ => Vec::new(),
+        }
+    };
+    let column = |k: usize, name: &str| {
+        let c = TABLES[k].columns.iter().position(|c| c.0 == name)?;
+        t.at[k].get(c).copied().flatten().map(|i| i + 1)
+    };
+    let mut all: Vec<u64> = (0..TABLES.len()).flat_map(ids_of).collect();
+    all.sort_unstable();
+    let mut dups: Vec<u64> = all
+        .windows(2)
+        .filter(|w| w[0] == w[1])
+        .map(|w| w[0])
+        .collect();
+    drop(all);
+    dups.dedup();
+    if !dups.is_empty() {
+        // Name every row holding a duplicated id (after its first use).
+        let mut seen: HashMap<u64, (usize, usize)> = HashMap::new();
+        for k in 0..TABLES.len() {
+            for (row, id) in ids_of(k).into_iter().enumerate() {
+                if dups.binary_search(&id).is_err() {
+                    continue;
+                }
+                match seen.get(&id) {
+                    None => {
+                        seen.insert(id, (k, row));
+                    }
+                    Some(&(k0, row0)) => problems.push(
+                        &file(k),
+                        t.lines[k].line_of(row),
+                        column(k, "event_id"),
+                        Some("event_id"),
+                        format!(
+                            "duplicate event_id {id} (first used in {} line {})",
+                            TABLES[k0].file,
+                            t.lines[k0].line_of(row0).unwrap_or(0)
+                        ),
+                    ),
+                }
+            }
+        }
+    }
+    let mut form_ids: Vec<u64> = t.form_fills.iter().map(|f| f.event_id).collect();
+    form_ids.sort_unstable();
+    let mut lead_ids: Vec<u64> = t.crm_leads.iter().map(|l| l.event_id).collect();
+    lead_ids.sort_unstable();
+
+    let mut missing = |k: usize, row: usize, name: &str, id: u64, target: &str| {
+        problems.push(
+            &file(k),
+            t.lines[k].line_of(row),
+            column(k, name),
+            Some(name),
+            format!("refers to event {id}, which is not in {target}"),
+        );
+    };
+    for (row, l) in t.crm_leads.iter().enumerate() {
+        if form_ids.binary_search(&l.form_fill_id).is_err() {
+            missing(2, row, "form_fill_id", l.form_fill_id, "form_fills.csv");
+        }
+    }
+    for (row, o) in t.opportunities.iter().enumerate() {
+        if lead_ids.binary_search(&o.crm_lead_id).is_err() {
+            missing(3, row, "crm_lead_id", o.crm_lead_id, "crm_leads.csv");
+        }
+    }
+    for (row, (_, _, c)) in t.platform_conversions.iter().enumerate() {
+        if form_ids.binary_search(&c.form_fill_id).is_err() {
+            missing(8, row, "form_fill_id", c.form_fill_id, "form_fills.csv");
+        }
+    }
+    for (k, channels) in [
+        (
+            7,
+            t.platform_touches.iter().map(|x| x.1).collect::<Vec<_>>(),
+        ),
+        (8, t.platform_conversions.iter().map(|x| x.1).collect()),
+    ] {
+        for (row, ch) in channels.into_iter().enumerate() {
+            if !t.platforms.iter().any(|p| p.0 == ch) {
+                problems.push(
+                    &file(k),
+                    t.lines[k].line_of(row),
+                    column(k, "channel"),
+                    Some("channel"),
+                    format!(
+                        "platform `{}` has no row in platforms.csv (its click and view windows)",
+                        t.labels.names[ch as usize]
+                    ),
+                );
+            }
+        }
+    }
+}
+
+/// The log from checked tables: final label order, sorted tables, window.
+fn assemble(t: Tables, manifest: &Manifest) -> EventLog {
+    let fixed = [DIRECT, UNASSIGNED, UNKNOWN];
+    let seen = &t.labels.names;
+    let mut channels: Vec<String> = manifest
+        .channels
+        .iter()
+        .filter(|c| !fixed.contains(&c.as_str()))
+        .cloned()
+        .collect();
+    let mut extra: Vec<String> = seen
+        .iter()
+        .filter(|l| !fixed.contains(&l.as_str()) && !channels.contains(l))
+        .cloned()
+        .collect();
+    extra.sort();
+    channels.extend(extra);
+    let labels = EventLog::labels_for(&channels);
+    let remap: Vec<LabelId> = seen
+        .iter()
+        .map(|l| labels.iter().position(|x| x == l).unwrap_or(0) as LabelId)
+        .collect();
+    let mut visits = t.visits;
+    for v in &mut visits {
+        v.channel = remap[v.channel as usize];
+    }
+    let mut imports = t.imports;
+    for i in &mut imports {
+        i.channel = remap[i.channel as usize];
+    }
+    let by_time_id = |a: (i64, u64), b: (i64, u64)| a.cmp(&b);
+    sort_by_key(&mut visits, |v| (v.time_ms, v.event_id), by_time_id);
+    let mut form_fills = t.form_fills;
+    sort_by_key(&mut form_fills, |v| (v.time_ms, v.event_id), by_time_id);
+    let mut crm_leads = t.crm_leads;
+    sort_by_key(&mut crm_leads, |v| (v.time_ms, v.event_id), by_time_id);
+    let mut opportunities = t.opportunities;
+    sort_by_key(&mut opportunities, |v| (v.time_ms, v.event_id), by_time_id);
+    let mut deals = t.deals;
+    sort_by_key(&mut deals, |v| (v.time_ms, v.event_id), by_time_id);
+    sort_by_key(&mut imports, |v| (v.time_ms, v.event_id), by_time_id);
+    let mut platforms: Vec<PlatformLog> = t
+        .platforms
+        .iter()
+        .map(|&(ch, click, view)| {
+            let channel = remap[ch as usize];
+            let mut touches: Vec<(u64, PlatformTouch)> = t
+                .platform_touches
+                .iter()
+                .filter(|x| x.1 == ch)
+                .map(|x| (x.0, x.2))
+                .collect();
+            touches.sort_by_key(|(id, x)| (x.time_ms, *id));
+            let mut conversions: Vec<(u64, PixelConversion)> = t
+                .platform_conversions
+                .iter()
+                .filter(|x| x.1 == ch)
+                .map(|x| (x.0, x.2))
+                .collect();
+            conversions.sort_by_key(|(id, x)| (x.time_ms, *id));
+            PlatformLog {
+                channel,
+                click_window_days: click,
+                view_window_days: view,
+                touches: touches.into_iter().map(|x| x.1).collect(),
+                conversions: conversions.into_iter().map(|x| x.1).collect(),
+            }
+        })
+        .collect();
+    platforms.sort_by_key(|p| p.channel);
+    let times = visits
+        .iter()
+        .map(|v| v.time_ms)
+        .chain(form_fills.iter().map(|v| v.time_ms))
+        .chain(crm_leads.iter().map(|v| v.time_ms))
+        .chain(opportunities.iter().map(|v| v.time_ms))
+        .chain(deals.iter().map(|v| v.time_ms));
+    let (lo, hi) = times.fold((i64::MAX, i64::MIN), |(lo, hi), x| (lo.min(x), hi.max(x)));
+    let (window_start_ms, window_end_ms) = manifest.window_ms.unwrap_or(if lo <= hi {
+        (lo, hi.saturating_add(1))
+    } else {
+        (0, 0)
+    });
+    EventLog {
+        n_channels: channels.len(),
+        labels,
+        campaigns: t.campaigns.names,
+        pages: t.pages.names,
+        user_agents: t.user_agents.names,
+        window_start_ms,
+        window_end_ms,
+        visits,
+        form_fills,
+        crm_leads,
+        opportunities,
+        deals,
+        conversion_imports: imports,
+        platforms,
+    }
+}
+
+/// Stable sort by key, skipped when already sorted (an export's usual case).
+fn sort_by_key<T, K: Copy>(
+    xs: &mut [T],
+    key: impl Fn(&T) -> K,
+    cmp: impl Fn(K, K) -> std::cmp::Ordering,
+) {
+    if !xs.is_sorted_by(|a, b| cmp(key(a), key(b)).is_le()) {
+        xs.sort_by(|a, b| cmp(key(a), key(b)));
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn records(text: &str) -> Vec<Result<Vec<String>, (usize, usize)>> {
+        let mut csv = CsvStream::new(text.as_bytes());
+        let mut out = Vec::new();
+        loop {
+            match csv.next().unwrap() {
+                Next::End => return out,
+                Next::Broken(l, c, _) => out.push(Err((l, c))),
+                Next::Record(_) => out.push(Ok((0..csv.len())
+                    .map(|i| String::from_utf8(csv.field(i).to_vec()).unwrap())
+                    .collect())),
+            }
+        }
+    }
+
+    #[test]
+    fn records_quotes_crlf_bom_and_blank_lines() {
+        let text = "\u{feff}a,b\r\n\r\n\"x,1\",\"say \"\"hi\"\"\"\n\"two\nlines\",z\n p , q \n";
+        let r = records(text);
+        assert_eq!(r[0], Ok(vec!["a".into(), "b".into()]));
+        assert_eq!(r[1], Ok(vec!["x,1".into(), "say \"hi\"".into()]));
+        assert_eq!(r[2], Ok(vec!["two\nlines".into(), "z".into()]));
+        assert_eq!(r[3], Ok(vec!["p".into(), "q".into()]));
+        assert_eq!(r.len(), 4);
+    }
+
+    #[test]
+    fn broken_records_name_line_and_column() {
+        let r = records("a,b\n1,\"x\"y\n2,3\n4,\"open\n");
+        assert_eq!(r[1], Err((2, 2)));
+        assert_eq!(r[2], Ok(vec!["2".into(), "3".into()]));
+        assert_eq!(r[3], Err((4, 2)));
+    }
+
+    #[test]
+    fn lines_of_rows_survive_skipped_and_multiline_records() {
+        let mut l = Lines::default();
+        l.note(0, 2);
+        l.note(1, 3);
+        l.note(2, 6); // a skipped row and a two-line record before it
+        l.note(3, 7);
+        assert_eq!(
+            (0..4).map(|r| l.line_of(r)).collect::<Vec<_>>(),
+            [Some(2), Some(3), Some(6), Some(7)]
+        );
+    }
+}
