@@ -7,6 +7,7 @@
 //! Must never: panic on input; every problem names file, line and column.
 
 use crate::credit::Credit;
+use crate::events::TableReader;
 use crate::log::EventLog;
 use crate::score::{LeadCause, StitchTruth};
 use crate::stitch::Identities;
@@ -49,20 +50,33 @@ impl Problems {
     }
 }
 
-/// Stream a CSV file's records (one per line) to `row(line, fields)`,
+/// Open a table of an exported folder by stem (`events`): CSV or Parquet.
+fn open(dir: &Path, stem: &str, problems: &mut Problems) -> Option<(String, TableReader)> {
+    match crate::events::open_table(dir, stem) {
+        Ok(Some((path, r))) => Some((path.display().to_string(), r)),
+        Ok(None) => {
+            problems.push(format!(
+                "{}: missing",
+                dir.join(format!("{stem}.csv")).display()
+            ));
+            None
+        }
+        Err((path, e)) => {
+            problems.push(format!("{}: {e}", path.display()));
+            None
+        }
+    }
+}
+
+/// Stream a CSV table's records (one per line) to `row(line, fields)`,
 /// after checking its header names `want` (returned: each one's position).
 fn each_row(
-    path: &Path,
+    (source, reader): (String, TableReader),
     want: &[&str],
     problems: &mut Problems,
     mut row: impl FnMut(usize, &[String], &[usize], &mut Problems),
 ) {
-    let source = path.display().to_string();
-    let file = match std::fs::File::open(path) {
-        Ok(f) => f,
-        Err(e) => return problems.push(format!("{source}: {e}")),
-    };
-    let mut lines = std::io::BufReader::with_capacity(1 << 20, file).lines();
+    let mut lines = reader.lines();
     let mut n = 0;
     let header = loop {
         n += 1;
@@ -161,10 +175,12 @@ pub fn read_stitch_truth(dir: &Path, log: &EventLog) -> Result<StitchTruth<'stat
     let by_id = events_by_id(log);
     let lens = table_lens(log);
     let mut person: [Vec<u32>; 5] = lens.map(|n| vec![u32::MAX; n]);
-    let events = dir.join("events.csv");
-    let source = events.display().to_string();
+    let Some(events) = open(dir, "events", &mut problems) else {
+        return Err(problems.result(()).unwrap_err());
+    };
+    let source = events.0.clone();
     each_row(
-        &events,
+        events,
         &["event_id", "person"],
         &mut problems,
         |n, f, at, problems| {
@@ -188,11 +204,13 @@ pub fn read_stitch_truth(dir: &Path, log: &EventLog) -> Result<StitchTruth<'stat
             ));
         }
     }
-    let leads_path = dir.join("leads.csv");
-    let source = leads_path.display().to_string();
+    let Some(leads_table) = open(dir, "leads", &mut problems) else {
+        return Err(problems.result(()).unwrap_err());
+    };
+    let source = leads_table.0.clone();
     let mut leads: Vec<(LeadCause, i64)> = Vec::new();
     each_row(
-        &leads_path,
+        leads_table,
         &["person", "time_ms", "cause_is_click", "cause_visit_id"],
         &mut problems,
         |n, f, at, problems| {
@@ -266,8 +284,20 @@ pub fn read_clusters(path: &Path, log: &EventLog) -> Result<Identities, String> 
     let mut raw: [Vec<u64>; 5] = lens.map(|n| vec![u64::MAX; n]);
     let mut names: HashMap<String, u64> = HashMap::new();
     let source = path.display().to_string();
+    let opened = match path.extension().and_then(|e| e.to_str()) {
+        Some("parquet") => crate::events::open_table(
+            path.parent().unwrap_or(Path::new(".")),
+            path.file_stem().and_then(|s| s.to_str()).unwrap_or(""),
+        )
+        .map_err(|(_, e)| e)
+        .and_then(|t| t.map(|t| t.1).ok_or_else(|| "cannot open".to_string())),
+        _ => std::fs::File::open(path)
+            .map(|f| Box::new(std::io::BufReader::with_capacity(1 << 20, f)) as TableReader)
+            .map_err(|e| e.to_string()),
+    };
+    let reader = opened.map_err(|e| format!("{source}: {e}"))?;
     each_row(
-        path,
+        (source.clone(), reader),
         &["event_id", "cluster_id"],
         &mut problems,
         |n, f, at, problems| {

@@ -146,6 +146,10 @@ enum Command {
         /// Folder to write the event log into (CSV per table, `truth/` apart), atomically.
         #[arg(long, value_name = "DIR")]
         events: Option<PathBuf>,
+        /// With --events: `csv` (default) or `parquet` (the same columns and
+        /// types; needs the `parquet` cargo feature).
+        #[arg(long, requires = "events", default_value = "csv", value_parser = ["csv", "parquet"])]
+        format: String,
         /// One stitcher id, or `oracle` for the true persons.
         #[arg(long, default_value = "deterministic")]
         stitchers: String,
@@ -313,11 +317,12 @@ fn main() -> ExitCode {
             scenario,
             paths,
             events,
+            format,
             stitchers,
             seed,
         } => match (paths, events) {
             (Some(paths), _) => cmd_export(&scenario, &paths, &stitchers, seed),
-            (None, Some(dir)) => cmd_export_events(&scenario, &dir, seed),
+            (None, Some(dir)) => cmd_export_events(&scenario, &dir, seed, format == "parquet"),
             (None, None) => Err(bad("export needs --paths FILE.csv or --events DIR")),
         },
         Command::Budget {
@@ -1942,8 +1947,21 @@ fn cmd_score(
     let channels = closedloop::score::ScoredChannels { ids, spend };
     let credit_text = read(credit_file)?;
     let model = read_credit(&credit_text, &credit_file.display().to_string(), None).map_err(bad)?;
-    let truth_path = truth_dir.join("credit.csv");
-    let truth_text = read(&truth_path)?;
+    let (truth_path, truth_text) = match closedloop::events::open_table(truth_dir, "credit") {
+        Ok(Some((path, mut r))) => {
+            let mut text = String::new();
+            r.read_to_string(&mut text)
+                .map_err(|e| bad(format!("{}: {e}", path.display())))?;
+            (path, text)
+        }
+        Ok(None) => {
+            return Err(bad(format!(
+                "{}: missing",
+                truth_dir.join("credit.csv").display()
+            )));
+        }
+        Err((path, e)) => return Err(bad(format!("{}: {e}", path.display()))),
+    };
     let mut errors = serde_json::Map::new();
     for name in truth::TRUTHS {
         let t =
@@ -2041,7 +2059,18 @@ fn cmd_score_clusters(
 
 /// `export --events DIR`: the observed log as CSV tables, the truth apart
 /// under `DIR/truth/`, and `events.json` (what was written).
-fn cmd_export_events(scenario: &Path, dir: &Path, seed: Option<u64>) -> anyhow::Result<ExitCode> {
+fn cmd_export_events(
+    scenario: &Path,
+    dir: &Path,
+    seed: Option<u64>,
+    parquet: bool,
+) -> anyhow::Result<ExitCode> {
+    if parquet && !cfg!(feature = "parquet") {
+        return Err(bad(
+            "--format parquet: this closedloop was built without the `parquet` feature \
+             (cargo build --release --features parquet)",
+        ));
+    }
     let mut sc = load(scenario)?;
     if let Some(s) = seed {
         sc.seed = s;
@@ -2060,18 +2089,27 @@ fn cmd_export_events(scenario: &Path, dir: &Path, seed: Option<u64>) -> anyhow::
         "channels": sc.channel_ids(),
         "spend": closedloop::world::scenario_spends(&sc),
         "window_ms": [obs.log.window_start_ms, obs.log.window_end_ms],
+        "format": if parquet { "parquet" } else { "csv" },
         "rows": rows,
     });
     let mut files: Vec<(&str, Vec<u8>)> = vec![(
         "events.json",
         serde_json::to_vec_pretty(&manifest).context("serialising events.json")?,
     )];
-    files.extend(
-        log_tables
-            .into_iter()
-            .chain(truth_tables)
-            .map(|(name, text)| (name, text.into_bytes())),
-    );
+    let names: Vec<String> = log_tables
+        .iter()
+        .chain(&truth_tables)
+        .map(|(name, _)| {
+            if parquet {
+                name.replace(".csv", ".parquet")
+            } else {
+                name.to_string()
+            }
+        })
+        .collect();
+    for ((_, text), name) in log_tables.into_iter().chain(truth_tables).zip(&names) {
+        files.push((name, table_bytes(name, text)?));
+    }
     write_folder(dir, &files)?;
     eprintln!(
         "wrote the event log of {} (replicate 0) to {} ({} visits; the truth apart under truth/)",
@@ -2080,6 +2118,17 @@ fn cmd_export_events(scenario: &Path, dir: &Path, seed: Option<u64>) -> anyhow::
         obs.log.visits.len()
     );
     Ok(ExitCode::SUCCESS)
+}
+
+/// A table's bytes as written: its CSV text, or Parquet for `*.parquet`.
+fn table_bytes(name: &str, csv: String) -> anyhow::Result<Vec<u8>> {
+    #[cfg(feature = "parquet")]
+    if name.ends_with(".parquet") {
+        return closedloop::events::parquet::to_parquet(&name.replace(".parquet", ".csv"), &csv)
+            .map_err(anyhow::Error::msg);
+    }
+    let _ = name;
+    Ok(csv.into_bytes())
 }
 
 fn cmd_export(

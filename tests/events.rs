@@ -407,6 +407,14 @@ fn documented() -> Vec<DocTable> {
                 last.2 = Some(ex.to_string());
             } else if line.starts_with("| ") && !line.starts_with("| column") {
                 let cells: Vec<&str> = line.split('|').map(str::trim).collect();
+                let ty = closedloop::events::column_type(&last.0, cells[1]).map(|t| t.name());
+                assert_eq!(
+                    ty,
+                    Some(cells[2]),
+                    "{}.{}: documented type vs events::column_type (the Parquet schema)",
+                    last.0,
+                    cells[1]
+                );
                 last.1
                     .push((cells[1].to_string(), cells[3].starts_with("*optional*")));
             }
@@ -465,4 +473,55 @@ fn the_schema_doc_the_writer_and_the_reader_cannot_drift() {
             .count(),
         "the reader knows a table the writer never writes"
     );
+}
+
+#[cfg(feature = "parquet")]
+#[test]
+fn a_parquet_export_reads_back_as_the_csv_export_does() {
+    // Same world exported twice; attribute --events and score --clusters
+    // give identical output on either format.
+    let scratch = Scratch::new("events", "parquet");
+    let file = scratch.quickstart_file(2_000);
+    for (format, dir) in [("csv", "log-csv"), ("parquet", "log-pq")] {
+        let out = closedloop(scratch.path())
+            .args([
+                "export",
+                file.to_str().unwrap(),
+                "--events",
+                dir,
+                "--format",
+                format,
+            ])
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+    assert!(scratch.join("log-pq/visits.parquet").exists());
+    assert!(!scratch.join("log-pq/visits.csv").exists());
+    let report = |dir: &str| {
+        let mut v = json_of(closedloop(scratch.path()).args([
+            "attribute",
+            "--events",
+            dir,
+            "--out",
+            &format!("{dir}-out"),
+            "--json",
+        ]));
+        v["source"]["events"] = serde_json::Value::Null;
+        v
+    };
+    assert_eq!(report("log-csv"), report("log-pq"));
+    let score = |dir: &str| {
+        json_of(
+            closedloop(scratch.path())
+                .args(["score", "--truth", &format!("{dir}/truth"), "--clusters"])
+                .arg("log-csv-out/clusters/deterministic.csv")
+                .arg("--json"),
+        )
+    };
+    assert_eq!(score("log-csv"), score("log-pq"));
 }

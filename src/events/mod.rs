@@ -6,6 +6,8 @@
 //! Must never: put anything from the truth ledger into a log table — a tool
 //! that reads the log must be able to ignore `truth/` entirely.
 
+#[cfg(feature = "parquet")]
+pub mod parquet;
 pub mod read;
 
 pub use read::{LogFileError, read_dir};
@@ -13,6 +15,124 @@ pub use read::{LogFileError, read_dir};
 use crate::log::EventLog;
 use crate::truth::{TRUTHS, Truth};
 use std::fmt::Write as _;
+
+/// A table's rows as CSV text, whatever the file's format.
+pub type TableReader = Box<dyn std::io::BufRead>;
+
+/// Open table `stem` (e.g. `visits`) of a folder: `stem.csv`, else
+/// `stem.parquet` (read as CSV text; needs the `parquet` feature). Ok(None)
+/// when neither exists; an error comes with the file it is about.
+pub fn open_table(
+    dir: &std::path::Path,
+    stem: &str,
+) -> Result<Option<(std::path::PathBuf, TableReader)>, (std::path::PathBuf, String)> {
+    let csv = dir.join(format!("{stem}.csv"));
+    match std::fs::File::open(&csv) {
+        Ok(f) => {
+            return Ok(Some((
+                csv,
+                Box::new(std::io::BufReader::with_capacity(1 << 20, f)),
+            )));
+        }
+        Err(e) if e.kind() != std::io::ErrorKind::NotFound => {
+            return Err((csv, format!("cannot open: {e}")));
+        }
+        Err(_) => {}
+    }
+    let pq = dir.join(format!("{stem}.parquet"));
+    if !pq.exists() {
+        return Ok(None);
+    }
+    open_parquet(pq).map(Some)
+}
+
+#[cfg(feature = "parquet")]
+fn open_parquet(
+    path: std::path::PathBuf,
+) -> Result<(std::path::PathBuf, TableReader), (std::path::PathBuf, String)> {
+    match parquet::ParquetCsv::open(&path) {
+        Ok(r) => Ok((
+            path,
+            Box::new(std::io::BufReader::with_capacity(1 << 16, r)),
+        )),
+        Err(e) => Err((path, e)),
+    }
+}
+
+#[cfg(not(feature = "parquet"))]
+fn open_parquet(
+    path: std::path::PathBuf,
+) -> Result<(std::path::PathBuf, TableReader), (std::path::PathBuf, String)> {
+    Err((
+        path,
+        "Parquet tables need closedloop built with the `parquet` feature \
+         (cargo build --release --features parquet); or export as CSV"
+            .into(),
+    ))
+}
+
+/// The type of a column of the format (`docs/event-log.md`'s type column;
+/// a Parquet export stores each as the matching physical type).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ColumnType {
+    /// Unsigned 64-bit integer (ids, hashes).
+    U64,
+    /// Signed 64-bit integer (times in ms).
+    I64,
+    /// Unsigned 32-bit integer (true persons).
+    U32,
+    /// Unsigned 16-bit integer.
+    U16,
+    /// 32-bit float.
+    F32,
+    /// 64-bit float.
+    F64,
+    /// UTF-8 text.
+    Text,
+    /// `true` / `false`.
+    Bool,
+}
+
+impl ColumnType {
+    /// The name the format documentation uses.
+    pub fn name(self) -> &'static str {
+        match self {
+            ColumnType::U64 => "u64",
+            ColumnType::I64 => "i64",
+            ColumnType::U32 => "u32",
+            ColumnType::U16 => "u16",
+            ColumnType::F32 => "f32",
+            ColumnType::F64 => "f64",
+            ColumnType::Text => "text",
+            ColumnType::Bool => "bool",
+        }
+    }
+}
+
+/// The type of a column of a table (file name as written, e.g.
+/// `visits.csv` or `truth/leads.csv`); None for a column the format lacks.
+pub fn column_type(file: &str, column: &str) -> Option<ColumnType> {
+    use ColumnType::*;
+    let table = file.trim_end_matches(".csv").trim_end_matches(".parquet");
+    Some(match (table, column) {
+        (_, "event_id" | "form_fill_id" | "crm_lead_id" | "cause_visit_id") => U64,
+        (_, "time_ms") => I64,
+        (
+            "visits" | "form_fills",
+            "cookie_id" | "click_id" | "ip_hash" | "email_token" | "user_id",
+        ) => U64,
+        ("crm_leads" | "conversion_imports", "click_id") => U64,
+        ("visits", "pages_viewed") => U16,
+        ("visits", "dwell_s") => F32,
+        ("visits", "channel" | "campaign" | "landing_page" | "user_agent") => Text,
+        (_, "email" | "channel" | "cause" | "label" | "truth" | "table" | "kind") => Text,
+        (_, "revenue" | "conversions" | "click_window_days" | "view_window_days") => F64,
+        ("platform_touches" | "platform_conversions", "user") => U64,
+        ("truth/events" | "truth/leads", "person") => U32,
+        ("truth/leads", "cause_is_click") => Bool,
+        _ => return None,
+    })
+}
 
 /// A CSV field: quoted when it holds a comma, quote or line break.
 fn field(s: &str) -> String {

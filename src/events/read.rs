@@ -234,7 +234,7 @@ impl Problems {
 }
 
 /// What a record reader hands back.
-enum Next {
+pub(crate) enum Next {
     /// A record starting on this line; fields in the stream's buffers.
     Record(usize),
     /// A record that could not be split (line, column, message).
@@ -244,7 +244,7 @@ enum Next {
 
 /// A streaming RFC 4180 record reader: one record at a time into reused
 /// buffers (fields are spans of `raw`, or of `unquoted` for a record with quotes).
-struct CsvStream<R> {
+pub(crate) struct CsvStream<R> {
     reader: R,
     next_line: usize,
     raw: Vec<u8>,
@@ -262,7 +262,7 @@ enum Split {
 }
 
 impl<R: BufRead> CsvStream<R> {
-    fn new(reader: R) -> CsvStream<R> {
+    pub(crate) fn new(reader: R) -> CsvStream<R> {
         CsvStream {
             reader,
             next_line: 1,
@@ -274,7 +274,7 @@ impl<R: BufRead> CsvStream<R> {
         }
     }
 
-    fn next(&mut self) -> std::io::Result<Next> {
+    pub(crate) fn next(&mut self) -> std::io::Result<Next> {
         loop {
             self.raw.clear();
             if self.reader.read_until(b'\n', &mut self.raw)? == 0 {
@@ -389,11 +389,11 @@ impl<R: BufRead> CsvStream<R> {
         }
     }
 
-    fn len(&self) -> usize {
+    pub(crate) fn len(&self) -> usize {
         self.spans.len()
     }
 
-    fn field(&self, i: usize) -> &[u8] {
+    pub(crate) fn field(&self, i: usize) -> &[u8] {
         let (a, b) = self.spans[i];
         let bytes = if self.quoted {
             &self.unquoted[a..b]
@@ -649,8 +649,16 @@ pub fn read_dir(dir: &Path) -> Result<EventLog, LogFileError> {
         .filter_map(Result::ok)
         .filter(|e| e.file_type().is_ok_and(|t| t.is_file()))
         .filter_map(|e| e.file_name().to_str().map(String::from))
-        .filter(|n| n.to_ascii_lowercase().ends_with(".csv"))
-        .filter(|n| TABLES.iter().all(|t| t.file != n))
+        .filter(|n| {
+            let n = n.to_ascii_lowercase();
+            n.ends_with(".csv") || n.ends_with(".parquet")
+        })
+        .filter(|n| {
+            let stem = n.trim_end_matches(".csv").trim_end_matches(".parquet");
+            TABLES
+                .iter()
+                .all(|t| t.file.trim_end_matches(".csv") != stem)
+        })
         .collect();
     unknown.sort();
     let known: Vec<&str> = TABLES.iter().map(|t| t.file).collect();
@@ -669,21 +677,19 @@ pub fn read_dir(dir: &Path) -> Result<EventLog, LogFileError> {
     let manifest = read_manifest(dir, &mut problems);
     let mut t = Tables::default();
     for (k, spec) in TABLES.iter().enumerate() {
-        let path = dir.join(spec.file);
-        let file = path.display().to_string();
         t.lines.push(Lines::default());
         t.at.push(Vec::new());
-        match std::fs::File::open(&path) {
-            Ok(f) => {
-                let reader = std::io::BufReader::with_capacity(1 << 20, f);
+        match super::open_table(dir, spec.file.trim_end_matches(".csv")) {
+            Ok(Some((path, reader))) => {
+                let file = path.display().to_string();
                 if let Err(e) = read_table(k, &file, reader, &mut t, &mut problems) {
                     problems.push(&file, None, None, None, format!("cannot read: {e}"));
                 }
             }
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            Ok(None) => {
                 if spec.required {
                     problems.push(
-                        &file,
+                        &dir.join(spec.file).display().to_string(),
                         None,
                         None,
                         None,
@@ -692,7 +698,7 @@ pub fn read_dir(dir: &Path) -> Result<EventLog, LogFileError> {
                     );
                 }
             }
-            Err(e) => problems.push(&file, None, None, None, format!("cannot open: {e}")),
+            Err((path, e)) => problems.push(&path.display().to_string(), None, None, None, e),
         }
     }
     check_references(dir, &t, &mut problems);
