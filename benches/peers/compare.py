@@ -476,7 +476,9 @@ def attribution(args, out):
             if "error" in r:
                 cells.append(r["error"])
             else:
-                cells.append(f"fit {fmt_s(r['fit_s'])} ({r['fit_s'] / best:.1f}×), "
+                fits = sorted(r["fits_s"])
+                cells.append(f"fit {fmt_s(r['fit_s'])} (median {fmt_s(fits[len(fits) // 2])}; "
+                             f"{r['fit_s'] / best:.1f}×), "
                              f"whole {fmt_s(r['whole_s'])} ({r['whole_s'] / best:.1f}×)")
         timing_rows.append(cells)
     out.append("### Time (closedloop = whole process; peer: fit alone and whole process, "
