@@ -734,7 +734,7 @@ def splink_link(events_dir, work, threshold):
     t_pred = time.perf_counter() - t3
     results = {}
     t_cluster = 0.0
-    for thr in sorted(set([threshold, 0.5, 0.8, 0.9, 0.95, 0.99, 0.999])):
+    for thr in sorted(set([threshold, 0.5, 0.6, 0.7, 0.8, 0.9, 0.95, 0.99, 0.999])):
         t4 = time.perf_counter()
         with Quiet():
             clusters = linker.clustering.cluster_pairwise_predictions_at_threshold(
