@@ -746,6 +746,9 @@ def splink_link(events_dir, work, threshold):
     timing = {"import_s": t_import, "prep_s": t_prep, "train_s": t_train, "em_s": t_em,
               "predict_s": t_pred,
               "cluster_s": t_cluster, "cookies": len(cookies)}
+    # Splink's own work: read + summarise, train, predict, cluster at the
+    # declared threshold (not the other thresholds, nor our dict building).
+    timing["total_s"] = t_prep + t_train + t_pred + t_cluster
     by_thr = {thr: {e: cl_of.get(c, c) for e, c in visit_cookie.items()}
               for thr, cl_of in results.items()}
     return by_thr, timing
@@ -762,9 +765,7 @@ def stitching(args, out):
         best = None
         runs = []
         for _ in range(args.splink_repeats):
-            t = time.perf_counter()
             by_thr, timing = splink_link(args.events, args.work, args.splink_threshold)
-            timing["total_s"] = time.perf_counter() - t
             runs.append(timing)
             if best is None or timing["total_s"] < best[1]["total_s"]:
                 best = (by_thr, timing)
@@ -795,10 +796,11 @@ def stitching(args, out):
                 for e, c in sorted(cl_of.items()):
                     f.write(f"{e},{c}\n")
             tt = timing
-            extra = (f"{fmt_s(tt['total_s'])} in-process ({tt['total_s'] / ours['run_best_s']:.0f}× "
-                     f"closedloop's whole run): read+summarise {fmt_s(tt['prep_s'])}, "
+            extra = (f"{fmt_s(tt['total_s'])} ({tt['total_s'] / ours['run_best_s']:.0f}× "
+                     f"closedloop's whole run, {tt['total_s'] / max(ours['stitch_est_s'], 1e-9):.0f}× "
+                     f"its stitching): read+summarise {fmt_s(tt['prep_s'])}, "
                      f"train {fmt_s(tt['train_s'])} (EM {fmt_s(tt['em_s'])}), predict {fmt_s(tt['predict_s'])}, "
-                     f"cluster {fmt_s(tt['cluster_s'])}; import {fmt_s(tt['import_s'])}")
+                     f"cluster {fmt_s(tt['cluster_s'])}; + import {fmt_s(tt['import_s'])}")
             m_cl = score_clusters(args, cluster_file)
             if m_cl is not None:
                 ok = abs(m_cl["f1"] - m["f1"]) < 1e-9
