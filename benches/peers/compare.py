@@ -522,6 +522,8 @@ def attribution(args, out):
                     ts = channel_shares(truth["causal"], channels)
                     cells.append(f"{tvd(channel_shares(ours[model]['conversions'], channels), ts, channels):.3f}"
                                  f" → {tvd(channel_shares(r['credit'][key], channels), ts, channels):.3f}")
+                else:
+                    cells.append("— (no truth)")
                 agree.append(cells)
     out.append("### Agreement with closedloop's exact credit (shares of conversions over all labels)")
     out.append("")
