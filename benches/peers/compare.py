@@ -530,6 +530,17 @@ def attribution(args, out):
     print_table(["model", "peer", "max |Δ share|", "where (closedloop → peer)",
                  "max |Δ removal effect|", "causal TVD: closedloop → peer"], agree, out)
 
+    r = results.get(("MAM", "shapley_rate"))
+    if r is not None and "error" not in r:
+        unfloored, neg_sets, neg_conv = shapley_rate_unfloored(rows)
+        ps, us = shares(r["credit"][""]), shares(unfloored)
+        d = max(abs(ps.get(k, 0.0) - us.get(k, 0.0)) for k in set(ps) | set(us))
+        out.append(f"Why MAM's `shapley_rate` differs: {neg_sets} converting channel sets "
+                   f"({neg_conv:g} conversions) have a channel with a negative Shapley value; "
+                   f"closedloop floors those at 0 (DESIGN §4.2), MAM keeps them. The same game "
+                   f"recomputed here without the floor matches MAM to max |Δ share| {d:.1e}.")
+        out.append("")
+
     # Credit tables per model
     if channels:
         out.append("### Credit per channel (shares over the scenario's channels) next to the truth")
@@ -561,6 +572,42 @@ def attribution(args, out):
                 out.append("")
                 print_table(header, table, out)
     return results
+
+
+def shapley_rate_unfloored(rows):
+    """closedloop's `shapley_rate` game (v = conversion rate of the exact channel
+    set) with each converting set split by its Shapley values *without* the
+    floor at 0; plus how many converting sets have a negative value."""
+    import itertools
+
+    conv, tot = defaultdict(float), defaultdict(float)
+    for p, c, _, n in rows:
+        t = frozenset(x.strip() for x in p.split(">"))
+        conv[t] += c
+        tot[t] += c + n
+    rate = {t: conv[t] / tot[t] for t in conv if tot[t]}
+    credit, neg_sets, neg_conv = defaultdict(float), 0, 0.0
+    for t, c in conv.items():
+        if c <= 0:
+            continue
+        n = len(t)
+        phi = {}
+        for i in t:
+            others = sorted(t - {i})
+            v = 0.0
+            for k in range(len(others) + 1):
+                w = math.factorial(k) * math.factorial(n - k - 1) / math.factorial(n)
+                for sub in itertools.combinations(others, k):
+                    s_ = frozenset(sub)
+                    v += w * (rate.get(s_ | {i}, 0.0) - rate.get(s_, 0.0))
+            phi[i] = v
+        if any(x < 0 for x in phi.values()):
+            neg_sets += 1
+            neg_conv += c
+        tot_phi = sum(phi.values())
+        for i, x in phi.items():
+            credit[i] += c * x / tot_phi if tot_phi else c / n
+    return dict(credit), neg_sets, neg_conv
 
 
 # --------------------------------------------------------------------------
