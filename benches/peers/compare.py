@@ -667,11 +667,13 @@ def closedloop_stitch(args, repeats):
     cmd0 = [args.bin, "run", args.scenario, "--stitchers", "cookie_only", "--models",
             "last_touch", "--replicates", "1", "--json", "--quiet", "--out", out_dir + "_0"]
     stage_p, stage_0 = [], []
+    cookie_only = None
     for _ in range(repeats):
         subprocess.run(cmd, capture_output=True, check=True)
         stage_p.append(json.load(open(os.path.join(out_dir, "timings.json")))
                        ["replicates"][0]["stitch_attribute_score"])
-        subprocess.run(cmd0, capture_output=True, check=True)
+        p0 = subprocess.run(cmd0, capture_output=True, check=True, text=True)
+        cookie_only = json.loads(p0.stdout)["replicates"][0]["stitching"]["cookie_only"]["pairwise"]
         stage_0.append(json.load(open(os.path.join(out_dir + "_0", "timings.json")))
                        ["replicates"][0]["stitch_attribute_score"])
     sweep = report["replicates"][0].get("stitching_threshold_sweep") or []
@@ -679,6 +681,7 @@ def closedloop_stitch(args, repeats):
     return {
         "pairwise": metrics["pairwise"],
         "sweep_best": best_point,
+        "cookie_only": cookie_only,
         "world": report["replicates"][0]["world"],
         "run_best_s": best, "run_median_s": med,
         "stage_s": min(stage_p),
@@ -855,9 +858,18 @@ def stitching(args, out):
                 ok = abs(m_cl["f1"] - m["f1"]) < 1e-9
                 extra += f"; `closedloop score --clusters` F1 {m_cl['f1']:.4f} ({'agrees' if ok else 'DISAGREES'})"
         rows.append([name, f"{m['precision']:.3f}", f"{m['recall']:.3f}", f"{m['f1']:.3f}", extra])
-    # Cross-check our Python F1 on closedloop's own partition is not possible
-    # without its clusters; the oracle partition must give F1 = 1.
-    assert pairwise_f1(persons, persons)["f1"] == 1.0
+    # Cross-check of the Python pairwise scores against closedloop's scorer:
+    # closedloop's `cookie_only` partition is the visits grouped by cookie id.
+    import csv
+
+    with open(os.path.join(args.events, "visits.csv"), newline="") as f:
+        by_cookie = {int(r["event_id"]): r["cookie_id"] for r in csv.DictReader(f)}
+    mine = pairwise_f1(persons, by_cookie)
+    theirs = ours["cookie_only"]
+    same = all(mine[k] == theirs[k] for k in ("tp_pairs", "fp_pairs", "fn_pairs"))
+    out.append(f"Scorer cross-check: this script's pairwise counts on the cookie partition "
+               f"(TP {mine['tp_pairs']:,}, FP {mine['fp_pairs']:,}, FN {mine['fn_pairs']:,}) "
+               f"{'equal' if same else 'DIFFER FROM'} closedloop's `cookie_only` scores.")
     w = ours["world"]
     same = w["recorded_visits"] == len(persons) and w["cookies"] == timing["cookies"]
     out.append(f"Same world: `run` replicate 0 recorded {w['recorded_visits']:,} visits and "
