@@ -77,7 +77,7 @@ fn step_colour(step: u8) -> &'static str {
 fn title(kind: StoryKind) -> &'static str {
     match kind {
         StoryKind::Clean => "converted cleanly",
-        StoryKind::CookieLost => "lost a cookie before filling the form",
+        StoryKind::CookieLost => "lost by the tracker before the form (a cookie lost or never set)",
         StoryKind::SecondDevice => "converted across devices",
         StoryKind::NeverConverted => "visited, never converted",
         StoryKind::SalesDropped => "became a lead that sales did not close",
@@ -94,7 +94,7 @@ fn loss_text(c: CookieLoss) -> &'static str {
         }
         CookieLoss::PrivateWindow => "a private window: a throwaway cookie for this visit only",
         CookieLoss::ConsentDeclined => "consent was declined on the banner",
-        CookieLoss::TagBlocked => "an ad blocker stopped the tracker: nothing was recorded",
+        CookieLoss::TagBlocked => "an ad blocker stopped the tracker",
     }
 }
 
@@ -403,8 +403,36 @@ fn story_text(out: &mut String, e: &Explanation, s: &Story, style: Style) {
             e.horizon_days
         );
     }
+    // A loss that left a visit unrecorded (ad blocker, declined consent)
+    // is told with that visit rather than on a line of its own.
+    let unrecorded_at = |time_ms: i64, device: u32| {
+        s.events.iter().any(|x| {
+            x.time_ms == time_ms
+                && matches!(&x.what, What::Visit { device: d, recorded_as: None, .. } if *d == device)
+        })
+    };
+    let mut folded: Vec<CookieLoss> = Vec::new();
     for ev in &s.events {
-        let (head, details) = sentences(s, &ev.what);
+        if let What::CookieLost { cause, device, .. } = &ev.what {
+            if unrecorded_at(ev.time_ms, *device) {
+                folded.push(*cause);
+                continue;
+            }
+        }
+        let (head, mut details) = sentences(s, &ev.what);
+        if let What::Visit {
+            recorded_as: None, ..
+        } = &ev.what
+        {
+            if !folded.is_empty() {
+                let why: Vec<&str> = folded.iter().map(|c| loss_text(*c)).collect();
+                details = vec![format!(
+                    "the tracker recorded nothing of this visit: {}",
+                    why.join("; ")
+                )];
+                folded.clear();
+            }
+        }
         let tag = format!("{} · {}", ev.step, step_name(ev.step));
         if style.markdown {
             let _ = writeln!(out, "- **{tag}** {} — {head}", datetime(ev.time_ms));
@@ -444,8 +472,54 @@ fn story_text(out: &mut String, e: &Explanation, s: &Story, style: Style) {
         } else {
             let _ = writeln!(out, "\n  {line}.");
         }
+        if let Some(sentence) = counterfactual(s, l.time_ms) {
+            let _ = writeln!(out, "{}{sentence}", if style.markdown { "" } else { "  " });
+        }
     }
     credit_section(out, s, style);
+}
+
+/// For each channel that touched the person before the lead: would the
+/// lead be lost without it (its incremental truth for this person)?
+fn counterfactual(s: &Story, lead_ms: i64) -> Option<String> {
+    let incremental = s.credit.iter().find(|c| c.source == "incremental")?;
+    let mut touched: Vec<&str> = Vec::new();
+    for e in s.events.iter().filter(|e| e.time_ms <= lead_ms) {
+        let channel = match &e.what {
+            What::Visit { source, .. } if source != "return" && source != "direct" => source,
+            What::Impression { channel, .. } => channel,
+            _ => continue,
+        };
+        if !touched.contains(&channel.as_str()) {
+            touched.push(channel);
+        }
+    }
+    if touched.is_empty() {
+        return None;
+    }
+    let (lost, kept): (Vec<&str>, Vec<&str>) = touched
+        .into_iter()
+        .partition(|c| incremental.conversions.get(*c).is_some_and(|v| *v > 1e-9));
+    let mut parts = Vec::new();
+    if !lost.is_empty() {
+        parts.push(format!(
+            "without {} the lead would be lost",
+            lost.join(" or ")
+        ));
+    }
+    if !kept.is_empty() {
+        parts.push(format!(
+            "without {} alone they would still have become a lead",
+            kept.join(" or ")
+        ));
+    }
+    let mut sentence = parts.join("; ");
+    if let Some(first) = sentence.get(0..1) {
+        sentence.replace_range(0..1, &first.to_uppercase());
+    }
+    Some(format!(
+        "{sentence} (incremental truth, same random draws)."
+    ))
 }
 
 /// The stories.
