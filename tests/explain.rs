@@ -541,3 +541,44 @@ fn the_default_scenario_is_the_classroom() {
     let b = explain_out(root, &["scenarios/classroom.toml", "--json"], None);
     assert_eq!(a, b);
 }
+
+#[test]
+fn committed_notebooks_have_no_outputs_and_find_the_binary_by_env() {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("notebooks");
+    let mut found = 0;
+    for entry in std::fs::read_dir(&dir).unwrap() {
+        let path = entry.unwrap().path();
+        if path.extension().is_none_or(|x| x != "ipynb") {
+            continue;
+        }
+        found += 1;
+        let nb: Value = serde_json::from_str(&std::fs::read_to_string(&path).unwrap())
+            .unwrap_or_else(|e| panic!("{}: not JSON: {e}", path.display()));
+        let cells = nb["cells"].as_array().expect("cells");
+        let mut sources = String::new();
+        for (i, c) in cells.iter().enumerate() {
+            if c["cell_type"] == "code" {
+                assert_eq!(
+                    c["outputs"].as_array().map(Vec::len),
+                    Some(0),
+                    "{} cell {i}: outputs are committed (scripts/notebooks --strip)",
+                    path.display()
+                );
+                assert!(
+                    c["execution_count"].is_null(),
+                    "{} cell {i}",
+                    path.display()
+                );
+            }
+            for line in c["source"].as_array().unwrap() {
+                sources.push_str(line.as_str().unwrap());
+            }
+        }
+        assert!(
+            sources.contains("CLOSEDLOOP_BIN"),
+            "{}: the binary comes from CLOSEDLOOP_BIN",
+            path.display()
+        );
+    }
+    assert!(found >= 3, "{found} notebooks");
+}
