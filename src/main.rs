@@ -431,19 +431,19 @@ fn cmd_explain(
     let explained = explain::explain(&sc, &opts).map_err(|e| bad(e.to_string()))?;
     let style = explain_text::Style {
         markdown,
-        colour: !markdown && !json && std::io::stdout().is_terminal(),
+        colour: !markdown
+            && !json
+            && std::io::stdout().is_terminal()
+            && std::env::var_os("NO_COLOR").is_none(),
     };
     if json {
-        let value = if answers {
-            serde_json::to_value(&explained.answers)
+        let text = if answers {
+            serde_json::to_string_pretty(&explained.answers)
         } else {
-            serde_json::to_value(&explained.explanation)
+            serde_json::to_string_pretty(&explained.explanation)
         }
         .context("serialising the explanation")?;
-        println!(
-            "{}",
-            serde_json::to_string_pretty(&value).context("serialising the explanation")?
-        );
+        println!("{text}");
     } else if answers {
         print!(
             "{}",

@@ -312,9 +312,9 @@ fn credit_section(out: &mut String, story: &Story, style: Style) {
     let truth = story.credit.iter().find(|c| c.source == "causal");
     let cause = truth.and_then(top);
     if style.markdown {
-        out.push_str("\n| credit from | journey it saw | leads | revenue |\n|---|---|---|---|\n");
+        out.push_str("\n4 · credit for this lead\n\n| credit from | journey it saw | leads | revenue |\n|---|---|---|---|\n");
     } else {
-        let _ = writeln!(out, "\n  {}", style.bold("Credit for this lead"));
+        let _ = writeln!(out, "\n  {}", style.bold("[4 · credit ] for this lead"));
     }
     for c in &story.credit {
         let who = match (&c.model, &c.stitcher) {
