@@ -933,30 +933,61 @@ impl<'a> Context<'a> {
         }
     }
 
-    /// The default mix: one person per kind (a deal preferred where it
-    /// fits, then the most visits for `never_converted`, then the lowest
-    /// index), then other leads and other visitors up to `n`.
+    /// Before the lead, a recorded visit came with a new cookie because the
+    /// one set on an earlier recorded visit was deleted, expired by ITP or
+    /// hidden by a private window: a history the tracker saw, then lost.
+    fn replaced_cookie_before_lead(&self, person: u32) -> bool {
+        let Some(l) = self.lead_of(person) else {
+            return false;
+        };
+        let first_recorded = self
+            .window_touches(person)
+            .find(|(ti, _)| self.visit_of_touch.contains_key(ti))
+            .map(|(ti, _)| ti);
+        self.losses_of(person).iter().any(|&(ti, why)| {
+            matches!(
+                why,
+                CookieLoss::Deleted | CookieLoss::ItpExpired | CookieLoss::PrivateWindow
+            ) && self.world.touches[ti as usize].time <= l.time
+                && self.visit_of_touch.contains_key(&ti)
+                && first_recorded.is_some_and(|f| f < ti)
+        })
+    }
+
+    /// The causing touch and the form-fill visit are on different devices.
+    fn cause_on_other_device(&self, person: u32) -> bool {
+        let Some(l) = self.lead_of(person) else {
+            return false;
+        };
+        let device = |t: u32| self.world.touches[t as usize].device;
+        l.cause_touch
+            .is_some_and(|c| device(c) != device(l.form_visit))
+    }
+
+    /// The default mix: one person per kind — preferring a replaced cookie
+    /// for `cookie_lost`, the cause on another device than the form for
+    /// `second_device`, the most visits for `never_converted`, then a deal,
+    /// then the lowest index — then other leads and other visitors up to `n`.
     fn pick(&self, n: usize) -> (Vec<(u32, StoryKind)>, Vec<StoryKind>) {
         let persons = self.world.persons.len() as u32;
         let mut chosen: Vec<(u32, StoryKind)> = Vec::new();
         let mut missing = Vec::new();
         for kind in StoryKind::MIX.into_iter().take(n) {
             let taken = |p: u32, chosen: &[(u32, StoryKind)]| chosen.iter().any(|c| c.0 == p);
-            let score = |p: u32| -> (i64, u32) {
+            let score = |p: u32| -> (i64, i64, u32) {
+                let deal = i64::from(self.lead_of(p).is_none_or(|l| l.deal.is_none()));
                 let rank = match kind {
                     StoryKind::NeverConverted => {
                         -(self.window_touches(p).filter(|(_, t)| t.is_visit).count() as i64)
                     }
                     StoryKind::SalesDropped => 0,
-                    _ => {
-                        if self.lead_of(p).is_some_and(|l| l.deal.is_some()) {
-                            0
-                        } else {
-                            1
-                        }
-                    }
+                    // A cookie that existed and was replaced, before one never set.
+                    StoryKind::CookieLost => i64::from(!self.replaced_cookie_before_lead(p)),
+                    // The causing click on another device than the form.
+                    StoryKind::SecondDevice => i64::from(!self.cause_on_other_device(p)),
+                    _ => 0,
                 };
-                (rank, p)
+                (rank, deal, p)
             };
             match (0..persons)
                 .filter(|&p| !taken(p, &chosen) && self.fits(p, kind))

@@ -326,9 +326,24 @@ fn credit_section(out: &mut String, story: &Story, style: Style) {
         } else {
             c.journey.join(" > ")
         };
-        let verdict = match (c.model.is_some(), cause, top(c)) {
-            (true, Some(cause), Some(t)) if t == cause => style.paint("32", " — right"),
-            (true, Some(_), Some(t)) => style.paint("31", &format!(" — wrong: most to {t}")),
+        let verdict = match (c.model.is_some(), cause) {
+            (true, Some(cause)) => {
+                let total: f64 = c.conversions.values().sum();
+                let share = c.conversions.get(cause).copied().unwrap_or(0.0) / total;
+                if share > 0.999 {
+                    style.paint("32", " — right")
+                } else if share > 1e-9 {
+                    style.paint(
+                        "33",
+                        &format!(" — partly: {cause} gets {:.0} %", share * 100.0),
+                    )
+                } else {
+                    style.paint(
+                        "31",
+                        &format!(" — wrong: most to {}", top(c).unwrap_or("nothing")),
+                    )
+                }
+            }
             _ => String::new(),
         };
         if style.markdown {
@@ -554,7 +569,7 @@ pub fn render(e: &Explanation, style: Style) -> String {
     for k in &e.missing {
         let _ = writeln!(
             out,
-            "{}(nobody in this world {}; try another --seed)",
+            "{}(nobody in this world {})",
             if style.markdown { "\n" } else { "" },
             title(*k)
         );
