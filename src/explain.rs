@@ -1386,7 +1386,65 @@ impl<'a> Context<'a> {
                 &c,
             ));
         }
+        lines.extend(self.platform_line(person));
         lines
+    }
+
+    /// What the ad platforms claim of this person's lead: the real
+    /// `platform_reported` on the platform logs cut to this person's form
+    /// fills (their pixel conversions and the platforms' touches of them)
+    /// and the deals imported for them. None without paid platforms.
+    fn platform_line(&self, person: u32) -> Option<CreditLine> {
+        let log = &self.obs.log;
+        if log.platforms.is_empty() {
+            return None;
+        }
+        let forms: Vec<u64> = self
+            .forms_of
+            .get(&person)
+            .map(|v| v.iter().map(|&i| log.form_fills[i].event_id).collect())
+            .unwrap_or_default();
+        let mut own = EventLog {
+            labels: log.labels.clone(),
+            n_channels: log.n_channels,
+            ..Default::default()
+        };
+        for p in &log.platforms {
+            let conversions: Vec<crate::log::PixelConversion> = p
+                .conversions
+                .iter()
+                .filter(|c| forms.contains(&c.form_fill_id))
+                .copied()
+                .collect();
+            let touches = p
+                .touches
+                .iter()
+                .filter(|t| conversions.iter().any(|c| c.user == t.user))
+                .copied()
+                .collect();
+            own.platforms.push(crate::log::PlatformLog {
+                channel: p.channel,
+                click_window_days: p.click_window_days,
+                view_window_days: p.view_window_days,
+                touches,
+                conversions,
+            });
+        }
+        own.conversion_imports = log
+            .conversion_imports
+            .iter()
+            .zip(&self.truth.events.import_person)
+            .filter(|(_, p)| **p == person)
+            .map(|(i, _)| i.clone())
+            .collect();
+        let claims = attribute::platform_reported(&own);
+        Some(line(
+            "platforms",
+            Some(experiment::NO_STITCHING.to_string()),
+            Some(attribute::PLATFORM_REPORTED.to_string()),
+            Vec::new(),
+            &claims.credit,
+        ))
     }
 }
 

@@ -238,7 +238,11 @@ fn every_story_is_in_time_order_and_its_credit_is_the_truth_and_the_real_models(
                 .iter()
                 .position(|&p| p == person)
                 .unwrap();
-            for l in lines.iter().filter(|l| l["model"].is_string()) {
+            // (The `platforms` line is checked against the whole report below.)
+            for l in lines
+                .iter()
+                .filter(|l| l["model"].is_string() && l["source"] != "platforms")
+            {
                 let stitcher = StitcherSpec::parse(l["stitcher"].as_str().unwrap()).unwrap();
                 let model_id = l["model"].as_str().unwrap();
                 let model = AttributorSpec::parse(model_id).unwrap();
@@ -581,4 +585,45 @@ fn committed_notebooks_have_no_outputs_and_find_the_binary_by_env() {
         );
     }
     assert!(found >= 3, "{found} notebooks");
+}
+
+#[test]
+fn each_leads_platform_claims_add_up_to_the_platforms_report() {
+    // Per lead: `platform_reported` on the logs cut to that lead; over all
+    // leads, the claims must be the whole report's (the run's row).
+    for file in ["classroom.toml", "classroom/platform_claims.toml"] {
+        let sc = Scenario::from_path(&scenarios_dir().join(file)).unwrap();
+        let (_, _, truth) = experiment::simulate(&sc, 0);
+        let opts = explain::ExplainOptions {
+            persons: truth.leads.iter().map(|l| l.person).collect(),
+            ..Default::default()
+        };
+        let out = explain::explain(&sc, &opts).unwrap();
+        let mut summed: BTreeMap<String, f64> = BTreeMap::new();
+        let mut multi = 0;
+        for s in &out.explanation.stories {
+            let line = s
+                .credit
+                .iter()
+                .find(|c| c.source == "platforms")
+                .expect("a platforms line for every lead");
+            for (k, v) in &line.conversions {
+                *summed.entry(k.clone()).or_insert(0.0) += v;
+            }
+            multi += usize::from(line.conversions.values().sum::<f64>() > 1.5);
+        }
+        let row = out
+            .answers
+            .rows
+            .iter()
+            .find(|r| r.model == "platform_reported")
+            .expect("the run's platform row");
+        assert_close(&summed, &nonzero(&row.conversions), file);
+        if file.contains("platform_claims") {
+            assert!(
+                multi >= 2,
+                "{file}: {multi} leads claimed by several platforms"
+            );
+        }
+    }
 }

@@ -292,6 +292,7 @@ fn role_name(role: &str) -> &str {
         "causal" => "truth: causal",
         "incremental" => "truth: incremental",
         "shapley" => "truth: Shapley",
+        "platforms" => "ad platforms' own claims",
         other => other,
     }
 }
@@ -318,6 +319,7 @@ fn credit_section(out: &mut String, story: &Story, style: Style) {
     }
     for c in &story.credit {
         let who = match (&c.model, &c.stitcher) {
+            _ if c.source == "platforms" => role_name(&c.source).to_string(),
             (Some(m), Some(s)) => format!("{} ({m} on {s})", role_name(&c.source)),
             _ => role_name(&c.source).to_string(),
         };
@@ -326,7 +328,13 @@ fn credit_section(out: &mut String, story: &Story, style: Style) {
         } else {
             c.journey.join(" > ")
         };
+        let claimed: f64 = c.conversions.values().sum();
         let verdict = match (c.model.is_some(), cause) {
+            _ if c.source == "platforms" => match claimed {
+                x if x < 0.5 => " — no platform claims it".to_string(),
+                x if x < 1.5 => " — one platform claims it".to_string(),
+                x => style.paint("33", &format!(" — {x:.0} platforms claim this one lead")),
+            },
             (true, Some(cause)) => {
                 let total: f64 = c.conversions.values().sum();
                 let share = c.conversions.get(cause).copied().unwrap_or(0.0) / total;
