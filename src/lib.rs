@@ -13,6 +13,7 @@
 //! experiment replicates × stitchers × models, in parallel, deterministic
 //! budget     base world vs the world re-run at new spends, vs model predictions
 //! feedback   the closed loop: each period's budget follows a model's credit
+//! explain    one replicate told person by person (teaching), answer key
 //! report     report.json (schema 1), written atomically
 //! pathfile   path files (ChannelAttribution's format) ⇄ path rows
 //! ```
@@ -23,6 +24,7 @@ pub mod budget;
 pub mod credit;
 pub mod events;
 pub mod experiment;
+pub mod explain;
 pub mod external;
 pub mod feedback;
 pub mod log;

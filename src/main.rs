@@ -16,6 +16,9 @@ use std::process::ExitCode;
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
+#[path = "cli/explain.rs"]
+mod explain_text;
+
 // Standard output is collected and written once at the end (`flush_stdout`),
 // so a closed pipe (`closedloop run … | head`) ends the command quietly
 // instead of panicking inside `println!`. These shadow the std macros.
@@ -245,6 +248,33 @@ enum Command {
         #[arg(long)]
         json: bool,
     },
+    /// Tell the four-step loop person by person: visits, cookies set and
+    /// lost, the form, the deal, and the credit each report gives next to
+    /// the truth (for teaching).
+    Explain {
+        /// Scenario file (TOML).
+        #[arg(default_value = "scenarios/classroom.toml")]
+        scenario: PathBuf,
+        /// How many persons (default: the mix — clean, cookie lost, second
+        /// device, never converted, dropped by sales, would have come anyway).
+        #[arg(long, default_value_t = 6)]
+        visitors: usize,
+        /// Master seed (overrides the scenario's).
+        #[arg(long)]
+        seed: Option<u64>,
+        /// Tell this person's story (person index; repeat for several).
+        #[arg(long = "person", value_name = "ID")]
+        persons: Vec<u32>,
+        /// Markdown, for handouts.
+        #[arg(long, conflicts_with = "json")]
+        markdown: bool,
+        /// The same content as JSON (events, per-person credit by model and truth).
+        #[arg(long)]
+        json: bool,
+        /// Print the answer key computed from the run instead of the stories.
+        #[arg(long)]
+        answers: bool,
+    },
     /// Check scenario files; every problem is listed.
     Validate {
         /// Scenario files.
@@ -380,6 +410,15 @@ fn main() -> ExitCode {
             (None, Some(clusters)) => cmd_score_clusters(&truth, &clusters, out.as_deref(), json),
             (None, None) => Err(bad("score needs --credit FILE.csv or --clusters FILE.csv")),
         },
+        Command::Explain {
+            scenario,
+            visitors,
+            seed,
+            persons,
+            markdown,
+            json,
+            answers,
+        } => cmd_explain(&scenario, visitors, seed, persons, markdown, json, answers),
         Command::Validate { files } => cmd_validate(&files),
         Command::List { json } => cmd_list(json),
     };
@@ -429,6 +468,49 @@ fn load_with(path: &Path, seed: Option<u64>, replicates: Option<u32>) -> anyhow:
         sc.replicates = r;
     }
     Ok(sc)
+}
+
+fn cmd_explain(
+    path: &Path,
+    visitors: usize,
+    seed: Option<u64>,
+    persons: Vec<u32>,
+    markdown: bool,
+    json: bool,
+    answers: bool,
+) -> anyhow::Result<ExitCode> {
+    use closedloop::explain;
+    let sc = load_with(path, seed, None)?;
+    let opts = explain::ExplainOptions {
+        replicate: 0,
+        visitors,
+        persons,
+    };
+    let explained = explain::explain(&sc, &opts).map_err(|e| bad(e.to_string()))?;
+    let style = explain_text::Style {
+        markdown,
+        colour: !markdown
+            && !json
+            && std::io::stdout().is_terminal()
+            && std::env::var_os("NO_COLOR").is_none(),
+    };
+    if json {
+        let text = if answers {
+            serde_json::to_string_pretty(&explained.answers)
+        } else {
+            serde_json::to_string_pretty(&explained.explanation)
+        }
+        .context("serialising the explanation")?;
+        println!("{text}");
+    } else if answers {
+        print!(
+            "{}",
+            explain_text::render_answers(&explained.answers, &sc.channel_ids(), style)
+        );
+    } else {
+        print!("{}", explain_text::render(&explained.explanation, style));
+    }
+    Ok(ExitCode::SUCCESS)
 }
 
 /// `--models LIST` (ids, or `all`).

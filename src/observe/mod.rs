@@ -94,6 +94,24 @@ pub const LOSS_MECHANISMS: [&str; 13] = [
     "rep_typo",
 ];
 
+/// Why a visit's cookie is not the one the device held before, or why the
+/// visit was not recorded at all (truth side: a narrator reads it, never a
+/// strategy). Recorded beside the draws that decide it; no draw depends on it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, serde::Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum CookieLoss {
+    /// The user deleted cookies since the last write: a new id.
+    Deleted,
+    /// Safari ITP expired the script-set cookie (cap since the last write).
+    ItpExpired,
+    /// A private window: a throwaway id for this visit only.
+    PrivateWindow,
+    /// Consent declined: not recorded, or a one-off id (`consent_mode`).
+    ConsentDeclined,
+    /// The tracker never ran on this device (ad blocker): nothing recorded.
+    TagBlocked,
+}
+
 /// The observed log and the map the truth needs.
 #[derive(Clone, Debug)]
 pub struct Observation {
@@ -103,6 +121,9 @@ pub struct Observation {
     pub persons: EventPersons,
     /// Loss events by mechanism.
     pub losses: Losses,
+    /// Cookie losses of in-window visits, as (world touch, why), by touch;
+    /// a visit can have two (deleted, then consent declined). Truth side.
+    pub cookie_losses: Vec<(u32, CookieLoss)>,
 }
 
 struct Tables {
@@ -170,6 +191,7 @@ struct BlockOut {
     imports: Vec<PendingImport>,
     platforms: Vec<PendingPlatform>,
     losses: Losses,
+    cookie_losses: Vec<(u32, CookieLoss)>,
 }
 
 /// Convert days since the window start to ms UTC.
@@ -290,8 +312,10 @@ pub fn observe(sc: &Scenario, world: &World) -> Observation {
     let mut deals = Vec::new();
     let mut imports = Vec::new();
     let mut platforms = Vec::new();
+    let mut cookie_losses = Vec::new();
     for b in blocks {
         losses.merge(&b.losses);
+        cookie_losses.extend(b.cookie_losses);
         forms.extend(b.forms);
         leads.extend(b.leads);
         opps.extend(b.opps);
@@ -388,10 +412,12 @@ pub fn observe(sc: &Scenario, world: &World) -> Observation {
         next_id += 1;
         log.conversion_imports.push(i);
     }
+    cookie_losses.sort_unstable();
     Observation {
         log,
         persons,
         losses,
+        cookie_losses,
     }
 }
 
@@ -577,9 +603,15 @@ fn observe_group(
                     out.losses.add(k, 1);
                 }
             };
+            let note = |out: &mut BlockOut, why: CookieLoss| {
+                if in_window {
+                    out.cookie_losses.push((ti, why));
+                }
+            };
             if blocked {
                 // The tracker never ran: nothing recorded, no cookie written.
                 count(out, "tag_blocked");
+                note(out, CookieLoss::TagBlocked);
                 continue;
             }
             // The recorded label (None: correct) and the click id the visit carries.
@@ -601,6 +633,7 @@ fn observe_group(
             let private = private_u < o.private_window_rate;
             let mut cookie = if private {
                 count(out, "private_window");
+                note(out, CookieLoss::PrivateWindow);
                 one_off += 1;
                 cookie_id(salt, device, one_off)
             } else {
@@ -610,10 +643,12 @@ fn observe_group(
                         generation += 1;
                         stored_click = None;
                         count(out, "cookie_deletion");
+                        note(out, CookieLoss::Deleted);
                     } else if itp && gap > cap_days {
                         generation += 1;
                         stored_click = None;
                         count(out, "itp_expiry");
+                        note(out, CookieLoss::ItpExpired);
                     }
                 }
                 last_write = Some(touch.time);
@@ -635,6 +670,7 @@ fn observe_group(
             let mut held_click = if private { visit_click } else { stored_click };
             if declined {
                 count(out, "consent_declined");
+                note(out, CookieLoss::ConsentDeclined);
                 match o.consent_mode {
                     ConsentMode::NotRecorded => continue,
                     ConsentMode::OneOffId => {
