@@ -9,6 +9,7 @@
 use crate::credit::Credit;
 use crate::events::TableReader;
 use crate::log::EventLog;
+use crate::problems::ProblemList;
 use crate::score::{LeadCause, StitchTruth};
 use crate::stitch::Identities;
 use std::borrow::Cow;
@@ -16,37 +17,12 @@ use std::collections::HashMap;
 use std::io::BufRead;
 use std::path::Path;
 
-/// Problems kept in detail by the table readers here.
-const MAX_PROBLEMS: usize = 20;
+/// Collected problems, rendered one per line, the first 20 kept.
+type Problems = ProblemList<String>;
 
-/// Collected problems, rendered one per line, the first [`MAX_PROBLEMS`] kept.
-#[derive(Default)]
-struct Problems {
-    kept: Vec<String>,
-    total: usize,
-}
-
-impl Problems {
-    fn push(&mut self, p: String) {
-        self.total += 1;
-        if self.kept.len() < MAX_PROBLEMS {
-            self.kept.push(p);
-        }
-    }
-
+impl ProblemList<String> {
     fn result<T>(self, ok: T) -> Result<T, String> {
-        if self.total == 0 {
-            return Ok(ok);
-        }
-        let mut msg = format!("{} problem(s)", self.total);
-        for p in &self.kept {
-            msg.push_str("\n  ");
-            msg.push_str(p);
-        }
-        if self.total > self.kept.len() {
-            msg.push_str(&format!("\n  … and {} more", self.total - self.kept.len()));
-        }
-        Err(msg)
+        self.or(ok).map_err(|e| e.to_string())
     }
 }
 

@@ -30,6 +30,7 @@ pub mod feedback;
 pub mod log;
 pub mod observe;
 pub mod pathfile;
+pub mod problems;
 pub mod report;
 pub mod rng;
 pub mod scenario;

@@ -34,8 +34,8 @@ use std::fmt;
 
 mod chunked;
 
-/// Problems kept in detail (the rest are only counted).
-pub const MAX_PROBLEMS: usize = 20;
+pub use crate::problems::MAX_PROBLEMS;
+use crate::problems::ProblemList;
 
 /// Required header columns.
 const PATH: &str = "path";
@@ -74,65 +74,25 @@ impl fmt::Display for Problem {
 }
 
 /// Why a path file could not be read: its first problems and how many there were.
-#[derive(Clone, Debug, PartialEq)]
-pub struct PathFileError {
-    /// The first [`MAX_PROBLEMS`] problems, in file order.
-    pub problems: Vec<Problem>,
-    /// Every problem found.
-    pub total: usize,
-}
-
-impl fmt::Display for PathFileError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{} problem(s)", self.total)?;
-        for p in &self.problems {
-            write!(f, "\n  {p}")?;
-        }
-        if self.total > self.problems.len() {
-            write!(f, "\n  … and {} more", self.total - self.problems.len())?;
-        }
-        Ok(())
-    }
-}
-
-impl std::error::Error for PathFileError {}
+pub type PathFileError = ProblemList<Problem>;
 
 /// Collects problems, keeping the first [`MAX_PROBLEMS`].
-#[derive(Default)]
-struct Problems {
-    kept: Vec<Problem>,
-    total: usize,
-}
+type Problems = ProblemList<Problem>;
 
-impl Problems {
-    fn push(&mut self, line: usize, column: Option<usize>, name: Option<&str>, message: String) {
-        self.total += 1;
-        if self.kept.len() < MAX_PROBLEMS {
-            self.kept.push(Problem {
-                line,
-                column,
-                name: name.map(String::from),
-                message,
-            });
-        }
+impl ProblemList<Problem> {
+    fn add(&mut self, line: usize, column: Option<usize>, name: Option<&str>, message: String) {
+        self.push(Problem {
+            line,
+            column,
+            name: name.map(String::from),
+            message,
+        });
     }
 
-    fn one(
-        line: usize,
-        column: Option<usize>,
-        name: Option<&str>,
-        message: String,
-    ) -> PathFileError {
+    fn one(line: usize, column: Option<usize>, name: Option<&str>, message: String) -> Self {
         let mut p = Problems::default();
-        p.push(line, column, name, message);
-        p.into_error()
-    }
-
-    fn into_error(self) -> PathFileError {
-        PathFileError {
-            problems: self.kept,
-            total: self.total,
-        }
+        p.add(line, column, name, message);
+        p
     }
 }
 
@@ -294,7 +254,7 @@ fn read_header(fields: &[Cow<'_, [u8]>], line: usize, problems: &mut Problems) -
         let name = trim(f);
         if let Some(k) = names.iter().position(|n| n.as_bytes() == name) {
             if at[k].is_some() {
-                problems.push(
+                problems.add(
                     line,
                     Some(i + 1),
                     Some(names[k]),
@@ -307,7 +267,7 @@ fn read_header(fields: &[Cow<'_, [u8]>], line: usize, problems: &mut Problems) -
     }
     for k in 0..2 {
         if at[k].is_none() {
-            problems.push(
+            problems.add(
                 line,
                 None,
                 None,
@@ -562,7 +522,7 @@ fn read(
     let header = loop {
         match records.next_record(&mut fields) {
             None => {
-                problems.push(
+                problems.add(
                     1,
                     None,
                     None,
@@ -570,16 +530,16 @@ fn read(
                         "no header (expected a first line naming `{PATH}`, `{CONVERSIONS}`, …)"
                     ),
                 );
-                return Err(problems.into_error());
+                return Err(problems);
             }
             Some((line, Err(b))) => {
-                problems.push(line, Some(b.column), None, b.message);
-                return Err(problems.into_error());
+                problems.add(line, Some(b.column), None, b.message);
+                return Err(problems);
             }
             Some((_, Ok(()))) if blank(&fields) => continue,
             Some((line, Ok(()))) => match read_header(&fields, line, &mut problems) {
                 Some(h) if problems.total == 0 => break h,
-                _ => return Err(problems.into_error()),
+                _ => return Err(problems),
             },
         }
     };
@@ -596,7 +556,7 @@ fn read(
     };
     while let Some((line, record)) = records.next_record(&mut fields) {
         if let Err(b) = record {
-            problems.push(line, Some(b.column), name(b.column - 1), b.message);
+            problems.add(line, Some(b.column), name(b.column - 1), b.message);
             continue;
         }
         if blank(&fields) {
@@ -604,7 +564,7 @@ fn read(
         }
         if fields.len() != header.fields {
             let column = fields.len().min(header.fields) + 1;
-            problems.push(
+            problems.add(
                 line,
                 Some(column),
                 None,
@@ -620,7 +580,7 @@ fn read(
         let mut count = |at: Option<usize>| -> f64 {
             let Some(i) = at else { return 0.0 };
             number(&fields[i]).unwrap_or_else(|message| {
-                problems.push(line, Some(i + 1), name(i), message);
+                problems.add(line, Some(i + 1), name(i), message);
                 0.0
             })
         };
@@ -629,11 +589,11 @@ fn read(
         let nulls = count(header.nulls);
         let counts = (problems.total == before).then_some([conversions, revenue, nulls]);
         if let Err(message) = on_row(&fields[header.path], counts) {
-            problems.push(line, Some(header.path + 1), Some(PATH), message);
+            problems.add(line, Some(header.path + 1), Some(PATH), message);
         }
     }
     if problems.total > 0 {
-        return Err(problems.into_error());
+        return Err(problems);
     }
     Ok(())
 }

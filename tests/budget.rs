@@ -7,7 +7,7 @@ use closedloop::budget::{self, SpendChange};
 use closedloop::experiment;
 use closedloop::scenario::Scenario;
 use closedloop::spec::{AttributorSpec, StitcherSpec};
-use common::{Scratch, closedloop, quickstart};
+use common::{Scratch, closedloop, json_of, quickstart};
 use serde_json::Value;
 
 fn changes(list: &[&str]) -> Vec<SpendChange> {
@@ -106,23 +106,17 @@ fn budget_json_and_out_folder() {
     let scratch = Scratch::new("budget", "json");
     let file = scratch.quickstart_file(2_000);
     let out_dir = scratch.join("out");
-    let out = closedloop(scratch.path())
-        .args([
-            "budget",
-            file.to_str().unwrap(),
-            "--change",
-            "paid_search=+20%",
-        ])
-        .args(["--models", "linear", "--replicates", "2", "--json", "--out"])
-        .arg(&out_dir)
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
+    let v: Value = json_of(
+        closedloop(scratch.path())
+            .args([
+                "budget",
+                file.to_str().unwrap(),
+                "--change",
+                "paid_search=+20%",
+            ])
+            .args(["--models", "linear", "--replicates", "2", "--json", "--out"])
+            .arg(&out_dir),
     );
-    let v: Value = serde_json::from_slice(&out.stdout).expect("stdout is one JSON object");
     assert_eq!(v["budget"]["stitcher"], "deterministic");
     assert_eq!(v["budget"]["spends"]["paid_search"]["new"], 1800.0);
     let rows = v["budget"]["rows"].as_array().unwrap();

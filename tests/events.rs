@@ -5,7 +5,7 @@ mod common;
 
 use closedloop::experiment;
 use closedloop::scenario::Scenario;
-use common::{Scratch, closedloop};
+use common::{Scratch, closedloop, json_of};
 use std::collections::HashSet;
 
 #[test]
@@ -172,17 +172,6 @@ fn scoring_closedloops_own_credit_reproduces_the_run() {
         .unwrap();
     assert_eq!(bad.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&bad.stderr).contains("credit.csv:2:2"));
-}
-
-/// Run the binary; assert success; parse stdout as JSON.
-fn json_of(cmd: &mut assert_cmd::Command) -> serde_json::Value {
-    let out = cmd.output().unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    serde_json::from_slice(&out.stdout).unwrap()
 }
 
 #[test]

@@ -5,7 +5,7 @@ mod common;
 
 use closedloop::feedback::{self, Steering};
 use closedloop::spec::{AttributorSpec, StitcherSpec};
-use common::{Scratch, closedloop, quickstart};
+use common::{Scratch, closedloop, json_of, quickstart};
 use serde_json::Value;
 
 #[test]
@@ -66,25 +66,19 @@ fn the_loop_command_reports_the_cost_of_misattribution() {
     let scratch = Scratch::new("loop", "cli");
     let file = scratch.quickstart_file(2_000);
     let out_dir = scratch.join("out");
-    let out = closedloop(scratch.path())
-        .args([
-            "loop",
-            file.to_str().unwrap(),
-            "--periods",
-            "4",
-            "--models",
-            "last_touch",
-        ])
-        .args(["--replicates", "2", "--json", "--out"])
-        .arg(&out_dir)
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
+    let v: Value = json_of(
+        closedloop(scratch.path())
+            .args([
+                "loop",
+                file.to_str().unwrap(),
+                "--periods",
+                "4",
+                "--models",
+                "last_touch",
+            ])
+            .args(["--replicates", "2", "--json", "--out"])
+            .arg(&out_dir),
     );
-    let v: Value = serde_json::from_slice(&out.stdout).expect("one JSON object");
     let summary = v["loop"]["summary"].as_array().unwrap();
     assert_eq!(summary.len(), 2, "last_touch and the oracle");
     let oracle = summary.iter().find(|s| s["model"] == "oracle").unwrap();

@@ -32,8 +32,8 @@ use std::io::BufRead;
 use std::num::NonZeroU64;
 use std::path::Path;
 
-/// Problems kept in detail (the rest are only counted).
-pub const MAX_PROBLEMS: usize = 20;
+pub use crate::problems::MAX_PROBLEMS;
+use crate::problems::ProblemList;
 
 /// A table of the format: file name, columns (name, required), and whether
 /// the file itself is required.
@@ -182,37 +182,12 @@ impl fmt::Display for Problem {
 }
 
 /// Why a folder could not be read: its first problems and how many there were.
-#[derive(Clone, Debug, PartialEq)]
-pub struct LogFileError {
-    /// The first [`MAX_PROBLEMS`] problems, in reading order.
-    pub problems: Vec<Problem>,
-    /// Every problem found.
-    pub total: usize,
-}
+pub type LogFileError = ProblemList<Problem>;
 
-impl fmt::Display for LogFileError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{} problem(s)", self.total)?;
-        for p in &self.problems {
-            write!(f, "\n  {p}")?;
-        }
-        if self.total > self.problems.len() {
-            write!(f, "\n  … and {} more", self.total - self.problems.len())?;
-        }
-        Ok(())
-    }
-}
+type Problems = ProblemList<Problem>;
 
-impl std::error::Error for LogFileError {}
-
-#[derive(Default)]
-struct Problems {
-    kept: Vec<Problem>,
-    total: usize,
-}
-
-impl Problems {
-    fn push(
+impl ProblemList<Problem> {
+    fn add(
         &mut self,
         file: &str,
         line: Option<usize>,
@@ -220,16 +195,13 @@ impl Problems {
         name: Option<&str>,
         message: String,
     ) {
-        self.total += 1;
-        if self.kept.len() < MAX_PROBLEMS {
-            self.kept.push(Problem {
-                file: file.to_string(),
-                line,
-                column,
-                name: name.map(String::from),
-                message,
-            });
-        }
+        self.push(Problem {
+            file: file.to_string(),
+            line,
+            column,
+            name: name.map(String::from),
+            message,
+        });
     }
 }
 
@@ -439,7 +411,7 @@ impl<R: BufRead> Row<'_, R> {
     fn bad(&mut self, c: usize, message: String) {
         self.ok = false;
         let (name, _) = self.columns[c];
-        self.problems.push(
+        self.problems.add(
             self.file,
             Some(self.line),
             self.at[c].map(|i| i + 1),
@@ -561,7 +533,7 @@ fn read_manifest(dir: &Path, problems: &mut Problems) -> Manifest {
     let v: serde_json::Value = match serde_json::from_str(&text) {
         Ok(v) => v,
         Err(e) => {
-            problems.push(
+            problems.add(
                 &file,
                 Some(e.line()),
                 Some(e.column()),
@@ -580,7 +552,7 @@ fn read_manifest(dir: &Path, problems: &mut Problems) -> Manifest {
                 .filter_map(|c| c.as_str().map(String::from))
                 .collect();
         }
-        _ => problems.push(
+        _ => problems.add(
             &file,
             None,
             None,
@@ -592,7 +564,7 @@ fn read_manifest(dir: &Path, problems: &mut Problems) -> Manifest {
         serde_json::Value::Null => {}
         w => match (w[0].as_i64(), w[1].as_i64()) {
             (Some(a), Some(b)) if a <= b => m.window_ms = Some((a, b)),
-            _ => problems.push(
+            _ => problems.add(
                 &file,
                 None,
                 None,
@@ -637,11 +609,8 @@ pub fn read_dir(dir: &Path) -> Result<EventLog, LogFileError> {
     let entries = match std::fs::read_dir(dir) {
         Ok(e) => e,
         Err(e) => {
-            problems.push(&dir_name, None, None, None, format!("cannot list: {e}"));
-            return Err(LogFileError {
-                problems: problems.kept,
-                total: problems.total,
-            });
+            problems.add(&dir_name, None, None, None, format!("cannot list: {e}"));
+            return Err(problems);
         }
     };
     // Unknown tables: every `.csv` directly in the folder must be one we read.
@@ -663,7 +632,7 @@ pub fn read_dir(dir: &Path) -> Result<EventLog, LogFileError> {
     unknown.sort();
     let known: Vec<&str> = TABLES.iter().map(|t| t.file).collect();
     for n in unknown {
-        problems.push(
+        problems.add(
             &dir.join(&n).display().to_string(),
             None,
             None,
@@ -683,12 +652,12 @@ pub fn read_dir(dir: &Path) -> Result<EventLog, LogFileError> {
             Ok(Some((path, reader))) => {
                 let file = path.display().to_string();
                 if let Err(e) = read_table(k, &file, reader, &mut t, &mut problems) {
-                    problems.push(&file, None, None, None, format!("cannot read: {e}"));
+                    problems.add(&file, None, None, None, format!("cannot read: {e}"));
                 }
             }
             Ok(None) => {
                 if spec.required {
-                    problems.push(
+                    problems.add(
                         &dir.join(spec.file).display().to_string(),
                         None,
                         None,
@@ -698,16 +667,11 @@ pub fn read_dir(dir: &Path) -> Result<EventLog, LogFileError> {
                     );
                 }
             }
-            Err((path, e)) => problems.push(&path.display().to_string(), None, None, None, e),
+            Err((path, e)) => problems.add(&path.display().to_string(), None, None, None, e),
         }
     }
     check_references(dir, &t, &mut problems);
-    if problems.total > 0 {
-        return Err(LogFileError {
-            problems: problems.kept,
-            total: problems.total,
-        });
-    }
+    problems.or(())?;
     Ok(assemble(t, &manifest))
 }
 
@@ -724,7 +688,7 @@ fn read_table<R: BufRead>(
     // Header.
     let (at, header_len): (Vec<Option<usize>>, usize) = match csv.next()? {
         Next::End => {
-            problems.push(
+            problems.add(
                 file,
                 None,
                 None,
@@ -742,7 +706,7 @@ fn read_table<R: BufRead>(
             return Ok(());
         }
         Next::Broken(line, col, msg) => {
-            problems.push(file, Some(line), Some(col), None, msg);
+            problems.add(file, Some(line), Some(col), None, msg);
             return Ok(());
         }
         Next::Record(line) => {
@@ -752,7 +716,7 @@ fn read_table<R: BufRead>(
             let mut bad = false;
             for (i, n) in names.iter().enumerate() {
                 if names[..i].contains(n) && spec.columns.iter().any(|c| c.0 == n) {
-                    problems.push(
+                    problems.add(
                         file,
                         Some(line),
                         Some(i + 1),
@@ -769,7 +733,7 @@ fn read_table<R: BufRead>(
                 .collect();
             for ((c, required), a) in spec.columns.iter().zip(&at) {
                 if *required && a.is_none() {
-                    problems.push(
+                    problems.add(
                         file,
                         Some(line),
                         None,
@@ -790,13 +754,13 @@ fn read_table<R: BufRead>(
         let line = match csv.next()? {
             Next::End => return Ok(()),
             Next::Broken(line, col, msg) => {
-                problems.push(file, Some(line), Some(col), None, msg);
+                problems.add(file, Some(line), Some(col), None, msg);
                 continue;
             }
             Next::Record(line) => line,
         };
         if csv.len() != header_len {
-            problems.push(
+            problems.add(
                 file,
                 Some(line),
                 None,
@@ -1128,7 +1092,7 @@ fn check_references(dir: &Path, t: &Tables, problems: &mut Problems) {
                     None => {
                         seen.insert(id, (k, row));
                     }
-                    Some(&(k0, row0)) => problems.push(
+                    Some(&(k0, row0)) => problems.add(
                         &file(k),
                         t.lines[k].line_of(row),
                         column(k, "event_id"),
@@ -1149,7 +1113,7 @@ fn check_references(dir: &Path, t: &Tables, problems: &mut Problems) {
     lead_ids.sort_unstable();
 
     let mut missing = |k: usize, row: usize, name: &str, id: u64, target: &str| {
-        problems.push(
+        problems.add(
             &file(k),
             t.lines[k].line_of(row),
             column(k, name),
@@ -1181,7 +1145,7 @@ fn check_references(dir: &Path, t: &Tables, problems: &mut Problems) {
     ] {
         for (row, ch) in channels.into_iter().enumerate() {
             if !t.platforms.iter().any(|p| p.0 == ch) {
-                problems.push(
+                problems.add(
                     &file(k),
                     t.lines[k].line_of(row),
                     column(k, "channel"),

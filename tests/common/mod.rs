@@ -68,3 +68,16 @@ pub fn closedloop(cwd: &Path) -> Command {
     cmd.current_dir(cwd);
     cmd
 }
+
+/// Run the command, assert it succeeded (showing its stderr if not) and
+/// parse its stdout as one JSON value.
+#[allow(dead_code)] // not every test binary reads JSON
+pub fn json_of(cmd: &mut Command) -> serde_json::Value {
+    let out = cmd.output().expect("the command runs");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    serde_json::from_slice(&out.stdout).expect("stdout is one JSON value")
+}
