@@ -215,7 +215,13 @@ impl ParquetCsv {
         self.buf.clear();
         self.pos = 0;
         for _ in 0..4096 {
-            let Some(row) = self.rows.next() else {
+            // The parquet crate `expect`s a readable row group: a corrupt
+            // file must be an error naming the file, not a crash.
+            let next = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| self.rows.next()))
+                .map_err(|_| {
+                    std::io::Error::other("corrupt Parquet file (a row group cannot be read)")
+                })?;
+            let Some(row) = next else {
                 self.done = true;
                 return Ok(());
             };
