@@ -11,6 +11,8 @@ use serde_json::{Map, Value, json};
 use statrs::distribution::{ContinuousCDF, StudentsT};
 use std::path::{Path, PathBuf};
 
+pub mod figures;
+pub mod html;
 pub mod paired;
 pub mod sweep;
 
@@ -206,6 +208,70 @@ pub fn report_json(sc: &Scenario, results: &[ReplicateResult]) -> Value {
         "summary": summary,
         "paired": paired_json(&paired(results)),
     })
+}
+
+/// The pictures of a run folder: `charts/*.svg`, `charts/*.png` and
+/// `report.html`, built from report.json's data and the replicates' pictures.
+pub fn run_pictures(
+    sc: &Scenario,
+    report: &Value,
+    results: &[ReplicateResult],
+) -> Result<Vec<(String, Vec<u8>)>, crate::charts::ChartError> {
+    let charts = figures::run_charts(sc, report, results)?;
+    let mut files = figures::chart_files(&charts);
+    files.push((
+        "report.html".to_string(),
+        html::run_html(sc, report, results, &charts).into_bytes(),
+    ));
+    Ok(files)
+}
+
+/// The pictures of a sweep folder: the sweep lines and `report.html`.
+pub fn sweep_pictures(
+    sc: &Scenario,
+    points: &[crate::experiment::sweep::SweepPoint],
+    rows: &[SweepRow],
+) -> Result<Vec<(String, Vec<u8>)>, crate::charts::ChartError> {
+    let charts = figures::sweep_charts(points, rows)?;
+    let mut files = figures::chart_files(&charts);
+    files.push((
+        "report.html".to_string(),
+        html::sweep_html(sc, points, rows, &charts).into_bytes(),
+    ));
+    Ok(files)
+}
+
+/// The pictures of a budget folder: predicted vs actual bars, response
+/// curves and `report.html`.
+pub fn budget_pictures(
+    sc: &Scenario,
+    rows: &[crate::budget::BudgetRow],
+    curves: &[crate::budget::ChannelCurve],
+) -> Result<Vec<(String, Vec<u8>)>, crate::charts::ChartError> {
+    let charts = figures::budget_charts(sc, rows, curves)?;
+    let mut files = figures::chart_files(&charts);
+    files.push((
+        "report.html".to_string(),
+        html::budget_html(sc, rows, curves, &charts).into_bytes(),
+    ));
+    Ok(files)
+}
+
+/// The pictures of a loop folder: cumulative profit per model and `report.html`
+/// (`summary`: the loop section's per-model summary objects).
+pub fn loop_pictures(
+    sc: &Scenario,
+    runs: &[crate::feedback::LoopRun],
+    models: &[String],
+    summary: &[Value],
+) -> Result<Vec<(String, Vec<u8>)>, crate::charts::ChartError> {
+    let charts = figures::loop_charts(runs, models)?;
+    let mut files = figures::chart_files(&charts);
+    files.push((
+        "report.html".to_string(),
+        html::loop_html(sc, summary, &charts).into_bytes(),
+    ));
+    Ok(files)
 }
 
 /// report.json of a sweep run: the base scenario's identity and the `sweep`
