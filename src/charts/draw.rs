@@ -419,7 +419,7 @@ impl super::Chart for PrecisionRecall {
                 series_colour(i)
             };
             // Markers differ by shape too, since stitchers often overlap.
-            let size = 9 - (i % 4) as i32 * 2;
+            let size = 9 - (i % 3) as i32 * 2;
             chart
                 .draw_series(std::iter::once(Circle::new(
                     (*r, *p),
