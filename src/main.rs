@@ -970,7 +970,10 @@ fn cmd_run(
             )
         })
         .collect();
-    let timings = serde_json::json!({ "run_seconds": run_s, "threads": rayon::current_num_threads(), "replicates": stages });
+    let clock = Instant::now();
+    let pictures = report::run_pictures(&sc, &report, &results)?;
+    let pictures_s = clock.elapsed().as_secs_f64();
+    let timings = serde_json::json!({ "run_seconds": run_s, "pictures_seconds": pictures_s, "threads": rayon::current_num_threads(), "replicates": stages });
     let files = vec![
         ("report.json", bytes.clone()),
         (
@@ -979,7 +982,6 @@ fn cmd_run(
         ),
         ("credit.csv", credit_csv(&results).into_bytes()),
     ];
-    let pictures = report::run_pictures(&sc, &report, &results)?;
     let files = with_pictures(files, &pictures);
     write_folder(&out, &files)?;
     if json {

@@ -229,7 +229,7 @@ fn budget_loop_and_sweep_folders_hold_report_html_and_charts() {
         (
             "loop",
             vec!["loop", f, "--periods", "3", "--models", "last_touch"],
-            1,
+            2,
         ),
         (
             "sweep",

@@ -516,7 +516,8 @@ pub struct GroupedBars {
 impl super::Chart for GroupedBars {
     fn size(&self) -> (u32, u32) {
         let w = 140 + (self.categories.len() * (self.series.len() * 14 + 30)) as u32;
-        (w.clamp(760, 1400), 520)
+        let legend_h = 60 + 20 * self.series.len() as u32;
+        (w.clamp(760, 1400) + 230, 520.max(legend_h))
     }
 
     fn draw<DB: DrawingBackend>(&self, root: &DrawingArea<DB, Shift>) -> DrawResult
@@ -531,9 +532,21 @@ impl super::Chart for GroupedBars {
         let pad = ((hi - lo) * 0.08).max(1e-9);
         let n = self.categories.len().max(1);
         let cats = self.categories.clone();
+        let (w, _) = root.dim_in_pixel();
+        for (i, (name, _, colour)) in self.series.iter().enumerate() {
+            let (x, y) = (w as i32 - 220, 50 + 20 * i as i32);
+            rect(root, (x, y), (x + 14, y + 14), colour.filled())?;
+            text(
+                root,
+                name,
+                (x + 20, y + 7),
+                &font(13, HPos::Left, VPos::Center),
+            )?;
+        }
         let mut chart = ChartBuilder::on(root)
             .caption(&self.title, (FONT, 18))
             .margin(14)
+            .margin_right(240)
             .x_label_area_size(40)
             .y_label_area_size(70)
             .build_cartesian_2d(
@@ -557,23 +570,13 @@ impl super::Chart for GroupedBars {
         }
         let k = self.series.len().max(1) as f64;
         let bw = 0.8 / k;
-        for (s, (name, values, colour)) in self.series.iter().enumerate() {
+        for (s, (_, values, colour)) in self.series.iter().enumerate() {
             let c = *colour;
-            chart
-                .draw_series(values.iter().enumerate().map(move |(i, v)| {
-                    let x = i as f64 + 0.1 + bw * s as f64;
-                    Rectangle::new([(x, 0.0), (x + bw * 0.92, *v)], c.filled())
-                }))?
-                .label(name.clone())
-                .legend(move |(x, y)| Rectangle::new([(x, y - 6), (x + 12, y + 6)], c.filled()));
+            chart.draw_series(values.iter().enumerate().map(move |(i, v)| {
+                let x = i as f64 + 0.1 + bw * s as f64;
+                Rectangle::new([(x, 0.0), (x + bw * 0.92, *v)], c.filled())
+            }))?;
         }
-        chart
-            .configure_series_labels()
-            .position(SeriesLabelPosition::UpperRight)
-            .border_style(BLACK.mix(0.4))
-            .background_style(WHITE.mix(0.9))
-            .label_font((FONT, 13))
-            .draw()?;
         Ok(())
     }
 }
@@ -608,6 +611,10 @@ pub struct Lines {
     pub lines: Vec<Line>,
     /// Marked points: (x, y, colour, label).
     pub marks: Vec<(f64, f64, RGBColor, String)>,
+    /// Draw CI bands (off when they would hide the lines).
+    pub bands: bool,
+    /// Number of x tick labels (0: plotters' choice).
+    pub x_labels: usize,
 }
 
 impl super::Chart for Lines {
@@ -624,7 +631,7 @@ impl super::Chart for Lines {
             .iter()
             .flat_map(|l| l.points.iter())
             .flat_map(|(x, y, ci)| {
-                let (a, b) = ci.unwrap_or((*y, *y));
+                let (a, b) = ci.filter(|_| self.bands).unwrap_or((*y, *y));
                 [(*x, *y), (*x, a), (*x, b)]
             })
             .chain(self.marks.iter().map(|m| (m.0, m.1)))
@@ -652,6 +659,11 @@ impl super::Chart for Lines {
         chart
             .configure_mesh()
             .light_line_style(WHITE)
+            .x_labels(if self.x_labels == 0 {
+                10
+            } else {
+                self.x_labels
+            })
             .x_desc(&self.x_desc)
             .y_desc(&self.y_desc)
             .x_label_formatter(&|x| short_number(*x))
@@ -666,7 +678,7 @@ impl super::Chart for Lines {
                 .filter_map(|(x, _, ci)| ci.map(|(a, b)| (*x, a, b)))
                 .filter(|(_, a, b)| a.is_finite() && b.is_finite())
                 .collect();
-            if band.len() >= 2 {
+            if self.bands && band.len() >= 2 {
                 let mut poly: Vec<(f64, f64)> = band.iter().map(|(x, a, _)| (*x, *a)).collect();
                 poly.extend(band.iter().rev().map(|(x, _, b)| (*x, *b)));
                 chart.draw_series(std::iter::once(Polygon::new(

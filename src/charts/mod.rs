@@ -54,8 +54,9 @@ const CHANNEL_COLOURS: [(u8, u8, u8); 17] = [
     (0x33, 0x22, 0x88),
 ];
 
-/// Colours of series that are not channels (models, stitchers): Tol bright.
-const SERIES_COLOURS: [(u8, u8, u8); 7] = [
+/// Colours of series that are not channels (models, stitchers): Tol bright,
+/// then Tol muted's darker colours (a run has up to 13 models).
+const SERIES_COLOURS: [(u8, u8, u8); 14] = [
     (0x44, 0x77, 0xAA),
     (0xEE, 0x66, 0x77),
     (0x22, 0x88, 0x33),
@@ -63,6 +64,13 @@ const SERIES_COLOURS: [(u8, u8, u8); 7] = [
     (0x66, 0xCC, 0xEE),
     (0xAA, 0x33, 0x77),
     (0xBB, 0xBB, 0xBB),
+    (0x33, 0x22, 0x88),
+    (0x99, 0x99, 0x33),
+    (0x88, 0x22, 0x55),
+    (0x44, 0xAA, 0x99),
+    (0xDD, 0xCC, 0x77),
+    (0x11, 0x77, 0x33),
+    (0xCC, 0x66, 0x77),
 ];
 
 /// The fixed colour of every label: channels by scenario position, greys for
@@ -224,7 +232,7 @@ pub fn short_number(x: f64) -> String {
         format!("{:.0} k", x / 1e3)
     } else if a >= 1e3 {
         format!("{:.1} k", x / 1e3)
-    } else if a >= 10.0 || x == 0.0 {
+    } else if a >= 10.0 || x.fract() == 0.0 {
         format!("{x:.0}")
     } else {
         format!("{x:.2}")

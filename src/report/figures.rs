@@ -373,6 +373,8 @@ pub fn sweep_charts(points: &[SweepPoint], rows: &[SweepRow]) -> Result<Vec<Rend
             })
             .collect(),
         marks: Vec::new(),
+        bands: true,
+        x_labels: points.len(),
     };
     let tvd = Lines {
         title: format!(
@@ -391,8 +393,11 @@ pub fn sweep_charts(points: &[SweepPoint], rows: &[SweepRow]) -> Result<Vec<Rend
                         && r.metric == "conversions.tvd"
                 })
             })
+            .filter(|l| !l.points.is_empty())
             .collect(),
         marks: Vec::new(),
+        bands: true,
+        x_labels: points.len(),
     };
     run_jobs(vec![
         job("sweep_stitching_f1", f1.title.clone(), f1),
@@ -468,6 +473,8 @@ pub fn budget_charts(
                 Some((at.0, at.1.mean, palette.colour(&c.channel), String::new()))
             })
             .collect(),
+        bands: true,
+        x_labels: 0,
     };
     run_jobs(vec![
         job("budget_predicted_vs_actual", bars.title.clone(), bars),
@@ -479,51 +486,77 @@ pub fn budget_charts(
     ])
 }
 
-/// Loop chart: cumulative true profit per steering model over periods (mean
-/// over replicates, 95 % CI bands), the oracle bold.
+/// Loop charts: cumulative true profit per steering model over periods
+/// (means over replicates, the oracle bold), and each model's cumulative
+/// profit minus the oracle's in the same replicate (paired; 95 % CI bands).
 pub fn loop_charts(runs: &[LoopRun], models: &[String]) -> Result<Vec<Rendered>, ChartError> {
-    let lines = models
-        .iter()
-        .enumerate()
-        .map(|(i, m)| {
-            let mine: Vec<&LoopRun> = runs.iter().filter(|r| &r.model == m).collect();
-            let periods = mine.first().map_or(0, |r| r.periods.len());
-            let points = (0..periods)
-                .map(|p| {
-                    let xs: Vec<f64> = mine
-                        .iter()
-                        .map(|r| r.periods[..=p].iter().map(|x| x.profit).sum())
-                        .collect();
-                    let s = super::Stats::of(&xs);
-                    (p as f64, s.mean, s.ci95_low.zip(s.ci95_high))
-                })
-                .collect();
-            Line {
-                name: m.clone(),
-                colour: if m == ORACLE {
-                    plotters::style::RGBColor(0x33, 0x33, 0x33)
-                } else {
-                    charts::series_colour(i)
-                },
-                bold: m == ORACLE,
-                points,
-            }
-        })
-        .collect();
-    let chart = Lines {
+    let cumulative = |r: &LoopRun, p: usize| r.periods[..=p].iter().map(|x| x.profit).sum::<f64>();
+    let colour = |i: usize, m: &str| {
+        if m == ORACLE {
+            plotters::style::RGBColor(0x33, 0x33, 0x33)
+        } else {
+            charts::series_colour(i)
+        }
+    };
+    let periods = runs.first().map_or(0, |r| r.periods.len());
+    let line = |i: usize, m: &String, versus_oracle: bool| {
+        let mine: Vec<&LoopRun> = runs.iter().filter(|r| &r.model == m).collect();
+        let points = (0..periods)
+            .map(|p| {
+                let xs: Vec<f64> = mine
+                    .iter()
+                    .map(|r| {
+                        let oracle = runs
+                            .iter()
+                            .find(|o| o.model == ORACLE && o.replicate == r.replicate)
+                            .map_or(0.0, |o| cumulative(o, p));
+                        cumulative(r, p) - if versus_oracle { oracle } else { 0.0 }
+                    })
+                    .collect();
+                let s = super::Stats::of(&xs);
+                (p as f64, s.mean, s.ci95_low.zip(s.ci95_high))
+            })
+            .collect();
+        Line {
+            name: m.clone(),
+            colour: colour(i, m),
+            bold: m == ORACLE,
+            points,
+        }
+    };
+    let profit = Lines {
         title:
             "Cumulative true profit when the budget follows each model (oracle: true marginal ROI)"
                 .to_string(),
         x_desc: "period".to_string(),
-        y_desc: "cumulative profit".to_string(),
-        lines,
+        y_desc: "cumulative profit (mean over replicates)".to_string(),
+        lines: models
+            .iter()
+            .enumerate()
+            .map(|(i, m)| line(i, m, false))
+            .collect(),
         marks: Vec::new(),
+        bands: false,
+        x_labels: periods,
     };
-    run_jobs(vec![job(
-        "loop_cumulative_profit",
-        chart.title.clone(),
-        chart,
-    )])
+    let gap = Lines {
+        title: "Cumulative profit minus the oracle's: the cost of misattribution, period by period"
+            .to_string(),
+        x_desc: "period".to_string(),
+        y_desc: "model − oracle (same cohorts)".to_string(),
+        lines: models
+            .iter()
+            .enumerate()
+            .map(|(i, m)| line(i, m, true))
+            .collect(),
+        marks: Vec::new(),
+        bands: true,
+        x_labels: periods,
+    };
+    run_jobs(vec![
+        job("loop_cumulative_profit", profit.title.clone(), profit),
+        job("loop_profit_vs_oracle", gap.title.clone(), gap),
+    ])
 }
 
 /// Chart files for a run folder: `charts/NAME.svg` and `charts/NAME.png`.
