@@ -296,6 +296,27 @@ fn sweep_x(p: &SweepPoint) -> f64 {
         .unwrap_or(p.index as f64)
 }
 
+/// The best stitcher of a sweep: highest pairwise F1 averaged over the
+/// points, oracle excluded (ties: first seen).
+pub fn sweep_best_stitcher(rows: &[SweepRow]) -> String {
+    let mut best: Option<(f64, String)> = None;
+    for r in rows {
+        if r.metric != "pairwise.f1" || r.stitcher == ORACLE {
+            continue;
+        }
+        let xs: Vec<f64> = rows
+            .iter()
+            .filter(|x| x.stitcher == r.stitcher && x.metric == "pairwise.f1")
+            .map(|x| x.stats.mean)
+            .collect();
+        let f = xs.iter().sum::<f64>() / xs.len().max(1) as f64;
+        if best.as_ref().is_none_or(|b| f > b.0) {
+            best = Some((f, r.stitcher.clone()));
+        }
+    }
+    best.map_or_else(|| ORACLE.to_string(), |b| b.1)
+}
+
 /// Sweep lines: pairwise F1 per stitcher and causal lead-share error per model
 /// on the best stitcher (highest mean F1 over points), with 95 % CI bands.
 pub fn sweep_charts(points: &[SweepPoint], rows: &[SweepRow]) -> Result<Vec<Rendered>, ChartError> {
@@ -339,26 +360,7 @@ pub fn sweep_charts(points: &[SweepPoint], rows: &[SweepRow]) -> Result<Vec<Rend
             models.push(r.model.clone());
         }
     }
-    let mean_f1 = |s: &str| {
-        let xs: Vec<f64> = rows
-            .iter()
-            .filter(|r| r.stitcher == s && r.metric == "pairwise.f1")
-            .map(|r| r.stats.mean)
-            .collect();
-        xs.iter().sum::<f64>() / xs.len().max(1) as f64
-    };
-    let best = stitchers
-        .iter()
-        .filter(|s| *s != ORACLE)
-        .fold(None::<(&String, f64)>, |b, s| {
-            let f = mean_f1(s);
-            if b.is_none_or(|b| f > b.1) {
-                Some((s, f))
-            } else {
-                b
-            }
-        })
-        .map_or_else(|| ORACLE.to_string(), |b| b.0.clone());
+    let best = sweep_best_stitcher(rows);
     let f1 = Lines {
         title: "Stitching F1 across the sweep (bands: 95 % CI over replicates)".to_string(),
         x_desc: x_desc.clone(),

@@ -38,7 +38,7 @@ th:hover{background:#e0e6f0}\
 .sw{display:inline-block;width:12px;height:12px;margin-right:6px;border:1px solid #888;vertical-align:middle}\
 figure{margin:14px 0 26px}figure svg{max-width:100%;height:auto;border:1px solid #eee}\
 figcaption{font-size:13px;color:#555}\
-nav a{margin-right:14px}.good{color:#117733}.bad{color:#aa3377}";
+nav a{margin-right:14px}.wrap{overflow-x:auto;max-width:100%}.good{color:#117733}.bad{color:#aa3377}";
 
 const SORT_JS: &str = "document.querySelectorAll('table.sortable th').forEach(function(th,i){th.title='click to sort';th.addEventListener('click',function(){\
 var t=th.closest('table'),b=t.tBodies[0],rs=Array.from(b.rows),d=th.dataset.dir==='a'?-1:1;th.dataset.dir=d===1?'a':'d';\
@@ -47,7 +47,7 @@ rs.sort(function(x,y){var a=v(x),c=v(y);return (a<c?-1:a>c?1:0)*d;});rs.forEach(
 
 /// A sortable table: header cells and rows of already-escaped cells.
 pub fn table(header: &[&str], rows: &[Vec<String>]) -> String {
-    let mut s = String::from("<table class=\"sortable\"><thead><tr>");
+    let mut s = String::from("<div class=\"wrap\"><table class=\"sortable\"><thead><tr>");
     for h in header {
         let _ = write!(s, "<th>{}</th>", escape(h));
     }
@@ -59,7 +59,7 @@ pub fn table(header: &[&str], rows: &[Vec<String>]) -> String {
         }
         s.push_str("</tr>");
     }
-    s.push_str("</tbody></table>");
+    s.push_str("</tbody></table></div>");
     s
 }
 
@@ -127,7 +127,7 @@ fn num(x: f64) -> String {
             }
             out.push(ch);
         }
-        format!("{}{out}", if x < 0.0 { "−" } else { "" })
+        format!("{}{out}", if x < 0.0 { "-" } else { "" })
     } else if x.fract() == 0.0 {
         format!("{x:.0}")
     } else {
@@ -482,16 +482,20 @@ pub fn sweep_html(
     rows: &[super::SweepRow],
     charts: &[Rendered],
 ) -> String {
+    let best = super::figures::sweep_best_stitcher(rows);
     let mut header: Vec<String> = vec!["point".into()];
     let mut keys: Vec<(String, String, &'static str)> = Vec::new();
     for r in rows.iter().filter(|r| r.point == 0) {
         let wanted = (r.metric == "pairwise.f1")
-            || (r.metric == "conversions.tvd" && r.truth == "causal" && r.stitcher == ORACLE);
+            || (r.metric == "conversions.tvd"
+                && r.truth == "causal"
+                && r.stitcher == best
+                && r.model != ORACLE);
         if wanted {
             header.push(if r.metric == "pairwise.f1" {
                 format!("F1 {}", r.stitcher)
             } else {
-                format!("tvd {} (oracle journeys)", r.model)
+                format!("tvd {} on {best}", r.model)
             });
             keys.push((r.stitcher.clone(), r.model.clone(), r.metric));
         }
@@ -517,7 +521,7 @@ pub fn sweep_html(
     simple_html(
         sc,
         "Sweep",
-        "Each row is one grid point of the sweep; the lines below show how stitching F1 and the credit error of each model move with the swept key. Bands are 95 % confidence intervals over the replicates of each point (none with one replicate).",
+        "Each row is one grid point of the sweep: stitching F1 per stitcher, and each model's credit error (tvd vs causal lead shares) on the best stitcher's journeys; the lines below show how they move with the swept key. Bands are 95 % confidence intervals over the replicates of each point (none with one replicate).",
         &table(&header, &body),
         charts,
     )
