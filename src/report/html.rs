@@ -40,9 +40,9 @@ figure{margin:14px 0 26px}figure svg{max-width:100%;height:auto;border:1px solid
 figcaption{font-size:13px;color:#555}\
 nav a{margin-right:14px}.wrap{overflow-x:auto;max-width:100%}.good{color:#117733}.bad{color:#aa3377}";
 
-const SORT_JS: &str = "document.querySelectorAll('table.sortable th').forEach(function(th,i){th.title='click to sort';th.addEventListener('click',function(){\
-var t=th.closest('table'),b=t.tBodies[0],rs=Array.from(b.rows),d=th.dataset.dir==='a'?-1:1;th.dataset.dir=d===1?'a':'d';\
-var v=function(r){var s=r.cells[i].getAttribute('data-v')||r.cells[i].textContent;var n=parseFloat(s.replace(/[^0-9eE.+-]/g,''));return isNaN(n)?s:n;};\
+const SORT_JS: &str = "document.querySelectorAll('table.sortable th').forEach(function(th){th.title='click to sort';th.addEventListener('click',function(){\
+var i=th.cellIndex,t=th.closest('table'),b=t.tBodies[0],rs=Array.from(b.rows),d=th.dataset.dir==='a'?-1:1;th.dataset.dir=d===1?'a':'d';\
+var v=function(r){var c=r.cells[i],e=c.querySelector('[data-v]'),s=e?e.getAttribute('data-v'):c.textContent;var n=parseFloat(s.replace(/[^0-9eE.+-]/g,''));return isNaN(n)?s:n;};\
 rs.sort(function(x,y){var a=v(x),c=v(y);return (a<c?-1:a>c?1:0)*d;});rs.forEach(function(r){b.appendChild(r);});});});";
 
 /// A sortable table: header cells and rows of already-escaped cells.
@@ -132,6 +132,15 @@ fn num(x: f64) -> String {
         format!("{x:.0}")
     } else {
         format!("{x:.3}")
+    }
+}
+
+/// A count (a mean over replicates may be fractional): one decimal at most.
+fn count(x: f64) -> String {
+    if x.fract() == 0.0 || x.abs() >= 100.0 {
+        num(x.round())
+    } else {
+        format!("{x:.1}")
     }
 }
 
@@ -244,7 +253,7 @@ pub fn run_html(
         let x = mean(&w[key]);
         vec![
             escape(label),
-            num(x),
+            count(x),
             if *key == "revenue" {
                 String::new()
             } else {
@@ -257,7 +266,7 @@ pub fn run_html(
         .as_object()
         .map(|m| {
             m.iter()
-                .map(|(k, v)| vec![escape(k), num(mean(v))])
+                .map(|(k, v)| vec![escape(k), count(mean(v))])
                 .collect()
         })
         .unwrap_or_default();
@@ -404,6 +413,7 @@ pub fn run_html(
                         .as_str()
                         .unwrap_or("–"),
                 ),
+                versus_last_touch(report, r),
             ]
         })
         .collect();
@@ -414,7 +424,7 @@ pub fn run_html(
         &format!(
             "{}{}{}{}{}{}",
             table(
-                &["model", "journeys", "tvd causal", "tvd incremental", "tvd Shapley", "tvd causal revenue", "biggest miss"],
+                &["model", "journeys", "tvd causal", "tvd incremental", "tvd Shapley", "tvd causal revenue", "biggest miss", "tvd causal − last_touch's [95 % CI]"],
                 &attr_rows
             ),
             fig(charts, "error_matrix"),
@@ -424,6 +434,21 @@ pub fn run_html(
             fig(charts, "credit_revenue_oracle")
         ),
     ));
+    let mut nav = vec![
+        ("scenario", "scenario"),
+        ("world", "world"),
+        ("tools", "your tools vs the truth"),
+        ("stitching", "stitching"),
+        ("attribution", "attribution"),
+    ];
+    if let Some(p) = platforms_section(&channels, &palette, summary) {
+        sections.push(p);
+        nav.push(("platforms", "ad platforms"));
+    }
+    if let Some(a) = ablation_section(summary) {
+        sections.push(a);
+        nav.push(("ablation", "loss ablation"));
+    }
     page(
         &format!("closedloop report: {}", sc.name),
         &format!(
@@ -432,15 +457,108 @@ pub fn run_html(
             n,
             num(sc.persons as f64)
         ),
-        &[
-            ("scenario", "scenario"),
-            ("world", "world"),
-            ("tools", "your tools vs the truth"),
-            ("stitching", "stitching"),
-            ("attribution", "attribution"),
-        ],
+        &nav,
         &sections,
     )
+}
+
+/// A summary number with its 95 % CI when there is one.
+fn with_ci(v: &Value) -> String {
+    match (
+        v["mean"].as_f64(),
+        v["ci95_low"].as_f64(),
+        v["ci95_high"].as_f64(),
+    ) {
+        (Some(m), Some(l), Some(h)) => {
+            format!("<span data-v=\"{m}\">{m:+.3} [{l:+.3}, {h:+.3}]</span>")
+        }
+        (Some(m), _, _) => format!("<span data-v=\"{m}\">{m:+.3}</span>"),
+        _ => "–".into(),
+    }
+}
+
+/// A model's causal lead-share error minus `last_touch`'s on the same
+/// journeys (the `paired` section), with its CI.
+fn versus_last_touch(report: &Value, row: &Value) -> String {
+    let (Some(stitcher), Some(model)) = (row["stitcher"].as_str(), row["model"].as_str()) else {
+        return "–".into();
+    };
+    with_ci(&report["paired"]["models"][stitcher]["minus"]["last_touch"][model]["causal"])
+}
+
+/// What each ad platform claims next to the truth (when the run has paid channels).
+fn platforms_section(channels: &[String], palette: &Palette, summary: &Value) -> Option<String> {
+    let p = &summary["platforms"];
+    let rows: Vec<Vec<String>> = p["platforms"]
+        .as_array()?
+        .iter()
+        .map(|r| {
+            let label = r["channel"].as_str().unwrap_or("");
+            vec![
+                if channels.iter().any(|c| c == label) {
+                    swatch(palette, label)
+                } else {
+                    escape(label)
+                },
+                count(mean(&r["claimed_conversions"])),
+                count(mean(&r["causal_conversions"])),
+                count(mean(&r["incremental_conversions"])),
+                num(mean(&r["claim_over_incremental"])),
+            ]
+        })
+        .collect();
+    Some(section(
+        "platforms",
+        "What the ad platforms claim",
+        &format!(
+            "Each platform counts the leads its pixel saw after one of its clicks or views, as its own dashboard would; the truth columns count the leads it caused and the leads lost without it. Together the platforms claim {:.2}× the real leads; a claimed lead is claimed by {:.2} platforms on average.",
+            mean(&p["claims_over_real"]),
+            mean(&p["double_counting_ratio"])
+        ),
+        &table(
+            &[
+                "channel",
+                "claimed leads",
+                "caused (causal)",
+                "lost without it (incremental)",
+                "claimed ÷ incremental",
+            ],
+            &rows,
+        ),
+    ))
+}
+
+/// The loss ablation (when the scenario asks for it): each loss switched off.
+fn ablation_section(summary: &Value) -> Option<String> {
+    let rows = summary["loss_ablation"].as_array()?;
+    if rows.is_empty() {
+        return None;
+    }
+    let models: Vec<String> = rows[0]["tvd"]
+        .as_object()
+        .map(|m| m.keys().cloned().collect())
+        .unwrap_or_default();
+    let mut header = vec!["switched off".to_string(), "F1".into(), "recall".into()];
+    header.extend(models.iter().map(|m| format!("tvd {m}")));
+    let body: Vec<Vec<String>> = rows
+        .iter()
+        .map(|r| {
+            let mut cells = vec![
+                escape(r["switched_off"].as_str().unwrap_or("")),
+                num(mean(&r["f1"])),
+                num(mean(&r["recall"])),
+            ];
+            cells.extend(models.iter().map(|m| num(mean(&r["tvd"][m]))));
+            cells
+        })
+        .collect();
+    let header: Vec<&str> = header.iter().map(String::as_str).collect();
+    Some(section(
+        "ablation",
+        "What each loss costs",
+        "The same world observed again with one loss mechanism switched off at a time (then all of them), stitched deterministically. Where switching a mechanism off raises F1 or lowers a model's error most, that mechanism is what breaks your loop.",
+        &table(&header, &body),
+    ))
 }
 
 /// A page for a report of another command (sweep, budget, loop): a title,
