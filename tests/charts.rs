@@ -78,6 +78,7 @@ fn external_references(html: &str) -> Vec<String> {
 fn every_chart_is_well_formed_and_names_every_channel() {
     let files = run_files(2_000, 2);
     let channels = quickstart(2_000).channel_ids();
+    let palette = closedloop::charts::Palette::new(&channels);
     let svgs: Vec<(&String, &Vec<u8>)> =
         files.iter().filter(|(n, _)| n.ends_with(".svg")).collect();
     assert_eq!(svgs.len(), 10, "charts drawn");
@@ -91,6 +92,12 @@ fn every_chart_is_well_formed_and_names_every_channel() {
                 assert!(
                     texts.iter().any(|t| t.contains(c.as_str())),
                     "{name} does not name channel {c}"
+                );
+                // One fixed colour per channel in every chart.
+                let colour = palette.css(c).to_uppercase();
+                assert!(
+                    svg.to_uppercase().contains(&format!("FILL=\"{colour}\"")),
+                    "{name} does not draw {c} in {colour}"
                 );
             }
         }
@@ -122,6 +129,7 @@ fn report_html_is_self_contained_and_has_every_section() {
         "HubSpot-style",
         "Stitching",
         "Attribution",
+        "What the ad platforms claim",
         "<svg",
         "class=\"sortable\"",
     ] {

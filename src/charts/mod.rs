@@ -238,3 +238,55 @@ pub fn short_number(x: f64) -> String {
         format!("{x:.2}")
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn channels_keep_their_colour_by_position_and_non_channels_are_grey() {
+        let ids: Vec<String> = ["b", "a", "c"].map(String::from).to_vec();
+        let p = Palette::new(&ids);
+        assert_eq!(p.css("b"), "#e69f00");
+        assert_eq!(p.css("a"), "#56b4e9");
+        assert_eq!(p.css("c"), "#009e73");
+        for label in ["baseline", "direct", "unassigned", "unknown"] {
+            let RGBColor(r, g, b) = p.colour(label);
+            assert!(r == g && g == b, "{label} is grey");
+        }
+        // Every channel colour differs from every other and from the greys.
+        let all: Vec<RGBColor> = CHANNEL_COLOURS
+            .iter()
+            .map(|&(r, g, b)| RGBColor(r, g, b))
+            .collect();
+        for (i, a) in all.iter().enumerate() {
+            for b in &all[i + 1..] {
+                assert_ne!(a, b);
+            }
+        }
+    }
+
+    #[test]
+    fn short_numbers_read_like_a_person_writes_them() {
+        assert_eq!(short_number(0.0), "0");
+        assert_eq!(short_number(3.0), "3");
+        assert_eq!(short_number(0.25), "0.25");
+        assert_eq!(short_number(1_500.0), "1.5 k");
+        assert_eq!(short_number(-25_000.0), "-25 k");
+        assert_eq!(short_number(2_500_000.0), "2.5 M");
+    }
+
+    #[test]
+    fn a_chart_renders_to_svg_and_png_with_the_shipped_font() {
+        let chart = HBars {
+            title: "t <&> é".into(),
+            unit: "u".into(),
+            rows: vec![("a".into(), 1.0), ("b".into(), 2.0)],
+        };
+        let r = render("x", "x", &chart).unwrap();
+        assert!(r.svg.contains("t &lt;&amp;&gt; é"), "text escaped in SVG");
+        assert!(r.png.starts_with(b"\x89PNG"));
+        // Same data, same bytes.
+        assert_eq!(render("x", "x", &chart).unwrap(), r);
+    }
+}

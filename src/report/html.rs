@@ -737,3 +737,20 @@ pub fn loop_html(sc: &Scenario, summary: &[Value], charts: &[Rendered]) -> Strin
         charts,
     )
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn text_is_escaped_and_tables_sort_by_value() {
+        assert_eq!(escape("a<b>&\"c'"), "a&lt;b&gt;&amp;&quot;c&#39;");
+        let t = table(&["x<y"], &[vec![pct(0.5)]]);
+        assert!(t.contains("<th>x&lt;y</th>"));
+        assert!(t.contains("data-v=\"0.5\""));
+        assert_eq!(num(-1_234_567.0), "-1,234,567");
+        assert_eq!(num(12.0), "12");
+        assert_eq!(num(0.1234), "0.123");
+        assert_eq!(count(12.34), "12.3");
+    }
+}
