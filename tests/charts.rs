@@ -175,6 +175,20 @@ fn the_tools_table_shows_ga_and_hubspot_even_when_not_chosen() {
     // The flows count every true lead once.
     let leads: f64 = results[0].pictures.flows.iter().map(|f| f.2).sum();
     assert_eq!(leads, results[0].world.leads as f64);
+    // report.json carries both, so the HTML's numbers can be checked from it.
+    let json = report::report_json(&sc, &results);
+    let r0 = &json["replicates"][0];
+    assert_eq!(r0["tools"][0]["tool"], "GA-style");
+    assert_eq!(r0["tools"][1]["tool"], "HubSpot-style");
+    let flows: f64 = r0["flows"]
+        .as_object()
+        .unwrap()
+        .values()
+        .flat_map(|row| row.as_object().unwrap().values())
+        .map(|n| n.as_f64().unwrap())
+        .sum();
+    assert_eq!(flows, leads);
+    assert!(json["summary"]["tools"][0]["credit"]["conversions"].is_object());
 }
 
 #[test]

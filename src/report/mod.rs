@@ -47,6 +47,32 @@ fn world_json(w: &WorldSummary) -> Value {
     })
 }
 
+/// The true cause → last-touch-recorded counts as `{cause: {recorded: leads}}`,
+/// every cause (truth labels) × every recorded label seen, zeros included,
+/// so replicates summarise key by key.
+fn flows_json(flows: &[(String, String, f64)], causal: &Credit) -> Value {
+    let mut recorded: Vec<&String> = flows.iter().map(|f| &f.1).collect();
+    recorded.sort();
+    recorded.dedup();
+    let mut out = Map::new();
+    for cause in causal.conversions.keys() {
+        let row: Map<String, Value> = recorded
+            .iter()
+            .map(|r| {
+                let n: f64 = flows
+                    .iter()
+                    .filter(|f| &f.0 == cause && &f.1 == *r)
+                    .map(|f| f.2)
+                    .sum::<f64>()
+                    + 0.0; // no −0.0 for an empty sum
+                (r.to_string(), json!(n))
+            })
+            .collect();
+        out.insert(cause.clone(), Value::Object(row));
+    }
+    Value::Object(out)
+}
+
 /// One replicate as a JSON object.
 pub fn replicate_json(r: &ReplicateResult) -> Value {
     let mut truth = Map::new();
@@ -88,9 +114,24 @@ pub fn replicate_json(r: &ReplicateResult) -> Value {
             json!({ "stitcher": a.stitcher, "model": a.model, "credit": credit_json(&a.credit), "error": error })
         })
         .collect();
+    let tools: Vec<Value> = r
+        .pictures
+        .tools
+        .iter()
+        .zip(crate::experiment::pictures::TOOLS)
+        .map(|(a, (tool, _, _))| {
+            let mut error = Map::new();
+            for (name, e) in TRUTHS.iter().zip(&a.error) {
+                error.insert(name.to_string(), serde_json::to_value(e).expect("errors serialise"));
+            }
+            json!({ "tool": tool, "stitcher": a.stitcher, "model": a.model, "credit": credit_json(&a.credit), "error": error })
+        })
+        .collect();
     json!({
         "replicate": r.replicate,
         "world": world_json(&r.world),
+        "tools": tools,
+        "flows": flows_json(&r.pictures.flows, &r.truth[0]),
         "truth": truth,
         "stitching": stitching,
         "stitching_threshold_sweep": serde_json::to_value(&r.threshold_sweep).expect("sweep serialises"),
