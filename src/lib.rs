@@ -14,13 +14,15 @@
 //! budget     base world vs the world re-run at new spends, vs model predictions
 //! feedback   the closed loop: each period's budget follows a model's credit
 //! explain    one replicate told person by person (teaching), answer key
-//! report     report.json (schema 1), written atomically
+//! report     report.json (schema 1), charts, report.html, written atomically
+//! charts     plotters drawings (SVG + PNG) from plain data, shipped font
 //! pathfile   path files (ChannelAttribution's format) ⇄ path rows
 //! ```
 //! The library never prints, never parses argv and never exits the process.
 
 pub mod attribute;
 pub mod budget;
+pub mod charts;
 pub mod credit;
 pub mod events;
 pub mod experiment;

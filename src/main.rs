@@ -456,6 +456,15 @@ fn write_folder(dir: &Path, files: &[(&str, Vec<u8>)]) -> anyhow::Result<()> {
 }
 
 /// Load a scenario and apply `--seed` and `--replicates`.
+/// A folder's files with its pictures (charts and report.html) added.
+fn with_pictures<'a>(
+    mut files: Vec<(&'a str, Vec<u8>)>,
+    pictures: &'a [(String, Vec<u8>)],
+) -> Vec<(&'a str, Vec<u8>)> {
+    files.extend(pictures.iter().map(|(n, b)| (n.as_str(), b.clone())));
+    files
+}
+
 fn load_with(path: &Path, seed: Option<u64>, replicates: Option<u32>) -> anyhow::Result<Scenario> {
     let mut sc = load(path)?;
     if let Some(s) = seed {
@@ -660,6 +669,8 @@ fn cmd_loop(
             ("report.json", bytes.clone()),
             ("loop.csv", loop_csv(&sc, &runs, &ids, periods).into_bytes()),
         ];
+        let pictures = report::loop_pictures(&sc, &runs, &ids, &summary)?;
+        let files = with_pictures(files, &pictures);
         write_folder(dir, &files)?;
     }
     if json {
@@ -852,6 +863,8 @@ fn cmd_budget(
             ("budget.csv", budget_csv(&rows).into_bytes()),
             ("curves.csv", curves_csv(&curves).into_bytes()),
         ];
+        let pictures = report::budget_pictures(&sc, &rows, &curves)?;
+        let files = with_pictures(files, &pictures);
         write_folder(dir, &files)?;
     }
     if json {
@@ -1097,7 +1110,10 @@ fn cmd_run(
             )
         })
         .collect();
-    let timings = serde_json::json!({ "run_seconds": run_s, "threads": rayon::current_num_threads(), "replicates": stages });
+    let clock = Instant::now();
+    let pictures = report::run_pictures(&sc, &report, &results)?;
+    let pictures_s = clock.elapsed().as_secs_f64();
+    let timings = serde_json::json!({ "run_seconds": run_s, "pictures_seconds": pictures_s, "threads": rayon::current_num_threads(), "replicates": stages });
     let files = vec![
         ("report.json", bytes.clone()),
         (
@@ -1106,6 +1122,7 @@ fn cmd_run(
         ),
         ("credit.csv", credit_csv(&results).into_bytes()),
     ];
+    let files = with_pictures(files, &pictures);
     write_folder(&out, &files)?;
     if json {
         print!("{}", String::from_utf8_lossy(&bytes));
@@ -1576,6 +1593,8 @@ fn cmd_sweep(
             serde_json::to_vec_pretty(&timings).context("serialising timings")?,
         ),
     ];
+    let pictures = report::sweep_pictures(sc, &points, &rows)?;
+    let files = with_pictures(files, &pictures);
     write_folder(out, &files)?;
     if json {
         print!("{}", String::from_utf8_lossy(&bytes));

@@ -19,6 +19,7 @@ use crate::world::{self, Outcome};
 use rayon::prelude::*;
 
 pub mod on_log;
+pub mod pictures;
 pub mod sweep;
 
 /// Name of the reference rows built from the truth.
@@ -120,6 +121,9 @@ pub struct ReplicateResult {
     pub attribution: Vec<AttributionResult>,
     /// Wall-clock seconds per stage (for `timings.json` only; never in report.json).
     pub timings: Vec<(&'static str, f64)>,
+    /// The tools' reports, the cause → recorded flows and (replicate 0) a few
+    /// journeys, for the HTML report and the charts.
+    pub pictures: pictures::Pictures,
 }
 
 /// The oracle partition: true persons.
@@ -268,6 +272,11 @@ pub fn run_replicate(sc: &Scenario, cfg: &RunConfig, replicate: u32) -> Replicat
     } else {
         Vec::new()
     };
+    let timelines = if replicate == 0 {
+        pictures::timelines(sc, &w, &obs.log, &truth.events)
+    } else {
+        Vec::new()
+    };
     drop(w);
     let log = &obs.log;
 
@@ -329,6 +338,11 @@ pub fn run_replicate(sc: &Scenario, cfg: &RunConfig, replicate: u32) -> Replicat
     } else {
         Vec::new()
     };
+    let pictures = pictures::Pictures {
+        tools: pictures::tools(sc, log, &truth, &attribution),
+        flows: pictures::flows(log, &truth),
+        timelines,
+    };
     timings.push(("stitch_attribute_score", clock.elapsed().as_secs_f64()));
     attribution.push(AttributionResult {
         stitcher: ORACLE.into(),
@@ -361,6 +375,7 @@ pub fn run_replicate(sc: &Scenario, cfg: &RunConfig, replicate: u32) -> Replicat
         loss_ablation,
         attribution,
         timings,
+        pictures,
     }
 }
 

@@ -11,6 +11,8 @@ use serde_json::{Map, Value, json};
 use statrs::distribution::{ContinuousCDF, StudentsT};
 use std::path::{Path, PathBuf};
 
+pub mod figures;
+pub mod html;
 pub mod paired;
 pub mod sweep;
 
@@ -43,6 +45,32 @@ fn world_json(w: &WorldSummary) -> Value {
         "existing_customers": w.existing_customers,
         "loss": w.loss.counts,
     })
+}
+
+/// The true cause → last-touch-recorded counts as `{cause: {recorded: leads}}`,
+/// every cause (truth labels) × every recorded label seen, zeros included,
+/// so replicates summarise key by key.
+fn flows_json(flows: &[(String, String, f64)], causal: &Credit) -> Value {
+    let mut recorded: Vec<&String> = flows.iter().map(|f| &f.1).collect();
+    recorded.sort();
+    recorded.dedup();
+    let mut out = Map::new();
+    for cause in causal.conversions.keys() {
+        let row: Map<String, Value> = recorded
+            .iter()
+            .map(|r| {
+                let n: f64 = flows
+                    .iter()
+                    .filter(|f| &f.0 == cause && &f.1 == *r)
+                    .map(|f| f.2)
+                    .sum::<f64>()
+                    + 0.0; // no −0.0 for an empty sum
+                (r.to_string(), json!(n))
+            })
+            .collect();
+        out.insert(cause.clone(), Value::Object(row));
+    }
+    Value::Object(out)
 }
 
 /// One replicate as a JSON object.
@@ -86,9 +114,24 @@ pub fn replicate_json(r: &ReplicateResult) -> Value {
             json!({ "stitcher": a.stitcher, "model": a.model, "credit": credit_json(&a.credit), "error": error })
         })
         .collect();
+    let tools: Vec<Value> = r
+        .pictures
+        .tools
+        .iter()
+        .zip(crate::experiment::pictures::TOOLS)
+        .map(|(a, (tool, _, _))| {
+            let mut error = Map::new();
+            for (name, e) in TRUTHS.iter().zip(&a.error) {
+                error.insert(name.to_string(), serde_json::to_value(e).expect("errors serialise"));
+            }
+            json!({ "tool": tool, "stitcher": a.stitcher, "model": a.model, "credit": credit_json(&a.credit), "error": error })
+        })
+        .collect();
     json!({
         "replicate": r.replicate,
         "world": world_json(&r.world),
+        "tools": tools,
+        "flows": flows_json(&r.pictures.flows, &r.truth[0]),
         "truth": truth,
         "stitching": stitching,
         "stitching_threshold_sweep": serde_json::to_value(&r.threshold_sweep).expect("sweep serialises"),
@@ -206,6 +249,70 @@ pub fn report_json(sc: &Scenario, results: &[ReplicateResult]) -> Value {
         "summary": summary,
         "paired": paired_json(&paired(results)),
     })
+}
+
+/// The pictures of a run folder: `charts/*.svg`, `charts/*.png` and
+/// `report.html`, built from report.json's data and the replicates' pictures.
+pub fn run_pictures(
+    sc: &Scenario,
+    report: &Value,
+    results: &[ReplicateResult],
+) -> Result<Vec<(String, Vec<u8>)>, crate::charts::ChartError> {
+    let charts = figures::run_charts(sc, report, results)?;
+    let mut files = figures::chart_files(&charts);
+    files.push((
+        "report.html".to_string(),
+        html::run_html(sc, report, results, &charts).into_bytes(),
+    ));
+    Ok(files)
+}
+
+/// The pictures of a sweep folder: the sweep lines and `report.html`.
+pub fn sweep_pictures(
+    sc: &Scenario,
+    points: &[crate::experiment::sweep::SweepPoint],
+    rows: &[SweepRow],
+) -> Result<Vec<(String, Vec<u8>)>, crate::charts::ChartError> {
+    let charts = figures::sweep_charts(points, rows)?;
+    let mut files = figures::chart_files(&charts);
+    files.push((
+        "report.html".to_string(),
+        html::sweep_html(sc, points, rows, &charts).into_bytes(),
+    ));
+    Ok(files)
+}
+
+/// The pictures of a budget folder: predicted vs actual bars, response
+/// curves and `report.html`.
+pub fn budget_pictures(
+    sc: &Scenario,
+    rows: &[crate::budget::BudgetRow],
+    curves: &[crate::budget::ChannelCurve],
+) -> Result<Vec<(String, Vec<u8>)>, crate::charts::ChartError> {
+    let charts = figures::budget_charts(sc, rows, curves)?;
+    let mut files = figures::chart_files(&charts);
+    files.push((
+        "report.html".to_string(),
+        html::budget_html(sc, rows, curves, &charts).into_bytes(),
+    ));
+    Ok(files)
+}
+
+/// The pictures of a loop folder: cumulative profit per model and `report.html`
+/// (`summary`: the loop section's per-model summary objects).
+pub fn loop_pictures(
+    sc: &Scenario,
+    runs: &[crate::feedback::LoopRun],
+    models: &[String],
+    summary: &[Value],
+) -> Result<Vec<(String, Vec<u8>)>, crate::charts::ChartError> {
+    let charts = figures::loop_charts(runs, models)?;
+    let mut files = figures::chart_files(&charts);
+    files.push((
+        "report.html".to_string(),
+        html::loop_html(sc, summary, &charts).into_bytes(),
+    ));
+    Ok(files)
 }
 
 /// report.json of a sweep run: the base scenario's identity and the `sweep`
