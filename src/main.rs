@@ -1879,8 +1879,10 @@ fn cmd_attribute_events(
         "session" => closedloop::scenario::JourneyUnit::Session,
         _ => closedloop::scenario::JourneyUnit::Visit,
     };
+    let clock = std::time::Instant::now();
     let log =
         closedloop::events::read_dir(dir).map_err(|e| bad(format!("{}: {e}", dir.display())))?;
+    let read_s = clock.elapsed().as_secs_f64();
     eprintln!(
         "read {}: {} visits, {} form fills, {} CRM leads, {} opportunities, {} deals; channels: {}",
         dir.display(),
@@ -1950,9 +1952,23 @@ fn cmd_attribute_events(
                 );
             }
         }
+        // Wall-clock seconds apart from report.json (they vary run to run).
+        let stages: serde_json::Map<String, serde_json::Value> = run
+            .stitching
+            .iter()
+            .map(|s| {
+                let v = serde_json::json!({ "stitch_s": s.seconds[0], "journeys_and_models_s": s.seconds[1] });
+                (s.stitcher.clone(), v)
+            })
+            .collect();
+        let timings = serde_json::json!({ "read_s": read_s, "stitchers": stages });
         let mut files: Vec<(&str, Vec<u8>)> = vec![
             ("report.json", report_text.clone().into_bytes()),
             ("credit.csv", credit_csv.into_bytes()),
+            (
+                "timings.json",
+                serde_json::to_vec_pretty(&timings).context("serialising timings")?,
+            ),
         ];
         files.extend(clusters.iter().map(|(n, b)| (n.as_str(), b.clone())));
         write_folder(out, &files)?;

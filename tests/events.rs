@@ -231,8 +231,17 @@ fn attribute_on_an_exported_log_reproduces_the_run_and_score_reproduces_its_stit
         "attribute --events has rows run lacks"
     );
     assert!(compared > 20 && ours.iter().any(|a| a["model"] == "platform_reported"));
+    // Wall-clock seconds go to timings.json, never to report.json.
+    let timings: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(out_dir.join("timings.json")).unwrap()).unwrap();
+    assert!(timings["read_s"].as_f64().unwrap() >= 0.0);
+    assert!(!serde_json::to_string(&report).unwrap().contains("_s\""));
     for spec in &cfg.stitchers {
         let id = closedloop::stitch::build(spec).name();
+        assert!(
+            timings["stitchers"][&id]["stitch_s"].as_f64().unwrap() >= 0.0,
+            "{id}"
+        );
         assert_eq!(
             rep["stitching"][&id]["path_lengths"], run["stitching"][&id]["path_lengths"],
             "{id}"

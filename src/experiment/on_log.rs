@@ -48,6 +48,9 @@ pub struct LogStitching {
     pub stats: PartitionStats,
     /// Path lengths of its journeys.
     pub path_lengths: PathLengths,
+    /// Wall-clock seconds: the stitcher alone, then journeys + statistics +
+    /// every model (never in report.json: it varies run to run).
+    pub seconds: [f64; 2],
 }
 
 /// One model's credit on one stitcher's journeys.
@@ -162,7 +165,10 @@ pub fn run_on_log(
     for spec in stitchers {
         let stitcher = stitch::build(spec);
         let name = stitcher.name();
+        let clock = std::time::Instant::now();
         let ids = stitcher.stitch(log);
+        let stitch_s = clock.elapsed().as_secs_f64();
+        let clock = std::time::Instant::now();
         let (stats, (path_lengths, credits)) = rayon::join(
             || partition_stats(log, &ids),
             || {
@@ -177,11 +183,13 @@ pub fn run_on_log(
                 (score::path_lengths(&j), credits)
             },
         );
+        let rest_s = clock.elapsed().as_secs_f64();
         partition(&name, &ids);
         run.stitching.push(LogStitching {
             stitcher: name.clone(),
             stats,
             path_lengths,
+            seconds: [stitch_s, rest_s],
         });
         run.attribution
             .extend(credits.into_iter().map(|(model, credit)| LogAttribution {
