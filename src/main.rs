@@ -252,8 +252,9 @@ enum Command {
     /// lost, the form, the deal, and the credit each report gives next to
     /// the truth (for teaching).
     Explain {
-        /// Scenario file (TOML).
-        #[arg(default_value = "scenarios/classroom.toml")]
+        /// Scenario file (TOML); default scenarios/classroom.toml, or the
+        /// copy built into closedloop when run outside the repository.
+        #[arg(default_value = CLASSROOM)]
         scenario: PathBuf,
         /// How many persons (default: the mix — clean, cookie lost, second
         /// device, never converted, dropped by sales, would have come anyway).
@@ -302,6 +303,9 @@ impl std::error::Error for BadInput {}
 fn bad(msg: impl Into<String>) -> anyhow::Error {
     anyhow::Error::new(BadInput(msg.into()))
 }
+
+/// `explain`'s default scenario (built into the binary as well).
+const CLASSROOM: &str = "scenarios/classroom.toml";
 
 fn load(path: &Path) -> anyhow::Result<Scenario> {
     Scenario::from_path(path).map_err(|e| bad(e.to_string()))
@@ -489,7 +493,19 @@ fn cmd_explain(
     answers: bool,
 ) -> anyhow::Result<ExitCode> {
     use closedloop::explain;
-    let sc = load_with(path, seed, None)?;
+    let mut sc = if path == Path::new(CLASSROOM) && !path.exists() {
+        // The default scenario, wherever closedloop is run from.
+        Scenario::from_toml_str(
+            "classroom.toml (built in)",
+            include_str!("../scenarios/classroom.toml"),
+        )
+        .map_err(|e| bad(e.to_string()))?
+    } else {
+        load(path)?
+    };
+    if let Some(s) = seed {
+        sc.seed = s;
+    }
     let opts = explain::ExplainOptions {
         replicate: 0,
         visitors,

@@ -16,7 +16,7 @@ use closedloop::observe::CookieLoss;
 use closedloop::scenario::Scenario;
 use closedloop::spec::{AttributorSpec, StitcherSpec};
 use closedloop::stitch;
-use common::{Scratch, closedloop};
+use common::{Scratch, closedloop, json_of};
 use serde_json::Value;
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -626,4 +626,23 @@ fn each_leads_platform_claims_add_up_to_the_platforms_report() {
             );
         }
     }
+}
+
+#[test]
+fn the_default_classroom_is_built_in_for_teachers_outside_the_repository() {
+    // Run from an empty folder: no scenarios/ beside it, the built-in copy
+    // tells the same stories as the shipped file.
+    let scratch = Scratch::new("explain", "anywhere");
+    let built_in =
+        json_of(common::closedloop(scratch.path()).args(["explain", "--visitors", "2", "--json"]));
+    let shipped = json_of(
+        closedloop(scratch.path())
+            .args(["explain", "--visitors", "2", "--json"])
+            .arg(concat!(
+                env!("CARGO_MANIFEST_DIR"),
+                "/scenarios/classroom.toml"
+            )),
+    );
+    assert_eq!(built_in["scenario"], "classroom");
+    assert_eq!(built_in["stories"], shipped["stories"]);
 }
