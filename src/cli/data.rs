@@ -1,0 +1,553 @@
+//! Your own data in and out: `closedloop attribute` (path files, event
+//! logs), `export` (path files, event logs) and `score` (an external
+//! model's credit or stitcher's clusters against an exported truth).
+
+use super::*;
+
+pub(super) fn cmd_attribute(
+    file: &Path,
+    models: Option<&str>,
+    json: bool,
+) -> anyhow::Result<ExitCode> {
+    let requested = match models {
+        Some(list) => parse_models(list)?,
+        None => AttributorSpec::all(),
+    };
+    let mut specs: Vec<AttributorSpec> = Vec::new();
+    for s in requested {
+        if let Some(why) = s.path_file_gap() {
+            eprintln!("note: skipping {}: {why}", s.id());
+        } else if !specs.iter().any(|x| x.id() == s.id()) {
+            specs.push(s);
+        }
+    }
+    if specs.is_empty() {
+        return Err(bad("--models: no model left that can run on a path file"));
+    }
+    let bytes = std::fs::read(file).map_err(|e| bad(format!("{}: {e}", file.display())))?;
+    let journeys =
+        pathfile::parse_journeys(&bytes).map_err(|e| bad(format!("{}: {e}", file.display())))?;
+    drop(bytes);
+    let results: Vec<(String, Credit, Option<MarkovFit>)> = specs
+        .iter()
+        .map(|s| {
+            let credit = attribute::build(s).attribute(&journeys);
+            let fit = match *s {
+                AttributorSpec::Markov {
+                    order,
+                    lookback_days,
+                } if json => Some(
+                    Markov {
+                        order,
+                        lookback_days,
+                    }
+                    .fit(&journeys),
+                ),
+                _ => None,
+            };
+            (s.id(), credit, fit)
+        })
+        .collect();
+    if json {
+        let mut out = serde_json::Map::new();
+        for (id, credit, fit) in &results {
+            let mut v = serde_json::json!({
+                "conversions": credit.conversions,
+                "revenue": credit.revenue,
+            });
+            if let Some(fit) = fit {
+                v["removal_effects"] = serde_json::json!(fit.removal_effects);
+            }
+            out.insert(id.clone(), v);
+        }
+        let mut text = serde_json::to_string_pretty(&out)?;
+        text.push('\n');
+        return emit(&text);
+    }
+    // Channels, then the other labels that received credit.
+    let labels: Vec<&String> = journeys
+        .labels
+        .iter()
+        .enumerate()
+        .filter(|&(i, l)| {
+            i < journeys.n_channels
+                || results.iter().any(|(_, c, _)| {
+                    c.conversions.get(l).is_some_and(|&x| x != 0.0)
+                        || c.revenue.get(l).is_some_and(|&x| x != 0.0)
+                })
+        })
+        .map(|(_, l)| l)
+        .collect();
+    let width = labels.iter().map(|l| l.len()).max().unwrap_or(5).max(7);
+    let ids: Vec<&str> = results.iter().map(|(id, _, _)| id.as_str()).collect();
+    let col = ids.iter().map(|id| id.len()).max().unwrap_or(0).max(12);
+    let mut text = String::new();
+    let _ = writeln!(
+        text,
+        "{}: {} paths, {} conversions, revenue {}",
+        file.display(),
+        journeys.journeys.len(),
+        journeys.journeys.iter().map(|j| j.conversions).sum::<f64>(),
+        journeys.journeys.iter().map(|j| j.revenue).sum::<f64>()
+    );
+    for (title, pick) in [("conversions", 0usize), ("revenue", 1usize)] {
+        let _ = write!(text, "\n{title:<width$}");
+        for id in &ids {
+            let _ = write!(text, "  {id:>col$}");
+        }
+        text.push('\n');
+        for l in &labels {
+            let _ = write!(text, "{l:<width$}");
+            for (_, c, _) in &results {
+                let map = if pick == 0 {
+                    &c.conversions
+                } else {
+                    &c.revenue
+                };
+                let _ = write!(text, "  {:>col$.3}", map.get(*l).copied().unwrap_or(0.0));
+            }
+            text.push('\n');
+        }
+    }
+    emit(&text)
+}
+
+/// `attribute --events DIR`: stitchers and models on an event log with no
+/// truth (a user's own export); report.json (schema 1, no `truth`, no
+/// `error`), credit.csv and clusters/ID.csv with `--out`.
+pub(super) fn cmd_attribute_events(
+    dir: &Path,
+    stitchers: Option<&str>,
+    models: Option<&str>,
+    journey_unit: &str,
+    out: Option<&Path>,
+    json: bool,
+) -> anyhow::Result<ExitCode> {
+    use closedloop::experiment::on_log;
+    let stitchers = match stitchers {
+        Some(list) => parse_stitchers(list)?,
+        None => StitcherSpec::all(),
+    };
+    let models = match models {
+        Some(list) => parse_models(list)?,
+        None => AttributorSpec::all(),
+    };
+    let unit = match journey_unit {
+        "session" => closedloop::scenario::JourneyUnit::Session,
+        _ => closedloop::scenario::JourneyUnit::Visit,
+    };
+    let clock = std::time::Instant::now();
+    let log =
+        closedloop::events::read_dir(dir).map_err(|e| bad(format!("{}: {e}", dir.display())))?;
+    let read_s = clock.elapsed().as_secs_f64();
+    eprintln!(
+        "read {}: {} visits, {} form fills, {} CRM leads, {} opportunities, {} deals; channels: {}",
+        dir.display(),
+        log.visits.len(),
+        log.form_fills.len(),
+        log.crm_leads.len(),
+        log.opportunities.len(),
+        log.deals.len(),
+        log.labels[..log.n_channels].join(", ")
+    );
+    let mut clusters: Vec<(String, Vec<u8>)> = Vec::new();
+    let run = on_log::run_on_log(
+        &log,
+        &stitchers,
+        &models,
+        unit,
+        &closedloop::log::SessionRule::default(),
+        |name, ids| {
+            if out.is_some() {
+                clusters.push((
+                    format!("clusters/{name}.csv"),
+                    closedloop::events::clusters_csv(&log, ids).into_bytes(),
+                ));
+            }
+        },
+    );
+    let credit_json =
+        |c: &Credit| serde_json::json!({ "conversions": c.conversions, "revenue": c.revenue });
+    let mut stitching = serde_json::Map::new();
+    for s in &run.stitching {
+        let mut v = serde_json::to_value(s.stats).context("serialising stitching")?;
+        v["path_lengths"] = serde_json::to_value(s.path_lengths).context("serialising paths")?;
+        stitching.insert(s.stitcher.clone(), v);
+    }
+    let attribution: Vec<serde_json::Value> = run
+        .attribution
+        .iter()
+        .map(|a| serde_json::json!({ "stitcher": a.stitcher, "model": a.model, "credit": credit_json(&a.credit) }))
+        .collect();
+    let report = serde_json::json!({
+        "schema_version": report::SCHEMA_VERSION,
+        "source": {
+            "events": dir.display().to_string(),
+            "journey_unit": journey_unit,
+            "visits": log.visits.len(),
+            "form_fills": log.form_fills.len(),
+            "crm_leads": log.crm_leads.len(),
+            "opportunities": log.opportunities.len(),
+            "deals": log.deals.len(),
+        },
+        "channels": &log.labels[..log.n_channels],
+        "replicates": [{ "replicate": 0, "stitching": stitching, "attribution": attribution }],
+    });
+    let mut report_text = serde_json::to_string_pretty(&report).context("serialising report")?;
+    report_text.push('\n');
+    if let Some(out) = out {
+        let mut credit_csv = String::from("stitcher,model,label,conversions,revenue\n");
+        for a in &run.attribution {
+            for (label, conv) in &a.credit.conversions {
+                let _ = writeln!(
+                    credit_csv,
+                    "{},{},{},{conv},{}",
+                    a.stitcher,
+                    a.model,
+                    label,
+                    a.credit.revenue.get(label).copied().unwrap_or(0.0)
+                );
+            }
+        }
+        // Wall-clock seconds apart from report.json (they vary run to run).
+        let stages: serde_json::Map<String, serde_json::Value> = run
+            .stitching
+            .iter()
+            .map(|s| {
+                let v = serde_json::json!({ "stitch_s": s.seconds[0], "journeys_and_models_s": s.seconds[1] });
+                (s.stitcher.clone(), v)
+            })
+            .collect();
+        let timings = serde_json::json!({ "read_s": read_s, "stitchers": stages });
+        let mut files: Vec<(&str, Vec<u8>)> = vec![
+            ("report.json", report_text.clone().into_bytes()),
+            ("credit.csv", credit_csv.into_bytes()),
+            (
+                "timings.json",
+                serde_json::to_vec_pretty(&timings).context("serialising timings")?,
+            ),
+        ];
+        files.extend(clusters.iter().map(|(n, b)| (n.as_str(), b.clone())));
+        write_folder(out, &files)?;
+        eprintln!("wrote {}", out.display());
+    }
+    if json {
+        return emit(&report_text);
+    }
+    let mut text = String::new();
+    let _ = writeln!(
+        text,
+        "{:<16} {:>9} {:>9} {:>14} {:>12} {:>11} {:>10}",
+        "stitcher", "clusters", "cookies", "cookies/clust", "one-cookie", "converting", "conv path"
+    );
+    for s in &run.stitching {
+        let _ = writeln!(
+            text,
+            "{:<16} {:>9} {:>9} {:>14.2} {:>11.1}% {:>11} {:>10.2}",
+            s.stitcher,
+            s.stats.clusters,
+            s.stats.cookies,
+            s.stats.cookies_per_cluster.mean,
+            s.stats.single_cookie_share * 100.0,
+            s.stats.converting_clusters,
+            s.path_lengths.converting.mean
+        );
+    }
+    for a in &run.attribution {
+        let total: f64 = a.credit.conversions.values().sum();
+        let _ = write!(text, "\n{} × {} (lead shares)\n", a.stitcher, a.model);
+        for label in log.labels.iter() {
+            let c = a.credit.conversions.get(label).copied().unwrap_or(0.0);
+            if c != 0.0 || log.label_id(label).is_some_and(|l| log.is_channel(l)) {
+                let share = if total > 0.0 { c / total * 100.0 } else { 0.0 };
+                let _ = writeln!(text, "  {label:<20} {c:>10.2} {share:>6.1}%");
+            }
+        }
+    }
+    emit(&text)
+}
+
+/// `score --truth DIR/truth --credit FILE.csv`: an external model's credit
+/// error against each truth (DESIGN §13 metrics).
+pub(super) fn cmd_score(
+    truth_dir: &Path,
+    credit_file: &Path,
+    out: Option<&Path>,
+    json: bool,
+) -> anyhow::Result<ExitCode> {
+    use closedloop::external::read_credit;
+    let read =
+        |p: &Path| std::fs::read_to_string(p).map_err(|e| bad(format!("{}: {e}", p.display())));
+    let manifest_path = truth_dir
+        .parent()
+        .unwrap_or(Path::new("."))
+        .join("events.json");
+    let manifest: serde_json::Value =
+        serde_json::from_str(&read(&manifest_path)?).map_err(|e| {
+            bad(format!(
+                "{}: {e} (expected the events.json `export --events` writes beside truth/)",
+                manifest_path.display()
+            ))
+        })?;
+    let ids: Vec<String> = manifest["channels"]
+        .as_array()
+        .map(|a| {
+            a.iter()
+                .filter_map(|c| c.as_str().map(String::from))
+                .collect()
+        })
+        .unwrap_or_default();
+    if ids.is_empty() {
+        return Err(bad(format!(
+            "{}: no `channels` list",
+            manifest_path.display()
+        )));
+    }
+    let spend: Vec<f64> = manifest["spend"]
+        .as_array()
+        .map(|a| a.iter().map(|x| x.as_f64().unwrap_or(0.0)).collect())
+        .unwrap_or_else(|| vec![0.0; ids.len()]);
+    let channels = closedloop::score::ScoredChannels { ids, spend };
+    let credit_text = read(credit_file)?;
+    let model = read_credit(&credit_text, &credit_file.display().to_string(), None).map_err(bad)?;
+    let (truth_path, truth_text) = match closedloop::events::open_table(truth_dir, "credit") {
+        Ok(Some((path, mut r))) => {
+            let mut text = String::new();
+            r.read_to_string(&mut text)
+                .map_err(|e| bad(format!("{}: {e}", path.display())))?;
+            (path, text)
+        }
+        Ok(None) => {
+            return Err(bad(format!(
+                "{}: missing",
+                truth_dir.join("credit.csv").display()
+            )));
+        }
+        Err((path, e)) => return Err(bad(format!("{}: {e}", path.display()))),
+    };
+    let mut errors = serde_json::Map::new();
+    for name in truth::TRUTHS {
+        let t =
+            read_credit(&truth_text, &truth_path.display().to_string(), Some(name)).map_err(bad)?;
+        let e = closedloop::score::credit_errors(&model, &t, &channels);
+        errors.insert(
+            name.to_string(),
+            serde_json::to_value(e).context("serialising errors")?,
+        );
+    }
+    let text = serde_json::to_string_pretty(&errors).context("serialising errors")? + "\n";
+    if let Some(out) = out {
+        report::write_file(out, text.as_bytes())?;
+    }
+    if json {
+        print!("{text}");
+    } else {
+        println!(
+            "Credit error of {} against each truth (lead shares over channels)",
+            credit_file.display()
+        );
+        println!(
+            "{:<12} {:>8} {:>8} {:>9} {:>13} {:>15}",
+            "truth", "tvd", "tvd_all", "max_miss", "spearman_roi", "non_channel"
+        );
+        for name in truth::TRUTHS {
+            let e = &errors[name]["conversions"];
+            println!(
+                "{:<12} {:>8.3} {:>8.3} {:>9.3} {:>13} {:>14.1}%",
+                name,
+                e["tvd"].as_f64().unwrap_or(f64::NAN),
+                e["tvd_all"].as_f64().unwrap_or(f64::NAN),
+                e["max_miss"].as_f64().unwrap_or(f64::NAN),
+                e["spearman_roi"]
+                    .as_f64()
+                    .map_or("-".into(), |x| format!("{x:.3}")),
+                e["non_channel_share"].as_f64().unwrap_or(f64::NAN) * 100.0
+            );
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// `score --truth DIR/truth --clusters FILE.csv`: every stitching metric of
+/// an external stitcher's partition of the exported log beside `truth/`.
+pub(super) fn cmd_score_clusters(
+    truth_dir: &Path,
+    clusters: &Path,
+    out: Option<&Path>,
+    json: bool,
+) -> anyhow::Result<ExitCode> {
+    let log_dir = truth_dir.parent().unwrap_or(Path::new("."));
+    let log = closedloop::events::read_dir(log_dir)
+        .map_err(|e| bad(format!("{}: {e}", log_dir.display())))?;
+    let truth = closedloop::external::read_stitch_truth(truth_dir, &log).map_err(bad)?;
+    let ids = closedloop::external::read_clusters(clusters, &log).map_err(bad)?;
+    let m = closedloop::score::score_partition(&log, &ids, &truth);
+    let text = serde_json::to_string_pretty(&m).context("serialising metrics")? + "\n";
+    if let Some(out) = out {
+        report::write_file(out, text.as_bytes())?;
+    }
+    if json {
+        print!("{text}");
+        return Ok(ExitCode::SUCCESS);
+    }
+    println!(
+        "Stitching of {} against the truth ({} clusters over {} visits)",
+        clusters.display(),
+        ids.n_clusters,
+        log.visits.len()
+    );
+    println!(
+        "pairwise     precision {:.4}  recall {:.4}  F1 {:.4}",
+        m.pairwise.precision, m.pairwise.recall, m.pairwise.f1
+    );
+    println!(
+        "B-cubed      precision {:.4}  recall {:.4}",
+        m.bcubed.precision, m.bcubed.recall
+    );
+    println!(
+        "splits {}  merges {}  largest cluster {} visits",
+        m.splits, m.merges, m.largest_cluster
+    );
+    println!(
+        "clusters per converted person: mean {:.3}, p95 {}",
+        m.clusters_per_person.mean, m.clusters_per_person.p95
+    );
+    println!(
+        "completeness {:.1}%  cause in journey {:.1}%",
+        m.completeness * 100.0,
+        m.cause_in_journey * 100.0
+    );
+    Ok(ExitCode::SUCCESS)
+}
+
+/// `export --events DIR`: the observed log as CSV tables, the truth apart
+/// under `DIR/truth/`, and `events.json` (what was written).
+pub(super) fn cmd_export_events(
+    scenario: &Path,
+    dir: &Path,
+    seed: Option<u64>,
+    parquet: bool,
+) -> anyhow::Result<ExitCode> {
+    if parquet && !cfg!(feature = "parquet") {
+        return Err(bad(
+            "--format parquet: this closedloop was built without the `parquet` feature \
+             (cargo build --release --features parquet)",
+        ));
+    }
+    let mut sc = load(scenario)?;
+    if let Some(s) = seed {
+        sc.seed = s;
+    }
+    let (_, obs, truth) = experiment::simulate(&sc, 0);
+    let log_tables = closedloop::events::log_tables(&obs.log);
+    let truth_tables = closedloop::events::truth_tables(&obs.log, &truth);
+    let rows: serde_json::Map<String, serde_json::Value> = log_tables
+        .iter()
+        .chain(&truth_tables)
+        .map(|(name, text)| (name.to_string(), (text.lines().count() - 1).into()))
+        .collect();
+    let manifest = serde_json::json!({
+        "schema_version": 1,
+        "scenario": { "name": sc.name, "seed": sc.seed, "replicate": 0 },
+        "channels": sc.channel_ids(),
+        "spend": closedloop::world::scenario_spends(&sc),
+        "window_ms": [obs.log.window_start_ms, obs.log.window_end_ms],
+        "format": if parquet { "parquet" } else { "csv" },
+        "rows": rows,
+    });
+    let mut files: Vec<(&str, Vec<u8>)> = vec![(
+        "events.json",
+        serde_json::to_vec_pretty(&manifest).context("serialising events.json")?,
+    )];
+    let names: Vec<String> = log_tables
+        .iter()
+        .chain(&truth_tables)
+        .map(|(name, _)| {
+            if parquet {
+                name.replace(".csv", ".parquet")
+            } else {
+                name.to_string()
+            }
+        })
+        .collect();
+    for ((_, text), name) in log_tables.into_iter().chain(truth_tables).zip(&names) {
+        files.push((name, table_bytes(name, text)?));
+    }
+    write_folder(dir, &files)?;
+    eprintln!(
+        "wrote the event log of {} (replicate 0) to {} ({} visits; the truth apart under truth/)",
+        sc.name,
+        dir.display(),
+        obs.log.visits.len()
+    );
+    Ok(ExitCode::SUCCESS)
+}
+
+/// A table's bytes as written: its CSV text, or Parquet for `*.parquet`.
+pub(super) fn table_bytes(name: &str, csv: String) -> anyhow::Result<Vec<u8>> {
+    #[cfg(feature = "parquet")]
+    if name.ends_with(".parquet") {
+        return closedloop::events::parquet::to_parquet(&name.replace(".parquet", ".csv"), &csv)
+            .map_err(anyhow::Error::msg);
+    }
+    let _ = name;
+    Ok(csv.into_bytes())
+}
+
+pub(super) fn cmd_export(
+    scenario: &Path,
+    file: &Path,
+    stitcher: &str,
+    seed: Option<u64>,
+) -> anyhow::Result<ExitCode> {
+    let mut sc = load(scenario)?;
+    if let Some(s) = seed {
+        sc.seed = s;
+    }
+    if file.is_dir() {
+        return Err(bad(format!(
+            "--paths {}: it is a folder; name the file to write",
+            file.display()
+        )));
+    }
+    let spec = if stitcher.trim() == ORACLE {
+        None
+    } else {
+        match parse_stitchers(stitcher)?.as_slice() {
+            [one] => Some(one.clone()),
+            more => {
+                return Err(bad(format!(
+                    "--stitchers: export takes one stitcher, got {}",
+                    more.len()
+                )));
+            }
+        }
+    };
+    let (_, obs, truth) = experiment::simulate(&sc, 0);
+    let ids = match &spec {
+        Some(s) => stitch::build(s).stitch(&obs.log),
+        None => experiment::oracle_identities(&truth),
+    };
+    let journeys = Journeys::build(&obs.log, &ids);
+    let rows = journeys.to_paths(spec::DEFAULT_LOOKBACK_DAYS);
+    report::write_file(file, &pathfile::write(&rows))?;
+    let no_touch = rows
+        .iter()
+        .find(|r| r.steps.is_empty())
+        .map_or(0.0, |r| r.conversions + r.nulls);
+    eprintln!(
+        "wrote {}: {} distinct paths from {} journeys ({} stitching, seed {}, replicate 0)",
+        file.display(),
+        rows.len(),
+        journeys.journeys.len(),
+        spec.as_ref().map_or(ORACLE.to_string(), |s| s.id()),
+        sc.seed
+    );
+    if no_touch > 0.0 {
+        eprintln!(
+            "note: {no_touch} journey(s) with no touch in the look-back window written as path `{}`",
+            pathfile::NO_TOUCH_PATH
+        );
+    }
+    Ok(ExitCode::SUCCESS)
+}

@@ -1,0 +1,669 @@
+//! `closedloop run` (and its sweeps): the run, its tables on stdout, its
+//! output folder; the work is in `closedloop::experiment` and `report`.
+
+use super::*;
+
+#[allow(clippy::too_many_arguments)]
+pub(super) fn cmd_run(
+    path: &Path,
+    out: Option<PathBuf>,
+    seed: Option<u64>,
+    replicates: Option<u32>,
+    stitchers: Option<String>,
+    models: Option<String>,
+    json: bool,
+    quiet: bool,
+    sweep_args: &[String],
+) -> anyhow::Result<ExitCode> {
+    let sc = load_with(path, seed, replicates)?;
+    let stitchers = stitchers.map(|list| parse_stitchers(&list)).transpose()?;
+    let models = models.map(|list| parse_models(&list)).transpose()?;
+    let choose = |sc: &Scenario| {
+        let mut cfg = RunConfig::from_scenario(sc);
+        if let Some(list) = &stitchers {
+            cfg.stitchers = list.clone();
+        }
+        if let Some(list) = &models {
+            cfg.models = list.clone();
+        }
+        cfg
+    };
+    let cfg = choose(&sc);
+    let out = out.unwrap_or_else(|| Path::new("out").join(&sc.name));
+    let mut cli_axes = Vec::new();
+    for a in sweep_args {
+        cli_axes.push(sweep::parse_axis(a).map_err(|e| bad(format!("--sweep: {e}")))?);
+    }
+    let file_axes = sweep::axes_from_table(&sc.sweep).map_err(|e| bad(e.to_string()))?;
+    let axes = sweep::merge_axes(file_axes, cli_axes);
+    if !axes.is_empty() {
+        return cmd_sweep(
+            path, &sc, &choose, &axes, &out, seed, replicates, json, quiet,
+        );
+    }
+    if !quiet && !json {
+        eprintln!(
+            "closedloop: {} — {} persons × {} replicate(s), {} stitcher(s) × {} model(s)",
+            sc.name,
+            sc.persons,
+            cfg.replicates,
+            cfg.stitchers.len() + 1,
+            cfg.models.len() + 1
+        );
+    }
+    let t0 = Instant::now();
+    let bar = Progress::start(cfg.replicates as u64, !quiet);
+    let results = experiment::run_with_progress(&sc, &cfg, &|| bar.inc());
+    bar.finish();
+    let run_s = t0.elapsed().as_secs_f64();
+    let report = report::report_json(&sc, &results);
+    let mut bytes = serde_json::to_vec_pretty(&report).context("serialising report.json")?;
+    bytes.push(b'\n');
+    let stages: Vec<serde_json::Value> = results
+        .iter()
+        .map(|r| {
+            serde_json::Value::Object(
+                r.timings
+                    .iter()
+                    .map(|(k, v)| (k.to_string(), (*v).into()))
+                    .collect(),
+            )
+        })
+        .collect();
+    let clock = Instant::now();
+    let pictures = report::run_pictures(&sc, &report, &results)?;
+    let pictures_s = clock.elapsed().as_secs_f64();
+    let timings = serde_json::json!({ "run_seconds": run_s, "pictures_seconds": pictures_s, "threads": rayon::current_num_threads(), "replicates": stages });
+    let files = vec![
+        ("report.json", bytes.clone()),
+        (
+            "timings.json",
+            serde_json::to_vec_pretty(&timings).context("serialising timings")?,
+        ),
+        ("credit.csv", credit_csv(&results).into_bytes()),
+    ];
+    let files = with_pictures(files, &pictures);
+    write_folder(&out, &files)?;
+    if json {
+        print!("{}", String::from_utf8_lossy(&bytes));
+    } else if !quiet {
+        print_table(&sc, &results);
+        println!(
+            "\nwrote {} ({:.1} s)",
+            out.join("report.json").display(),
+            run_s
+        );
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// Tidy credit table: replicate, source (truth or stitcher/model), label, conversions, revenue.
+pub(super) fn credit_csv(results: &[experiment::ReplicateResult]) -> String {
+    let mut s = String::from("replicate,stitcher,model,label,conversions,revenue\n");
+    for r in results {
+        for (name, c) in truth::TRUTHS.iter().zip(&r.truth) {
+            for (label, conv) in &c.conversions {
+                s.push_str(&format!(
+                    "{},truth,{},{},{},{}\n",
+                    r.replicate, name, label, conv, c.revenue[label]
+                ));
+            }
+        }
+        for a in &r.attribution {
+            for (label, conv) in &a.credit.conversions {
+                s.push_str(&format!(
+                    "{},{},{},{},{},{}\n",
+                    r.replicate, a.stitcher, a.model, label, conv, a.credit.revenue[label]
+                ));
+            }
+        }
+    }
+    s
+}
+
+pub(super) fn share_table(c: &closedloop::credit::Credit, channels: &[String]) -> Vec<f64> {
+    let v: Vec<f64> = channels
+        .iter()
+        .map(|ch| c.conversions.get(ch).copied().unwrap_or(0.0))
+        .collect();
+    let total: f64 = v.iter().sum();
+    v.iter()
+        .map(|x| if total != 0.0 { x / total } else { 0.0 })
+        .collect()
+}
+
+/// How much of each model's error the stitching adds (replicate 0).
+pub(super) fn print_downstream(r: &experiment::ReplicateResult) {
+    let rows = experiment::downstream(r);
+    let Some((_, first)) = rows.first() else {
+        return;
+    };
+    if first.is_empty() {
+        return;
+    }
+    println!(
+        "\nHeadline error (TVD of lead shares vs causal) on each stitcher's journeys / on oracle journeys (replicate 0)"
+    );
+    print!("{:<16}", "stitcher");
+    for d in first {
+        print!(" {:>24}", d.model);
+    }
+    println!();
+    for (name, ds) in &rows {
+        print!("{name:<16}");
+        for d in ds {
+            print!(
+                " {:>24}",
+                format!(
+                    "{:.3} / {:.3} ({:+.3})",
+                    d.tvd, d.oracle_tvd, d.stitching_part
+                )
+            );
+        }
+        println!();
+    }
+}
+
+pub(super) fn print_table(sc: &Scenario, results: &[experiment::ReplicateResult]) {
+    let channels = sc.channel_ids();
+    let n = results.len() as f64;
+    let first = &results[0];
+    // Best stitcher: highest mean pairwise F1, oracle excluded.
+    let mut best: Option<(String, f64)> = None;
+    for (i, (name, _)) in first.stitching.iter().enumerate() {
+        if name == ORACLE {
+            continue;
+        }
+        let f1 = results
+            .iter()
+            .map(|r| r.stitching[i].1.pairwise.f1)
+            .sum::<f64>()
+            / n;
+        if best.as_ref().is_none_or(|b| f1 > b.1) {
+            best = Some((name.clone(), f1));
+        }
+    }
+    let Some((best, best_f1)) = best else { return };
+    let w = &first.world;
+    println!(
+        "{} persons, {} leads, {} customers, revenue {:.0} (replicate 0)",
+        w.persons, w.leads, w.customers, w.revenue
+    );
+    println!(
+        "\n{:<16} {:>6} {:>9} {:>7} {:>9} {:>9} {:>7} {:>7} {:>9} {:>8} {:>8} {:>8} {:>8}",
+        "stitcher",
+        "F1",
+        "precision",
+        "recall",
+        "B3 prec",
+        "B3 recall",
+        "splits",
+        "merges",
+        "clusters",
+        "complete",
+        "cause_in",
+        "conv_len",
+        "null_len"
+    );
+    let mut by_f1: Vec<&(String, closedloop::score::StitchMetrics)> =
+        first.stitching.iter().collect();
+    by_f1.sort_by(|a, b| {
+        b.1.pairwise
+            .f1
+            .total_cmp(&a.1.pairwise.f1)
+            .then(a.0.cmp(&b.0))
+    });
+    for (name, m) in by_f1 {
+        let paths = first
+            .path_lengths
+            .iter()
+            .find(|(n, _)| n == name)
+            .map(|(_, p)| *p)
+            .unwrap_or_default();
+        println!(
+            "{:<16} {:>6.3} {:>9.3} {:>7.3} {:>9.3} {:>9.3} {:>7} {:>7} {:>9.2} {:>8.3} {:>8.3} {:>8.2} {:>8.2}",
+            name,
+            m.pairwise.f1,
+            m.pairwise.precision,
+            m.pairwise.recall,
+            m.bcubed.precision,
+            m.bcubed.recall,
+            m.splits,
+            m.merges,
+            m.clusters_per_person.mean,
+            m.completeness,
+            m.cause_in_journey,
+            paths.converting.mean,
+            paths.non_converting.mean
+        );
+    }
+    print_downstream(first);
+    if !first.threshold_sweep.is_empty() {
+        println!("\n`probabilistic` at each match-weight threshold (replicate 0)");
+        println!(
+            "{:>9} {:>9} {:>7} {:>6} {:>7} {:>7}",
+            "threshold", "precision", "recall", "F1", "splits", "merges"
+        );
+        for p in &first.threshold_sweep {
+            println!(
+                "{:>9} {:>9.3} {:>7.3} {:>6.3} {:>7} {:>7}",
+                p.threshold,
+                p.pairwise.precision,
+                p.pairwise.recall,
+                p.pairwise.f1,
+                p.splits,
+                p.merges
+            );
+        }
+    }
+    println!(
+        "\nShare of leads per channel: true causal vs each model on `{best}` stitching (F1 {best_f1:.3}), mean over {} replicate(s)",
+        results.len()
+    );
+    let rows: Vec<usize> = (0..first.attribution.len())
+        .filter(|&i| first.attribution[i].stitcher == best)
+        .collect();
+    let mean_shares = |get: &dyn Fn(&experiment::ReplicateResult) -> Vec<f64>| -> Vec<f64> {
+        let mut acc = vec![0.0; channels.len()];
+        for r in results {
+            for (a, x) in acc.iter_mut().zip(get(r)) {
+                *a += x / n;
+            }
+        }
+        acc
+    };
+    let truth_sh = mean_shares(&|r| share_table(&r.truth[0], &channels));
+    let model_sh: Vec<(String, Vec<f64>)> = rows
+        .iter()
+        .map(|&i| {
+            (
+                first.attribution[i].model.clone(),
+                mean_shares(&|r| share_table(&r.attribution[i].credit, &channels)),
+            )
+        })
+        .collect();
+    let width = channels.iter().map(|c| c.len()).max().unwrap_or(7).max(7);
+    print!("{:<width$}  {:>8}", "channel", "causal");
+    for (m, _) in &model_sh {
+        print!("  {:>15}", m);
+    }
+    println!();
+    for (i, ch) in channels.iter().enumerate() {
+        print!("{:<width$}  {:>7.1}%", ch, truth_sh[i] * 100.0);
+        for (_, s) in &model_sh {
+            print!("  {:>14.1}%", s[i] * 100.0);
+        }
+        println!();
+    }
+    // Below the channels, shares of *all* leads: what went to no channel
+    // (truth: the baseline), and to `unknown` (leads with no web history).
+    let mean_of =
+        |f: &dyn Fn(&experiment::ReplicateResult) -> f64| results.iter().map(f).sum::<f64>() / n;
+    let unknown_share = |c: &closedloop::credit::Credit| {
+        let total = c.total_conversions();
+        let unknown = c.conversions.get("unknown").copied().unwrap_or(0.0);
+        if total > 0.0 { unknown / total } else { 0.0 }
+    };
+    print!(
+        "{:<width$}  {:>7.1}%",
+        "(no channel)",
+        mean_of(&|r| r.attribution[rows[0]].error[0].conversions.baseline_share) * 100.0
+    );
+    for &i in &rows {
+        let share = mean_of(&|r| r.attribution[i].error[0].conversions.non_channel_share);
+        print!("  {:>14.1}%", share * 100.0);
+    }
+    println!();
+    print!("{:<width$}  {:>8}", "(unknown)", "");
+    for &i in &rows {
+        let share = mean_of(&|r| unknown_share(&r.attribution[i].credit));
+        print!("  {:>14.1}%", share * 100.0);
+    }
+    println!();
+    print!("{:<width$}  {:>8}", "tvd", "");
+    for &i in &rows {
+        print!("  {:>15.3}", mean_tvd(results, i, 0));
+    }
+    println!();
+    print_model_errors(results, &best);
+    print_platforms(first);
+    print_ablation(first);
+    print_paired(results, &best);
+}
+
+/// What each loss mechanism costs: the same world re-observed with it off.
+pub(super) fn print_ablation(r: &experiment::ReplicateResult) {
+    let Some(base) = r.loss_ablation.first() else {
+        return;
+    };
+    println!(
+        "\nWhat each loss costs (replicate 0): the same world re-observed with one mechanism off; `{}` stitching, headline error vs causal",
+        base.stitcher
+    );
+    print!("{:<16} {:>15} {:>7}", "switched off", "F1 (gain)", "recall");
+    for m in base.tvd.keys() {
+        print!(" {:>22}", format!("{m} (change)"));
+    }
+    println!();
+    for row in &r.loss_ablation {
+        print!(
+            "{:<16} {:>15} {:>7.3}",
+            row.switched_off,
+            format!("{:.3} ({:+.3})", row.f1, row.f1 - base.f1),
+            row.recall
+        );
+        for (m, t) in &row.tvd {
+            print!(" {:>22}", format!("{t:.3} ({:+.3})", t - base.tvd[m]));
+        }
+        println!();
+    }
+}
+
+/// What each ad platform claims vs the truth (replicate 0).
+pub(super) fn print_platforms(r: &experiment::ReplicateResult) {
+    let Some(p) = &r.platforms else { return };
+    println!(
+        "\nWhat the ad platforms claim (leads, replicate 0): {:.0} claims for {} distinct leads of {} real ones — double counting ×{}",
+        p.sum_of_claims,
+        p.distinct_claimed,
+        p.real_conversions,
+        p.double_counting_ratio
+            .map_or("-".into(), |x| format!("{x:.2}"))
+    );
+    println!(
+        "{:<16} {:>8} {:>8} {:>12} {:>14} {:>12}",
+        "platform", "claimed", "causal", "incremental", "claim/increm.", "imported rev"
+    );
+    for row in &p.platforms {
+        println!(
+            "{:<16} {:>8.0} {:>8.0} {:>12.0} {:>14} {:>12.0}",
+            row.channel,
+            row.claimed_conversions,
+            row.causal_conversions,
+            row.incremental_conversions,
+            row.claim_over_incremental
+                .map_or("-".into(), |x| format!("{x:.2}")),
+            row.claimed_revenue
+        );
+    }
+}
+
+/// "A beats B" per model vs `last_touch` (causal TVD of lead shares on the
+/// best stitcher's journeys, paired over replicates), when R ≥ 2.
+pub(super) fn print_paired(results: &[experiment::ReplicateResult], best: &str) {
+    use report::paired::REFERENCE_MODEL as REF;
+    if results.len() < 2 {
+        return;
+    }
+    let paired = report::paired(results);
+    let mut diffs: Vec<&report::paired::ModelDifference> = paired
+        .models
+        .iter()
+        .filter(|d| d.stitcher == best && d.versus == REF && d.truth == "causal" && d.model != REF)
+        .collect();
+    if diffs.is_empty() {
+        return;
+    }
+    diffs.sort_by(|a, b| {
+        a.diff
+            .mean
+            .total_cmp(&b.diff.mean)
+            .then(a.model.cmp(&b.model))
+    });
+    println!(
+        "\nPaired vs {REF}: causal TVD of lead shares on `{best}` journeys, difference per replicate over {} replicates, 95 % CI",
+        results.len()
+    );
+    let width = diffs.iter().map(|d| d.model.len()).max().unwrap_or(8);
+    for d in diffs {
+        let s = &d.diff;
+        let (lo, hi) = (
+            s.ci95_low.unwrap_or(f64::NAN),
+            s.ci95_high.unwrap_or(f64::NAN),
+        );
+        let line = if hi < 0.0 {
+            format!(
+                "beats {REF} by {:.3} (CI {:.3} to {:.3})",
+                -s.mean, -hi, -lo
+            )
+        } else if lo > 0.0 {
+            format!(
+                "loses to {REF} by {:.3} (CI {:.3} to {:.3})",
+                s.mean, lo, hi
+            )
+        } else {
+            format!(
+                "no clear difference from {REF}: {:+.3} (CI {:+.3} to {:+.3})",
+                s.mean, lo, hi
+            )
+        };
+        println!("  {:<width$}  {line}", d.model);
+    }
+}
+
+/// `run` with sweep axes: every grid point × replicate, written as
+/// `sweep.csv` and a report.json holding the `sweep` section.
+#[allow(clippy::too_many_arguments)]
+pub(super) fn cmd_sweep(
+    path: &Path,
+    sc: &Scenario,
+    choose: &dyn Fn(&Scenario) -> RunConfig,
+    axes: &[sweep::SweepAxis],
+    out: &Path,
+    seed: Option<u64>,
+    replicates: Option<u32>,
+    json: bool,
+    quiet: bool,
+) -> anyhow::Result<ExitCode> {
+    let mut points = sweep_points(path, axes)?;
+    let swept = |key: &str| axes.iter().any(|a| a.key == key);
+    for p in &mut points {
+        if let (Some(s), false) = (seed, swept("seed")) {
+            p.scenario.seed = s;
+        }
+        if let (Some(r), false) = (replicates, swept("replicates")) {
+            p.scenario.replicates = r;
+        }
+    }
+    // Each point's own strategy lists (a sweep may change a model's
+    // parameter), unless the command line chose them.
+    let configs: Vec<RunConfig> = points.iter().map(|p| choose(&p.scenario)).collect();
+    let cfg = &configs[0];
+    let units = sweep::units(&points);
+    if !quiet && !json {
+        eprintln!(
+            "closedloop: {} — sweep of {} point(s) ({}), {} replicate run(s), {} stitcher(s) × {} model(s)",
+            sc.name,
+            points.len(),
+            axes.iter()
+                .map(|a| a.to_string())
+                .collect::<Vec<_>>()
+                .join("; "),
+            units,
+            cfg.stitchers.len() + 1,
+            cfg.models.len() + 1
+        );
+    }
+    let t0 = Instant::now();
+    let bar = Progress::start(units, !quiet);
+    let results = sweep::run_sweep(&points, &configs, &|| bar.inc());
+    bar.finish();
+    let run_s = t0.elapsed().as_secs_f64();
+    let rows = report::sweep_rows(&results);
+    let report = report::sweep_report_json(sc, &points, &rows);
+    let mut bytes = serde_json::to_vec_pretty(&report).context("serialising report.json")?;
+    bytes.push(b'\n');
+    let timings = serde_json::json!({
+        "run_seconds": run_s,
+        "threads": rayon::current_num_threads(),
+        "points": points.len(),
+        "replicate_runs": units,
+    });
+    let files = vec![
+        ("report.json", bytes.clone()),
+        ("sweep.csv", report::sweep_csv(&points, &rows).into_bytes()),
+        (
+            "timings.json",
+            serde_json::to_vec_pretty(&timings).context("serialising timings")?,
+        ),
+    ];
+    let pictures = report::sweep_pictures(sc, &points, &rows)?;
+    let files = with_pictures(files, &pictures);
+    write_folder(out, &files)?;
+    if json {
+        print!("{}", String::from_utf8_lossy(&bytes));
+    } else if !quiet {
+        print_sweep(&points, &results, &rows);
+        println!(
+            "\nwrote {} and sweep.csv ({:.1} s)",
+            out.join("report.json").display(),
+            run_s
+        );
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// Every grid point of `axes` over the scenario file, each validated.
+pub(super) fn sweep_points(
+    path: &Path,
+    axes: &[sweep::SweepAxis],
+) -> anyhow::Result<Vec<sweep::SweepPoint>> {
+    let text =
+        std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
+    let raw: toml::Value = toml::from_str::<toml::Table>(&text)
+        .map(toml::Value::Table)
+        .map_err(|e| bad(format!("{}: {e}", path.display())))?;
+    sweep::build_points(&path.display().to_string(), &raw, axes).map_err(|e| bad(e.to_string()))
+}
+
+/// One line per grid point: the best stitcher's F1 and, on its journeys,
+/// `last_touch`'s and the best model's causal TVD, mean [95 % CI].
+pub(super) fn print_sweep(
+    points: &[sweep::SweepPoint],
+    results: &[Vec<experiment::ReplicateResult>],
+    rows: &[report::SweepRow],
+) {
+    let cell = |s: &report::Stats| match (s.ci95_low, s.ci95_high) {
+        (Some(l), Some(h)) => format!("{:.3} [{:.3}, {:.3}]", s.mean, l, h),
+        _ => format!("{:.3}", s.mean),
+    };
+    let find = |p: usize, stitcher: &str, model: &str, truth: &str, metric: &str| {
+        rows.iter()
+            .find(|r| {
+                r.point == p
+                    && r.stitcher == stitcher
+                    && r.model == model
+                    && r.truth == truth
+                    && r.metric == metric
+            })
+            .map(|r| cell(&r.stats))
+            .unwrap_or_else(|| "-".into())
+    };
+    let label_w = points
+        .iter()
+        .map(|p| p.label().len())
+        .max()
+        .unwrap_or(5)
+        .max(6);
+    println!(
+        "\n{:<5} {:<label_w$}  {:<16} {:<24} {:<24} best model on its journeys",
+        "point", "values", "best stitcher", "F1", "last_touch causal TVD"
+    );
+    for (p, rs) in points.iter().zip(results) {
+        let paired = report::paired(rs);
+        let Some(best) = paired.best_stitcher.clone() else {
+            continue;
+        };
+        let best_model = paired
+            .best_models
+            .iter()
+            .find(|(s, _)| *s == best)
+            .map(|(_, m)| m.clone())
+            .unwrap_or_default();
+        println!(
+            "{:<5} {:<label_w$}  {:<16} {:<24} {:<24} {} {}",
+            p.index,
+            p.label(),
+            best,
+            find(p.index, &best, "", "", "pairwise.f1"),
+            find(p.index, &best, "last_touch", "causal", "conversions.tvd"),
+            best_model,
+            find(p.index, &best, &best_model, "causal", "conversions.tvd"),
+        );
+    }
+}
+
+/// Mean over replicates of attribution row `i`'s headline error (lead
+/// shares) against truth `t` (0 causal, 1 incremental, 2 Shapley).
+pub(super) fn mean_tvd(results: &[experiment::ReplicateResult], i: usize, t: usize) -> f64 {
+    results
+        .iter()
+        .map(|r| r.attribution[i].error[t].conversions.tvd)
+        .sum::<f64>()
+        / results.len() as f64
+}
+
+/// The model × truth table of headline error on the best stitcher's journeys
+/// and on oracle journeys, sorted by the causal error on the best stitcher.
+pub(super) fn print_model_errors(results: &[experiment::ReplicateResult], best: &str) {
+    let first = &results[0];
+    let find = |stitcher: &str, model: &str| {
+        first
+            .attribution
+            .iter()
+            .position(|a| a.stitcher == stitcher && a.model == model)
+    };
+    // (model, errors on the best stitcher, errors on oracle journeys)
+    type Row = (String, Option<[f64; 3]>, Option<[f64; 3]>);
+    let mut models: Vec<Row> = first
+        .attribution
+        .iter()
+        .filter(|a| a.stitcher == best || a.stitcher == experiment::NO_STITCHING)
+        .map(|a| {
+            let errs =
+                |s: &str| find(s, &a.model).map(|i| [0, 1, 2].map(|t| mean_tvd(results, i, t)));
+            // Rows computed without journeys read the same on both sides.
+            if a.stitcher == experiment::NO_STITCHING {
+                let e = errs(experiment::NO_STITCHING);
+                (a.model.clone(), e, e)
+            } else {
+                (a.model.clone(), errs(best), errs(ORACLE))
+            }
+        })
+        .collect();
+    if models.is_empty() {
+        return;
+    }
+    models.sort_by(|a, b| {
+        let key = |m: &Option<[f64; 3]>| m.map_or(f64::INFINITY, |e| e[0]);
+        key(&a.1).total_cmp(&key(&b.1)).then(a.0.cmp(&b.0))
+    });
+    if let Some(i) = find(ORACLE, ORACLE) {
+        models.push((
+            "(causal truth)".into(),
+            None,
+            Some([0, 1, 2].map(|t| mean_tvd(results, i, t))),
+        ));
+    }
+    println!(
+        "\nHeadline error (TVD of lead shares over channels) against each truth, mean over {} replicate(s); sorted by causal error on `{best}`",
+        results.len()
+    );
+    let width = models.iter().map(|m| m.0.len()).max().unwrap_or(5).max(16);
+    let group = |title: &str| format!("{title:^32}");
+    println!(
+        "{:<width$}  {}  {}",
+        "",
+        group(&format!("on `{best}`")),
+        group("on oracle journeys")
+    );
+    let heads = format!("{:>8} {:>12} {:>10}", "causal", "incremental", "shapley");
+    println!("{:<width$}  {heads}  {heads}", "model");
+    let cells = |e: &Option<[f64; 3]>| match e {
+        Some(e) => format!("{:>8.3} {:>12.3} {:>10.3}", e[0], e[1], e[2]),
+        None => format!("{:>8} {:>12} {:>10}", "-", "-", "-"),
+    };
+    for (m, on_best, on_oracle) in &models {
+        println!("{m:<width$}  {}  {}", cells(on_best), cells(on_oracle));
+    }
+}
