@@ -523,3 +523,84 @@ fn a_parquet_export_reads_back_as_the_csv_export_does() {
     };
     assert_eq!(score("log-csv"), score("log-pq"));
 }
+
+mod mutated_logs {
+    //! Whatever bytes a user's export holds, the reader answers with a log
+    //! that keeps the format's promises or with problems naming a file —
+    //! never a panic.
+    use super::FIXTURES;
+    use proptest::prelude::*;
+
+    const FILES: [&str; 5] = [
+        "visits.csv",
+        "form_fills.csv",
+        "crm_leads.csv",
+        "opportunities.csv",
+        "deals.csv",
+    ];
+
+    fn edit() -> impl Strategy<Value = (usize, usize, usize, Vec<u8>)> {
+        let bytes = prop::collection::vec(
+            prop::sample::select(vec![
+                b'"', b',', b'\n', b'\r', b'0', b'7', b'-', b'a', b' ', 0xff, 0xc3,
+            ]),
+            0..4,
+        );
+        (0..FILES.len(), any::<usize>(), 0..4usize, bytes)
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig { cases: 300, ..ProptestConfig::default() })]
+        #[test]
+        fn never_panics_and_a_log_it_returns_keeps_the_format_s_promises(
+            edits in prop::collection::vec(edit(), 1..4)
+        ) {
+            let dir = std::env::temp_dir().join(format!(
+                "closedloop-events-mutated-{}-{:?}",
+                std::process::id(),
+                std::thread::current().id()
+            ));
+            let _ = std::fs::remove_dir_all(&dir);
+            std::fs::create_dir_all(&dir).unwrap();
+            let mut files: Vec<Vec<u8>> = FILES
+                .iter()
+                .map(|f| std::fs::read(format!("{FIXTURES}/ok/{f}")).unwrap())
+                .collect();
+            for (file, at, delete, insert) in edits {
+                let text = &mut files[file];
+                let at = at % (text.len() + 1);
+                let end = (at + delete).min(text.len());
+                text.splice(at..end, insert);
+            }
+            for (name, bytes) in FILES.iter().zip(&files) {
+                std::fs::write(dir.join(name), bytes).unwrap();
+            }
+            match closedloop::events::read_dir(&dir) {
+                Ok(log) => {
+                    let mut ids: Vec<u64> = log.visits.iter().map(|v| v.event_id)
+                        .chain(log.form_fills.iter().map(|f| f.event_id))
+                        .chain(log.crm_leads.iter().map(|l| l.event_id))
+                        .chain(log.opportunities.iter().map(|o| o.event_id))
+                        .chain(log.deals.iter().map(|d| d.event_id))
+                        .collect();
+                    let n = ids.len();
+                    ids.sort_unstable();
+                    ids.dedup();
+                    prop_assert_eq!(ids.len(), n, "event ids are unique");
+                    for l in &log.crm_leads {
+                        prop_assert!(log.form_fills.iter().any(|f| f.event_id == l.form_fill_id));
+                    }
+                    prop_assert!(log.visits.is_sorted_by_key(|v| (v.time_ms, v.event_id)));
+                    prop_assert!(log.labels.len() == log.n_channels + 3);
+                }
+                Err(e) => {
+                    prop_assert!(e.total >= e.problems.len() && !e.problems.is_empty());
+                    for p in &e.problems {
+                        prop_assert!(FILES.iter().any(|f| p.file.ends_with(f)), "{}", p);
+                    }
+                }
+            }
+            let _ = std::fs::remove_dir_all(&dir);
+        }
+    }
+}
