@@ -28,7 +28,7 @@ use crate::log::{
 };
 use std::collections::HashMap;
 use std::fmt;
-use std::io::BufRead;
+use std::io::{BufRead, Read};
 use std::num::NonZeroU64;
 use std::path::Path;
 
@@ -244,6 +244,15 @@ impl<R: BufRead> CsvStream<R> {
             quoted: false,
             started: false,
         }
+    }
+
+    /// A reader positioned after a file's start: `next_line` is the line
+    /// its first byte is on (no BOM expected).
+    fn resume(reader: R, next_line: usize) -> CsvStream<R> {
+        let mut s = CsvStream::new(reader);
+        s.next_line = next_line;
+        s.started = true;
+        s
     }
 
     pub(crate) fn next(&mut self) -> std::io::Result<Next> {
@@ -604,6 +613,14 @@ struct Tables {
 /// Read an event-log folder into an [`EventLog`] (see the module doc for
 /// what is accepted and what is a problem).
 pub fn read_dir(dir: &Path) -> Result<EventLog, LogFileError> {
+    read_dir_blocks(dir, 32 << 20)
+}
+
+/// [`read_dir`] reading `visits.csv` in blocks of about `block_bytes`
+/// (tests use small blocks to cross many block and piece boundaries);
+/// `usize::MAX` reads it in one sequential pass.
+pub fn read_dir_blocks(dir: &Path, block_bytes: usize) -> Result<EventLog, LogFileError> {
+    let block_bytes = block_bytes.max(1);
     let mut problems = Problems::default();
     let dir_name = dir.display().to_string();
     let entries = match std::fs::read_dir(dir) {
@@ -651,7 +668,7 @@ pub fn read_dir(dir: &Path) -> Result<EventLog, LogFileError> {
         match super::open_table(dir, spec.file.trim_end_matches(".csv")) {
             Ok(Some((path, reader))) => {
                 let file = path.display().to_string();
-                if let Err(e) = read_table(k, &file, reader, &mut t, &mut problems) {
+                if let Err(e) = read_table(k, &file, reader, &mut t, &mut problems, block_bytes) {
                     problems.add(&file, None, None, None, format!("cannot read: {e}"));
                 }
             }
@@ -682,6 +699,7 @@ fn read_table<R: BufRead>(
     reader: R,
     t: &mut Tables,
     problems: &mut Problems,
+    block_bytes: usize,
 ) -> std::io::Result<()> {
     let spec = &TABLES[k];
     let mut csv = CsvStream::new(reader);
@@ -750,6 +768,25 @@ fn read_table<R: BufRead>(
             (at, names.len())
         }
     };
+    if k == 0 && block_bytes != usize::MAX {
+        // The big table: parsed in parallel blocks (same rows, same order,
+        // same problems as one pass, whatever the thread count).
+        return read_rows_in_blocks(k, file, csv, &at, header_len, t, problems, block_bytes);
+    }
+    read_rows(k, file, &mut csv, &at, header_len, t, problems)
+}
+
+/// The data records of table `k` after its header, one at a time.
+fn read_rows<R: BufRead>(
+    k: usize,
+    file: &str,
+    csv: &mut CsvStream<R>,
+    at: &[Option<usize>],
+    header_len: usize,
+    t: &mut Tables,
+    problems: &mut Problems,
+) -> std::io::Result<()> {
+    let spec = &TABLES[k];
     loop {
         let line = match csv.next()? {
             Next::End => return Ok(()),
@@ -773,8 +810,8 @@ fn read_table<R: BufRead>(
             continue;
         }
         let mut row = Row {
-            csv: &csv,
-            at: &at,
+            csv,
+            at,
             columns: spec.columns,
             file,
             line,
@@ -786,6 +823,132 @@ fn read_table<R: BufRead>(
             let rows = table_len(k, t);
             t.lines[k].note(rows - 1, line);
         }
+    }
+}
+
+/// Smallest piece of a block worth a thread of its own.
+const MIN_PIECE: usize = 1024;
+
+/// The data records of table `k` (visits) read in blocks of about
+/// `block_bytes`: a block without quotes is cut at line ends into pieces
+/// parsed in parallel, each into tables of its own, merged in file order
+/// (interned labels re-numbered in order of first appearance); a block with
+/// a quote is read in one pass (a quoted field may hold a line break).
+#[allow(clippy::too_many_arguments)]
+fn read_rows_in_blocks<R: BufRead>(
+    k: usize,
+    file: &str,
+    csv: CsvStream<R>,
+    at: &[Option<usize>],
+    header_len: usize,
+    t: &mut Tables,
+    problems: &mut Problems,
+    block_bytes: usize,
+) -> std::io::Result<()> {
+    let mut line = csv.next_line;
+    let mut reader = csv.reader;
+    let mut buf: Vec<u8> = Vec::new();
+    loop {
+        buf.clear();
+        let filled = (&mut reader)
+            .take(block_bytes as u64)
+            .read_to_end(&mut buf)?;
+        if filled == block_bytes {
+            reader.read_until(b'\n', &mut buf)?;
+        }
+        if buf.is_empty() {
+            return Ok(());
+        }
+        let newlines = buf.iter().filter(|&&b| b == b'\n').count();
+        let pieces = (buf.len() / MIN_PIECE).clamp(1, 4 * rayon::current_num_threads());
+        if pieces == 1 || buf.contains(&b'"') {
+            let mut one = CsvStream::resume(&buf[..], line);
+            read_rows(k, file, &mut one, at, header_len, t, problems)?;
+        } else {
+            use rayon::prelude::*;
+            let parts: Vec<(&[u8], usize)> = split_at_lines(&buf, pieces, line);
+            let read: Vec<(Tables, Problems)> = parts
+                .par_iter()
+                .map(|&(piece, first_line)| {
+                    let mut local = Tables {
+                        lines: (0..=k).map(|_| Lines::default()).collect(),
+                        ..Tables::default()
+                    };
+                    let mut found = Problems::default();
+                    let mut one = CsvStream::resume(piece, first_line);
+                    // Reading bytes in memory cannot fail.
+                    let _ = read_rows(k, file, &mut one, at, header_len, &mut local, &mut found);
+                    (local, found)
+                })
+                .collect();
+            for (local, found) in read {
+                merge_visits(file, t, local, problems);
+                problems.absorb(found);
+            }
+        }
+        line += newlines;
+    }
+}
+
+/// `n` pieces of `block`, each ending at a line end, with the line each starts on.
+fn split_at_lines(block: &[u8], n: usize, first_line: usize) -> Vec<(&[u8], usize)> {
+    let mut out = Vec::with_capacity(n);
+    let (mut start, mut line) = (0, first_line);
+    for p in 1..=n {
+        let mut end = if p == n {
+            block.len()
+        } else {
+            (block.len() * p / n).max(start)
+        };
+        while end < block.len() && block[end - 1] != b'\n' {
+            end += 1;
+        }
+        if end > start {
+            out.push((&block[start..end], line));
+            line += block[start..end].iter().filter(|&&b| b == b'\n').count();
+            start = end;
+        }
+    }
+    out
+}
+
+/// Append a piece's visits to `t`, its interned labels re-numbered.
+fn merge_visits(file: &str, t: &mut Tables, local: Tables, problems: &mut Problems) {
+    let mut overflow = false;
+    let mut remap = |global: &mut Interner, names: &[String]| -> Vec<u16> {
+        names
+            .iter()
+            .map(|n| {
+                global.id(n).unwrap_or_else(|| {
+                    overflow = true;
+                    0
+                })
+            })
+            .collect()
+    };
+    let labels = remap(&mut t.labels, &local.labels.names);
+    let campaigns = remap(&mut t.campaigns, &local.campaigns.names);
+    let pages = remap(&mut t.pages, &local.pages.names);
+    let agents = remap(&mut t.user_agents, &local.user_agents.names);
+    if overflow {
+        problems.add(
+            file,
+            None,
+            None,
+            None,
+            "more than 65,536 distinct values in a text column".into(),
+        );
+    }
+    let offset = t.visits.len();
+    t.visits.extend(local.visits.into_iter().map(|mut v| {
+        v.channel = labels[v.channel as usize];
+        v.campaign = v.campaign.map(|c| campaigns[c as usize]);
+        v.landing_page = pages[v.landing_page as usize];
+        v.user_agent = agents[v.user_agent as usize];
+        v
+    }));
+    for &(row, line) in &local.lines[0].breaks {
+        t.lines[0].note(offset + row, line);
     }
 }
 
