@@ -36,16 +36,6 @@ impl<P> ProblemList<P> {
         }
     }
 
-    /// Take in another list found later in the same input: its kept
-    /// problems after ours (up to the limit), its count added.
-    pub fn absorb(&mut self, later: ProblemList<P>) {
-        let unkept = later.total - later.problems.len();
-        for p in later.problems {
-            self.push(p);
-        }
-        self.total += unkept;
-    }
-
     /// Whether nothing was wrong.
     pub fn is_empty(&self) -> bool {
         self.total == 0

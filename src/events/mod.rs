@@ -10,7 +10,7 @@
 pub mod parquet;
 pub mod read;
 
-pub use read::{LogFileError, read_dir, read_dir_blocks};
+pub use read::{LogFileError, read_dir};
 
 use crate::log::EventLog;
 use crate::truth::{TRUTHS, Truth};

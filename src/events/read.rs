@@ -28,7 +28,7 @@ use crate::log::{
 };
 use std::collections::HashMap;
 use std::fmt;
-use std::io::{BufRead, Read};
+use std::io::BufRead;
 use std::num::NonZeroU64;
 use std::path::Path;
 
@@ -246,15 +246,6 @@ impl<R: BufRead> CsvStream<R> {
         }
     }
 
-    /// A reader positioned after a file's start: `next_line` is the line
-    /// its first byte is on (no BOM expected).
-    fn resume(reader: R, next_line: usize) -> CsvStream<R> {
-        let mut s = CsvStream::new(reader);
-        s.next_line = next_line;
-        s.started = true;
-        s
-    }
-
     pub(crate) fn next(&mut self) -> std::io::Result<Next> {
         loop {
             self.raw.clear();
@@ -394,7 +385,12 @@ struct Interner {
 
 impl Interner {
     fn id(&mut self, s: &str) -> Option<u16> {
-        if let Some(&id) = self.ids.get(s.as_bytes()) {
+        // Label-like columns hold a handful of values: a scan beats hashing.
+        if self.names.len() <= 16 {
+            if let Some(i) = self.names.iter().position(|n| n == s) {
+                return Some(i as u16);
+            }
+        } else if let Some(&id) = self.ids.get(s.as_bytes()) {
             return Some(id);
         }
         let id = u16::try_from(self.names.len()).ok()?;
@@ -416,7 +412,57 @@ struct Row<'a, R> {
     ok: bool,
 }
 
-impl<R: BufRead> Row<'_, R> {
+/// Numbers the reader parses: a fast path for plain digits, else `FromStr`.
+trait Number: std::str::FromStr {
+    fn plain(b: &[u8]) -> Option<Self>;
+}
+
+/// Plain decimal digits (at most 20): the value, None on anything else or overflow.
+fn digits(b: &[u8]) -> Option<u64> {
+    if b.is_empty() || b.len() > 20 {
+        return None;
+    }
+    b.iter().try_fold(0u64, |v, &c| {
+        let d = c.wrapping_sub(b'0');
+        if d > 9 {
+            return None;
+        }
+        v.checked_mul(10)?.checked_add(u64::from(d))
+    })
+}
+
+impl Number for u64 {
+    fn plain(b: &[u8]) -> Option<u64> {
+        digits(b)
+    }
+}
+
+impl Number for i64 {
+    fn plain(b: &[u8]) -> Option<i64> {
+        i64::try_from(digits(b)?).ok()
+    }
+}
+
+impl Number for u16 {
+    fn plain(b: &[u8]) -> Option<u16> {
+        u16::try_from(digits(b)?).ok()
+    }
+}
+
+impl Number for f32 {
+    fn plain(b: &[u8]) -> Option<f32> {
+        // Whole numbers only; the rest goes through `FromStr` (exact either way).
+        digits(b).filter(|&v| v < 1 << 24).map(|v| v as f32)
+    }
+}
+
+impl Number for f64 {
+    fn plain(b: &[u8]) -> Option<f64> {
+        digits(b).filter(|&v| v < 1 << 53).map(|v| v as f64)
+    }
+}
+
+impl<'a, R: BufRead> Row<'a, R> {
     fn bad(&mut self, c: usize, message: String) {
         self.ok = false;
         let (name, _) = self.columns[c];
@@ -429,10 +475,15 @@ impl<R: BufRead> Row<'_, R> {
         );
     }
 
+    /// The field's bytes (trimmed; empty when the column is absent).
+    fn bytes(&self, c: usize) -> &'a [u8] {
+        let csv: &'a CsvStream<R> = self.csv;
+        self.at[c].map_or(&[], |i| csv.field(i))
+    }
+
     /// The field's text, None when the column is absent or the field empty.
-    fn text(&mut self, c: usize) -> Option<&str> {
-        let i = self.at[c]?;
-        let bytes = self.csv.field(i);
+    fn text(&mut self, c: usize) -> Option<&'a str> {
+        let bytes = self.bytes(c);
         if bytes.is_empty() {
             return None;
         }
@@ -446,16 +497,19 @@ impl<R: BufRead> Row<'_, R> {
     }
 
     /// A required text field.
-    fn need_text(&mut self, c: usize) -> Option<String> {
-        let t = self.text(c).map(String::from);
+    fn need_text(&mut self, c: usize) -> Option<&'a str> {
+        let t = self.text(c);
         if t.is_none() && self.ok {
             self.bad(c, "empty; a value is required".into());
         }
         t
     }
 
-    fn parse<T: std::str::FromStr>(&mut self, c: usize, what: &str) -> Option<T> {
-        let text = self.text(c)?.to_string();
+    fn parse<T: Number>(&mut self, c: usize, what: &str) -> Option<T> {
+        if let Some(v) = T::plain(self.bytes(c)) {
+            return Some(v);
+        }
+        let text = self.text(c)?;
         match text.parse::<T>() {
             Ok(v) => Some(v),
             Err(_) => {
@@ -465,8 +519,8 @@ impl<R: BufRead> Row<'_, R> {
         }
     }
 
-    fn need<T: std::str::FromStr>(&mut self, c: usize, what: &str) -> Option<T> {
-        if self.at[c].is_some_and(|i| self.csv.field(i).is_empty()) {
+    fn need<T: Number>(&mut self, c: usize, what: &str) -> Option<T> {
+        if self.at[c].is_some() && self.bytes(c).is_empty() {
             self.bad(c, format!("empty; expected {what}"));
             return None;
         }
@@ -613,14 +667,6 @@ struct Tables {
 /// Read an event-log folder into an [`EventLog`] (see the module doc for
 /// what is accepted and what is a problem).
 pub fn read_dir(dir: &Path) -> Result<EventLog, LogFileError> {
-    read_dir_blocks(dir, 32 << 20)
-}
-
-/// [`read_dir`] reading `visits.csv` in blocks of about `block_bytes`
-/// (tests use small blocks to cross many block and piece boundaries);
-/// `usize::MAX` reads it in one sequential pass.
-pub fn read_dir_blocks(dir: &Path, block_bytes: usize) -> Result<EventLog, LogFileError> {
-    let block_bytes = block_bytes.max(1);
     let mut problems = Problems::default();
     let dir_name = dir.display().to_string();
     let entries = match std::fs::read_dir(dir) {
@@ -668,7 +714,7 @@ pub fn read_dir_blocks(dir: &Path, block_bytes: usize) -> Result<EventLog, LogFi
         match super::open_table(dir, spec.file.trim_end_matches(".csv")) {
             Ok(Some((path, reader))) => {
                 let file = path.display().to_string();
-                if let Err(e) = read_table(k, &file, reader, &mut t, &mut problems, block_bytes) {
+                if let Err(e) = read_table(k, &file, reader, &mut t, &mut problems) {
                     problems.add(&file, None, None, None, format!("cannot read: {e}"));
                 }
             }
@@ -699,7 +745,6 @@ fn read_table<R: BufRead>(
     reader: R,
     t: &mut Tables,
     problems: &mut Problems,
-    block_bytes: usize,
 ) -> std::io::Result<()> {
     let spec = &TABLES[k];
     let mut csv = CsvStream::new(reader);
@@ -768,11 +813,6 @@ fn read_table<R: BufRead>(
             (at, names.len())
         }
     };
-    if k == 0 && block_bytes != usize::MAX {
-        // The big table: parsed in parallel blocks (same rows, same order,
-        // same problems as one pass, whatever the thread count).
-        return read_rows_in_blocks(k, file, csv, &at, header_len, t, problems, block_bytes);
-    }
     read_rows(k, file, &mut csv, &at, header_len, t, problems)
 }
 
@@ -826,132 +866,6 @@ fn read_rows<R: BufRead>(
     }
 }
 
-/// Smallest piece of a block worth a thread of its own.
-const MIN_PIECE: usize = 1024;
-
-/// The data records of table `k` (visits) read in blocks of about
-/// `block_bytes`: a block without quotes is cut at line ends into pieces
-/// parsed in parallel, each into tables of its own, merged in file order
-/// (interned labels re-numbered in order of first appearance); a block with
-/// a quote is read in one pass (a quoted field may hold a line break).
-#[allow(clippy::too_many_arguments)]
-fn read_rows_in_blocks<R: BufRead>(
-    k: usize,
-    file: &str,
-    csv: CsvStream<R>,
-    at: &[Option<usize>],
-    header_len: usize,
-    t: &mut Tables,
-    problems: &mut Problems,
-    block_bytes: usize,
-) -> std::io::Result<()> {
-    let mut line = csv.next_line;
-    let mut reader = csv.reader;
-    let mut buf: Vec<u8> = Vec::new();
-    loop {
-        buf.clear();
-        let filled = (&mut reader)
-            .take(block_bytes as u64)
-            .read_to_end(&mut buf)?;
-        if filled == block_bytes {
-            reader.read_until(b'\n', &mut buf)?;
-        }
-        if buf.is_empty() {
-            return Ok(());
-        }
-        let newlines = buf.iter().filter(|&&b| b == b'\n').count();
-        let pieces = (buf.len() / MIN_PIECE).clamp(1, 4 * rayon::current_num_threads());
-        if pieces == 1 || buf.contains(&b'"') {
-            let mut one = CsvStream::resume(&buf[..], line);
-            read_rows(k, file, &mut one, at, header_len, t, problems)?;
-        } else {
-            use rayon::prelude::*;
-            let parts: Vec<(&[u8], usize)> = split_at_lines(&buf, pieces, line);
-            let read: Vec<(Tables, Problems)> = parts
-                .par_iter()
-                .map(|&(piece, first_line)| {
-                    let mut local = Tables {
-                        lines: (0..=k).map(|_| Lines::default()).collect(),
-                        ..Tables::default()
-                    };
-                    let mut found = Problems::default();
-                    let mut one = CsvStream::resume(piece, first_line);
-                    // Reading bytes in memory cannot fail.
-                    let _ = read_rows(k, file, &mut one, at, header_len, &mut local, &mut found);
-                    (local, found)
-                })
-                .collect();
-            for (local, found) in read {
-                merge_visits(file, t, local, problems);
-                problems.absorb(found);
-            }
-        }
-        line += newlines;
-    }
-}
-
-/// `n` pieces of `block`, each ending at a line end, with the line each starts on.
-fn split_at_lines(block: &[u8], n: usize, first_line: usize) -> Vec<(&[u8], usize)> {
-    let mut out = Vec::with_capacity(n);
-    let (mut start, mut line) = (0, first_line);
-    for p in 1..=n {
-        let mut end = if p == n {
-            block.len()
-        } else {
-            (block.len() * p / n).max(start)
-        };
-        while end < block.len() && block[end - 1] != b'\n' {
-            end += 1;
-        }
-        if end > start {
-            out.push((&block[start..end], line));
-            line += block[start..end].iter().filter(|&&b| b == b'\n').count();
-            start = end;
-        }
-    }
-    out
-}
-
-/// Append a piece's visits to `t`, its interned labels re-numbered.
-fn merge_visits(file: &str, t: &mut Tables, local: Tables, problems: &mut Problems) {
-    let mut overflow = false;
-    let mut remap = |global: &mut Interner, names: &[String]| -> Vec<u16> {
-        names
-            .iter()
-            .map(|n| {
-                global.id(n).unwrap_or_else(|| {
-                    overflow = true;
-                    0
-                })
-            })
-            .collect()
-    };
-    let labels = remap(&mut t.labels, &local.labels.names);
-    let campaigns = remap(&mut t.campaigns, &local.campaigns.names);
-    let pages = remap(&mut t.pages, &local.pages.names);
-    let agents = remap(&mut t.user_agents, &local.user_agents.names);
-    if overflow {
-        problems.add(
-            file,
-            None,
-            None,
-            None,
-            "more than 65,536 distinct values in a text column".into(),
-        );
-    }
-    let offset = t.visits.len();
-    t.visits.extend(local.visits.into_iter().map(|mut v| {
-        v.channel = labels[v.channel as usize];
-        v.campaign = v.campaign.map(|c| campaigns[c as usize]);
-        v.landing_page = pages[v.landing_page as usize];
-        v.user_agent = agents[v.user_agent as usize];
-        v
-    }));
-    for &(row, line) in &local.lines[0].breaks {
-        t.lines[0].note(offset + row, line);
-    }
-}
-
 fn table_len(k: usize, t: &Tables) -> usize {
     match k {
         0 => t.visits.len(),
@@ -981,20 +895,20 @@ fn read_row<R: BufRead>(k: usize, r: &mut Row<'_, R>, t: &mut Tables) -> bool {
             let event_id = r.id(0);
             let time_ms = r.time(1);
             let cookie_id = r.need::<u64>(2, "an unsigned integer cookie id");
-            let channel = r.need_text(3).and_then(|s| intern(r, 3, &mut t.labels, &s));
-            let campaign = match r.text(4).map(String::from) {
-                Some(s) => intern(r, 4, &mut t.campaigns, &s).map(Some),
+            let channel = r.need_text(3).and_then(|s| intern(r, 3, &mut t.labels, s));
+            let campaign = match r.text(4) {
+                Some(s) => intern(r, 4, &mut t.campaigns, s).map(Some),
                 None => Some(None),
             };
             let click_id = r.nonzero(5);
-            let page = r.text(6).unwrap_or("/").to_string();
-            let landing_page = intern(r, 6, &mut t.pages, &page);
+            let page = r.text(6).unwrap_or("/");
+            let landing_page = intern(r, 6, &mut t.pages, page);
             let pages_viewed = r.parse::<u16>(7, "a page count (0–65535)").unwrap_or(1);
             let dwell = r.parse::<f32>(8, "a number of seconds");
             let dwell_s = r.finite(8, dwell.map(f64::from)).unwrap_or(0.0) as f32;
             let ip_hash = r.parse::<u64>(9, "an unsigned integer");
-            let ua = r.text(10).unwrap_or("unknown").to_string();
-            let user_agent = intern(r, 10, &mut t.user_agents, &ua);
+            let ua = r.text(10).unwrap_or("unknown");
+            let user_agent = intern(r, 10, &mut t.user_agents, ua);
             let email_token = r.nonzero(11);
             let user_id = r.nonzero(12);
             if !r.ok {
@@ -1045,7 +959,7 @@ fn read_row<R: BufRead>(k: usize, r: &mut Row<'_, R>, t: &mut Tables) -> bool {
             let cookie_id = r.parse::<u64>(2, "an unsigned integer cookie id");
             let click_id = r.nonzero(3);
             let user_id = r.nonzero(4);
-            let email = r.need_text(5);
+            let email = r.need_text(5).map(String::from);
             let (true, Some(event_id), Some(time_ms), Some(email)) =
                 (r.ok, event_id, time_ms, email)
             else {
@@ -1065,7 +979,7 @@ fn read_row<R: BufRead>(k: usize, r: &mut Row<'_, R>, t: &mut Tables) -> bool {
             let time_ms = r.time(1);
             let form_fill_id = r.id(2);
             let click_id = r.nonzero(3);
-            let email = r.need_text(4);
+            let email = r.need_text(4).map(String::from);
             let (true, Some(event_id), Some(time_ms), Some(form_fill_id), Some(email)) =
                 (r.ok, event_id, time_ms, form_fill_id, email)
             else {
@@ -1096,7 +1010,7 @@ fn read_row<R: BufRead>(k: usize, r: &mut Row<'_, R>, t: &mut Tables) -> bool {
             let (event_id, time_ms) = (r.id(0), r.time(1));
             let revenue = r.need::<f64>(2, "a revenue amount");
             let revenue = r.finite(2, revenue);
-            let email = r.need_text(3);
+            let email = r.need_text(3).map(String::from);
             let (true, Some(event_id), Some(time_ms), Some(revenue), Some(email)) =
                 (r.ok, event_id, time_ms, revenue, email)
             else {
@@ -1111,7 +1025,7 @@ fn read_row<R: BufRead>(k: usize, r: &mut Row<'_, R>, t: &mut Tables) -> bool {
         }
         5 => {
             let (event_id, time_ms) = (r.id(0), r.time(1));
-            let channel = r.need_text(2).and_then(|s| intern(r, 2, &mut t.labels, &s));
+            let channel = r.need_text(2).and_then(|s| intern(r, 2, &mut t.labels, s));
             let click_id = if r.text(3).is_none() {
                 r.bad(3, "empty; expected the uploaded click id".into());
                 None
@@ -1134,7 +1048,7 @@ fn read_row<R: BufRead>(k: usize, r: &mut Row<'_, R>, t: &mut Tables) -> bool {
             });
         }
         6 => {
-            let channel = r.need_text(0).and_then(|s| intern(r, 0, &mut t.labels, &s));
+            let channel = r.need_text(0).and_then(|s| intern(r, 0, &mut t.labels, s));
             let click = r.need::<f64>(1, "a number of days ≥ 0");
             let view = r.need::<f64>(2, "a number of days ≥ 0");
             for (c, v) in [(1, click), (2, view)] {
@@ -1154,9 +1068,9 @@ fn read_row<R: BufRead>(k: usize, r: &mut Row<'_, R>, t: &mut Tables) -> bool {
         }
         7 => {
             let (event_id, time_ms) = (r.id(0), r.time(1));
-            let channel = r.need_text(2).and_then(|s| intern(r, 2, &mut t.labels, &s));
+            let channel = r.need_text(2).and_then(|s| intern(r, 2, &mut t.labels, s));
             let user = r.need::<u64>(3, "an unsigned integer user id");
-            let click = match r.need_text(4).as_deref() {
+            let click = match r.need_text(4) {
                 Some("click") => Some(true),
                 Some("view") => Some(false),
                 Some(other) => {
@@ -1185,7 +1099,7 @@ fn read_row<R: BufRead>(k: usize, r: &mut Row<'_, R>, t: &mut Tables) -> bool {
         }
         _ => {
             let (event_id, time_ms) = (r.id(0), r.time(1));
-            let channel = r.need_text(2).and_then(|s| intern(r, 2, &mut t.labels, &s));
+            let channel = r.need_text(2).and_then(|s| intern(r, 2, &mut t.labels, s));
             let user = r.need::<u64>(3, "an unsigned integer user id");
             let form_fill_id = r.id(4);
             let (
