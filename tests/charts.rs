@@ -284,3 +284,58 @@ fn budget_loop_and_sweep_folders_hold_report_html_and_charts() {
         assert_eq!(check_folder(&out), charts, "{name}");
     }
 }
+
+#[test]
+fn attribute_on_your_own_log_leaves_an_offline_report_with_a_chart_per_stitcher() {
+    let scratch = Scratch::new("charts", "own-log");
+    let file = scratch.quickstart_file(1_500);
+    let log = scratch.join("log");
+    let out = scratch.join("out");
+    let export = closedloop(scratch.path())
+        .args(["export", file.to_str().unwrap(), "--events"])
+        .arg(&log)
+        .output()
+        .unwrap();
+    assert!(export.status.success());
+    let run = closedloop(scratch.path())
+        .args(["attribute", "--events"])
+        .arg(&log)
+        .args([
+            "--stitchers",
+            "cookie_only,deterministic",
+            "--models",
+            "last_touch,markov_1",
+        ])
+        .arg("--out")
+        .arg(&out)
+        .output()
+        .unwrap();
+    assert!(
+        run.status.success(),
+        "{}",
+        String::from_utf8_lossy(&run.stderr)
+    );
+    let html = std::fs::read_to_string(out.join("report.html")).unwrap();
+    assert_eq!(external_references(&html), Vec::<String>::new());
+    let channels = quickstart(1_500).channel_ids();
+    for stitcher in ["cookie_only", "deterministic", "platforms"] {
+        let name = format!("charts/credit_leads_{stitcher}.svg");
+        let svg = std::fs::read_to_string(out.join(&name)).unwrap();
+        let texts = svg_texts(&name, &svg);
+        for c in &channels {
+            assert!(
+                texts.iter().any(|t| t.contains(c.as_str())),
+                "{name} lacks {c}"
+            );
+        }
+        assert!(out.join(name.replace(".svg", ".png")).exists());
+        assert!(
+            html.contains(&format!("charts/credit_leads_{stitcher}.svg")),
+            "{stitcher} not inlined"
+        );
+    }
+    for c in &channels {
+        assert!(html.contains(&format!("<th>{c}</th>")), "{c} has no column");
+    }
+    assert!(!html.contains("truth: causal"), "a log with no truth shows no truth row");
+}

@@ -228,6 +228,20 @@ pub(super) fn cmd_attribute_events(
             ),
         ];
         files.extend(clusters.iter().map(|(n, b)| (n.as_str(), b.clone())));
+        let channels = &log.labels[..log.n_channels];
+        let charts = report::own::log_charts(channels, &run).map_err(anyhow::Error::msg)?;
+        let rows = [
+            ("visits", log.visits.len()),
+            ("form_fills", log.form_fills.len()),
+            ("crm_leads", log.crm_leads.len()),
+            ("opportunities", log.opportunities.len()),
+            ("deals", log.deals.len()),
+        ];
+        let html =
+            report::own::log_html(&dir.display().to_string(), &rows, channels, &run, &charts);
+        files.push(("report.html", html.into_bytes()));
+        let chart_files = report::figures::chart_files(&charts);
+        files.extend(chart_files.iter().map(|(n, b)| (n.as_str(), b.clone())));
         write_folder(out, &files)?;
         eprintln!("wrote {}", out.display());
     }

@@ -113,7 +113,7 @@ pub fn page(title: &str, subtitle: &str, nav: &[(&str, &str)], sections: &[Strin
     s
 }
 
-fn pct(x: f64) -> String {
+pub(crate) fn pct(x: f64) -> String {
     format!("<span data-v=\"{x}\">{:.1} %</span>", x * 100.0)
 }
 

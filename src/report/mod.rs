@@ -13,6 +13,7 @@ use std::path::{Path, PathBuf};
 
 pub mod figures;
 pub mod html;
+pub mod own;
 pub mod paired;
 pub mod sweep;
 
