@@ -337,5 +337,8 @@ fn attribute_on_your_own_log_leaves_an_offline_report_with_a_chart_per_stitcher(
     for c in &channels {
         assert!(html.contains(&format!("<th>{c}</th>")), "{c} has no column");
     }
-    assert!(!html.contains("truth: causal"), "a log with no truth shows no truth row");
+    assert!(
+        !html.contains("truth: causal"),
+        "a log with no truth shows no truth row"
+    );
 }
