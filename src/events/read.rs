@@ -662,6 +662,8 @@ struct Tables {
     lines: Vec<Lines>,
     /// Per table: the file's field index of each spec column.
     at: Vec<Vec<Option<usize>>>,
+    /// Per table: the file read (CSV or Parquet), empty when absent.
+    files: Vec<String>,
 }
 
 /// Read an event-log folder into an [`EventLog`] (see the module doc for
@@ -711,9 +713,11 @@ pub fn read_dir(dir: &Path) -> Result<EventLog, LogFileError> {
     for (k, spec) in TABLES.iter().enumerate() {
         t.lines.push(Lines::default());
         t.at.push(Vec::new());
+        t.files.push(String::new());
         match super::open_table(dir, spec.file.trim_end_matches(".csv")) {
             Ok(Some((path, reader))) => {
                 let file = path.display().to_string();
+                t.files[k] = file.clone();
                 if let Err(e) = read_table(k, &file, reader, &mut t, &mut problems) {
                     problems.add(&file, None, None, None, format!("cannot read: {e}"));
                 }
@@ -1130,7 +1134,16 @@ fn read_row<R: BufRead>(k: usize, r: &mut Row<'_, R>, t: &mut Tables) -> bool {
 /// Duplicate event ids across tables, references to missing events,
 /// platform rows without settings.
 fn check_references(dir: &Path, t: &Tables, problems: &mut Problems) {
-    let file = |k: usize| dir.join(TABLES[k].file).display().to_string();
+    let file = |k: usize| match t.files.get(k) {
+        Some(f) if !f.is_empty() => f.clone(),
+        _ => dir.join(TABLES[k].file).display().to_string(),
+    };
+    let short = |k: usize| {
+        let f = file(k);
+        Path::new(&f)
+            .file_name()
+            .map_or(f.clone(), |n| n.to_string_lossy().into_owned())
+    };
     let ids_of = |k: usize| -> Vec<u64> {
         match k {
             0 => t.visits.iter().map(|v| v.event_id).collect(),
@@ -1176,7 +1189,7 @@ fn check_references(dir: &Path, t: &Tables, problems: &mut Problems) {
                         Some("event_id"),
                         format!(
                             "duplicate event_id {id} (first used in {} line {})",
-                            TABLES[k0].file,
+                            short(k0),
                             t.lines[k0].line_of(row0).unwrap_or(0)
                         ),
                     ),
