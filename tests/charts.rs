@@ -289,14 +289,8 @@ fn budget_loop_and_sweep_folders_hold_report_html_and_charts() {
 fn attribute_on_your_own_log_leaves_an_offline_report_with_a_chart_per_stitcher() {
     let scratch = Scratch::new("charts", "own-log");
     let file = scratch.quickstart_file(1_500);
-    let log = scratch.join("log");
+    let log = scratch.export_events(&file, "log");
     let out = scratch.join("out");
-    let export = closedloop(scratch.path())
-        .args(["export", file.to_str().unwrap(), "--events"])
-        .arg(&log)
-        .output()
-        .unwrap();
-    assert!(export.status.success());
     let run = closedloop(scratch.path())
         .args(["attribute", "--events"])
         .arg(&log)

@@ -93,17 +93,7 @@ fn scoring_closedloops_own_credit_reproduces_the_run() {
     // `deterministic` journeys back through `score`, get the run's errors.
     let scratch = Scratch::new("events", "score");
     let file = scratch.quickstart_file(4_000);
-    let dir = scratch.join("log");
-    let out = closedloop(scratch.path())
-        .args(["export", file.to_str().unwrap(), "--events"])
-        .arg(&dir)
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    let dir = scratch.export_events(&file, "log");
 
     let sc = Scenario::from_path(&file).unwrap();
     let mut cfg = experiment::RunConfig::from_scenario(&sc);
@@ -182,14 +172,8 @@ fn attribute_on_an_exported_log_reproduces_the_run_and_score_reproduces_its_stit
     // metrics, bit for bit.
     let scratch = Scratch::new("events", "byod");
     let file = scratch.quickstart_file(4_000);
-    let dir = scratch.join("log");
+    let dir = scratch.export_events(&file, "log");
     let out_dir = scratch.join("out");
-    let export = closedloop(scratch.path())
-        .args(["export", file.to_str().unwrap(), "--events"])
-        .arg(&dir)
-        .output()
-        .unwrap();
-    assert!(export.status.success());
     let sc = Scenario::from_path(&file).unwrap();
     let mut cfg = experiment::RunConfig::from_scenario(&sc);
     cfg.stitchers = closedloop::spec::StitcherSpec::all();
@@ -609,13 +593,7 @@ mod mutated_logs {
 fn problems_planted_far_apart_are_reported_at_their_lines_in_order() {
     let scratch = Scratch::new("events", "lines");
     let file = scratch.quickstart_file(2_000);
-    let dir = scratch.join("log");
-    let out = closedloop(scratch.path())
-        .args(["export", file.to_str().unwrap(), "--events"])
-        .arg(&dir)
-        .output()
-        .unwrap();
-    assert!(out.status.success());
+    let dir = scratch.export_events(&file, "log");
     let visits = std::fs::read_to_string(dir.join("visits.csv")).unwrap();
     let mut lines: Vec<String> = visits.lines().map(String::from).collect();
     for at in [300, 2_500, 7_000] {

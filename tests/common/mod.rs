@@ -56,6 +56,28 @@ pub fn quickstart(persons: u32) -> closedloop::scenario::Scenario {
     sc
 }
 
+impl Scratch {
+    /// `closedloop export SCENARIO --events DIR` into `name` here (asserted to
+    /// succeed); the folder.
+    #[allow(dead_code)] // not every test binary exports
+    pub fn export_events(&self, scenario: &Path, name: &str) -> PathBuf {
+        let dir = self.join(name);
+        let out = closedloop(self.path())
+            .arg("export")
+            .arg(scenario)
+            .arg("--events")
+            .arg(&dir)
+            .output()
+            .expect("the command runs");
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        dir
+    }
+}
+
 impl Drop for Scratch {
     fn drop(&mut self) {
         let _ = std::fs::remove_dir_all(&self.0);
