@@ -16,8 +16,7 @@ use crate::stitch::{self, Identities};
 use rayon::prelude::*;
 use serde::Serialize;
 
-/// Row name of the platforms' own claims (no stitching involved).
-pub use super::NO_STITCHING;
+use super::NO_STITCHING;
 
 /// What a partition looks like, with no truth to compare it to.
 #[derive(Clone, Copy, Debug, PartialEq, Serialize)]
