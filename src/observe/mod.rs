@@ -552,7 +552,7 @@ fn observe_group(
             (a..b)
                 .map(|ti| &world.touches[ti as usize])
                 .filter(|t| t.form_fill && t.time >= 0.0 && t.time <= horizon)
-                .map(|t| t.time)
+                .map(|t| t.time + t.dwell_s as f64 / 86_400.0)
                 .reduce(f64::min)
         })
         .collect();
@@ -786,7 +786,8 @@ fn observe_group(
                     out.losses.add(k, 1);
                 }
             }
-            let time_ms = to_ms(start_ms, touch.time);
+            // Submitted at the end of the visit's session.
+            let time_ms = to_ms(start_ms, touch.time) + 1000 * touch.dwell_s as i64;
             let form_key = ((person as u64) << 24) | (ti - a) as u64;
             let form_click = click_of[(ti - t0) as usize];
             out.forms.push(PendingForm {

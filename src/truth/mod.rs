@@ -51,6 +51,11 @@ pub struct Truth {
     pub lead_time_ms: Vec<Option<i64>>,
     /// Persons in the world.
     pub persons: u32,
+    /// Share of the leads that a Shapley game over the whole window (touches
+    /// after the lead included) would give to channels that matter only
+    /// after the lead: credit no journey can hold, which the pre-lead game
+    /// leaves out.
+    pub shapley_post_lead_share: f64,
 }
 
 impl Truth {
@@ -89,7 +94,9 @@ impl Truth {
         }
         let mut incremental = Credit::default();
         let mut shapley = Credit::default();
+        let mut post_lead = 0.0;
         for pc in &world.credit {
+            post_lead += pc.post_lead_conversions;
             for &(l, c, r) in &pc.incremental {
                 incremental.add(label_of(l), c, r);
             }
@@ -101,6 +108,11 @@ impl Truth {
             cr.ensure_labels(labels.iter().map(String::as_str));
         }
         debug_assert_eq!(labels.len(), n_ch + 1);
+        let shapley_post_lead_share = if leads.is_empty() {
+            0.0
+        } else {
+            post_lead / leads.len() as f64
+        };
         Truth {
             labels,
             causal,
@@ -110,6 +122,7 @@ impl Truth {
             leads,
             lead_time_ms,
             persons: world.persons.len() as u32,
+            shapley_post_lead_share,
         }
     }
 

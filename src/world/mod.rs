@@ -179,8 +179,12 @@ pub struct PersonCredit {
     pub person: u32,
     /// Leads (revenue) lost if the label were removed.
     pub incremental: Vec<(u16, f64, f64)>,
-    /// Shapley value of the label in the person's game.
+    /// Shapley value of the label in the person's game over the touches
+    /// before the lead (the history's own value included).
     pub shapley: Vec<(u16, f64, f64)>,
+    /// Leads the whole window's game (touches after the lead included)
+    /// would give channels that matter only after the lead.
+    pub post_lead_conversions: f64,
 }
 
 /// One replicate's world.

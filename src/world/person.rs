@@ -11,8 +11,11 @@ use statrs::function::gamma::ln_gamma;
 pub struct ChannelModel {
     /// Rate candidates are generated at (per person per day, before targeting).
     pub candidate_rate: Vec<f64>,
-    /// Probability a candidate is kept at the current spend.
+    /// Probability a window candidate is kept at the current spend.
     pub keep: Vec<f64>,
+    /// Probability a warm-up candidate is kept: always at the scenario's own
+    /// spends, because the warm-up is history that no spend change can reach.
+    pub keep_history: Vec<f64>,
     /// E[z^γ] per channel, so targeting leaves the mean rate unchanged.
     pub mean_z_gamma: Vec<f64>,
     /// Synergy multipliers: `synergy[to]` lists (from, multiplier).
@@ -28,19 +31,22 @@ impl ChannelModel {
     pub fn new(sc: &Scenario, spends: &[f64]) -> Self {
         let k = sc.population.frailty_shape;
         let candidate_rate: Vec<f64> = sc.channels.iter().map(|c| c.candidate_rate()).collect();
-        let keep = sc
-            .channels
-            .iter()
-            .zip(spends)
-            .zip(&candidate_rate)
-            .map(|((c, &s), &max)| {
-                if max > 0.0 {
-                    (c.rate_at(s) / max).clamp(0.0, 1.0)
-                } else {
-                    0.0
-                }
-            })
-            .collect();
+        let keep_at = |spends: &[f64]| -> Vec<f64> {
+            sc.channels
+                .iter()
+                .zip(spends)
+                .zip(&candidate_rate)
+                .map(|((c, &s), &max)| {
+                    if max > 0.0 {
+                        (c.rate_at(s) / max).clamp(0.0, 1.0)
+                    } else {
+                        0.0
+                    }
+                })
+                .collect()
+        };
+        let keep = keep_at(spends);
+        let keep_history = keep_at(&scenario_spends(sc));
         let mean_z_gamma = sc
             .channels
             .iter()
@@ -72,6 +78,7 @@ impl ChannelModel {
         ChannelModel {
             candidate_rate,
             keep,
+            keep_history,
             mean_z_gamma,
             synergy,
             closed_form,
@@ -95,6 +102,9 @@ pub(super) struct Block {
 
 const RETURN: u16 = u16::MAX;
 
+/// Shortest converting session (landing page to form submit), in seconds.
+const MIN_FORM_SESSION_S: f64 = 10.0;
+
 /// A kept candidate event of one person (channel touch or return visit).
 #[derive(Clone, Debug)]
 struct Cand {
@@ -109,6 +119,36 @@ struct Cand {
     dwell_s: u16,
     campaign: u8,
     repeat_u: f64,
+}
+
+/// Which touches a counterfactual keeps: the window touches of the channels
+/// in `mask` (bit c), the baseline clock, the warm-up history (every
+/// counterfactual keeps it; only the closed-form Shapley turns it off to
+/// find a player's own firing), and nothing at or after `cutoff` (the
+/// Shapley game: touches after the real lead play no part).
+#[derive(Clone, Copy, Debug)]
+struct Present {
+    mask: u32,
+    baseline: bool,
+    history: bool,
+    cutoff: f64,
+}
+
+impl Present {
+    /// The channels in `mask` and the baseline if asked, with the history, no cutoff.
+    fn window(mask: u32, baseline: bool) -> Present {
+        Present {
+            mask,
+            baseline,
+            history: true,
+            cutoff: f64::INFINITY,
+        }
+    }
+
+    /// The same, cut before `cutoff`.
+    fn before(self, cutoff: f64) -> Present {
+        Present { cutoff, ..self }
+    }
 }
 
 /// The result of evaluating the clock model for one set of present players.
@@ -130,7 +170,6 @@ struct PersonSim<'a> {
     /// Baseline firing time if its clock is armed.
     baseline_fire: Option<f64>,
     horizon: f64,
-    warmup: f64,
 }
 
 impl PersonSim<'_> {
@@ -138,22 +177,21 @@ impl PersonSim<'_> {
         c == RETURN || self.sc.channels[c as usize].kind == TouchKind::Click
     }
 
-    /// Evaluate which candidates are active and the earliest firing, with only
-    /// the channels in `mask` (bit c) and optionally the baseline present.
-    /// `active`, when given, receives the activity flag of every candidate
-    /// (the whole timeline is then walked; otherwise it stops once decided).
-    fn evaluate(
-        &self,
-        mask: u32,
-        baseline: bool,
-        mut active: Option<&mut Vec<(bool, bool)>>,
-    ) -> Firing {
+    /// Evaluate which candidates are active and the earliest firing with the
+    /// players of `present` (see [`Present`]). `active`, when given, receives
+    /// the activity flag of every candidate (the whole timeline is then
+    /// walked and `present.cutoff` must be infinite; otherwise the walk stops
+    /// once the outcome is decided).
+    fn evaluate(&self, present: Present, mut active: Option<&mut Vec<(bool, bool)>>) -> Firing {
+        debug_assert!(active.is_none() || present.cutoff == f64::INFINITY);
         let mut first = Firing {
             time: f64::INFINITY,
             cause: None,
             cause_idx: None,
         };
-        if baseline && let Some(tb) = self.baseline_fire {
+        if present.baseline
+            && let Some(tb) = self.baseline_fire
+        {
             first.time = tb;
         }
         let mut any_visit = false;
@@ -161,6 +199,9 @@ impl PersonSim<'_> {
         let mut seen: u32 = 0;
         let mut form_inserted = false;
         for (i, c) in self.cands.iter().enumerate() {
+            if c.time >= present.cutoff {
+                break;
+            }
             if c.time >= first.time {
                 match active.as_deref_mut() {
                     None => break,
@@ -179,13 +220,17 @@ impl PersonSim<'_> {
                 any_visit
             } else {
                 let ch = &self.sc.channels[c.channel as usize];
-                mask & (1 << c.channel) != 0
-                    && match ch.trigger {
-                        Trigger::None => true,
-                        Trigger::Retargeting => {
-                            any_visit && c.time - last_visit <= ch.trigger_window_days
-                        }
+                let here = if c.time < 0.0 {
+                    present.history
+                } else {
+                    present.mask & (1 << c.channel) != 0
+                };
+                here && match ch.trigger {
+                    Trigger::None => true,
+                    Trigger::Retargeting => {
+                        any_visit && c.time - last_visit <= ch.trigger_window_days
                     }
+                }
             };
             if !is_active {
                 if let Some(a) = active.as_deref_mut() {
@@ -230,11 +275,6 @@ impl PersonSim<'_> {
     /// Does a firing make a lead in the window?
     fn in_window(&self, t: f64) -> bool {
         t >= 0.0 && t <= self.horizon
-    }
-
-    /// Does a firing time count at all (warm-up or window)?
-    fn counts(&self, t: f64) -> bool {
-        t >= -self.warmup && t <= self.horizon
     }
 }
 
@@ -442,6 +482,10 @@ pub(super) fn simulate_block(
             };
             let path_u = ps.uniform();
             let form_dev_u = (ps.uniform(), ps.uniform());
+            // The converting session: landing page, pages read, the form page.
+            let form_pages = 2 + ps.poisson_small(pop.pages_mean - 1.0) as u16;
+            let form_dwell_s = (form_pages as f64 * ps.exp(1.0) * pop.dwell_seconds_mean)
+                .clamp(MIN_FORM_SESSION_S, 65_535.0);
 
             // Candidate touches, channel by channel, at max rate × targeting.
             let mut cands = std::mem::take(&mut scratch_cands);
@@ -455,7 +499,7 @@ pub(super) fn simulate_block(
                 if lambda <= 0.0 {
                     continue;
                 }
-                let keep = model.keep[ci];
+                let (keep, keep_history) = (model.keep[ci], model.keep_history[ci]);
                 let mut cs = Stream::new(
                     sc.seed,
                     replicate,
@@ -480,7 +524,7 @@ pub(super) fn simulate_block(
                     }
                     let keep_u = cs.uniform();
                     b.candidates += 1;
-                    if keep_u < keep {
+                    if keep_u < if t < 0.0 { keep_history } else { keep } {
                         b.kept_candidates += 1;
                         let mut ts = Stream::from_key(key_with(touch_prefix, j as u64));
                         let arm_u = ts.uniform();
@@ -594,7 +638,6 @@ pub(super) fn simulate_block(
                 cands,
                 baseline_fire,
                 horizon,
-                warmup,
             };
             let all_mask: u32 = if n_ch >= 32 {
                 u32::MAX
@@ -602,7 +645,7 @@ pub(super) fn simulate_block(
                 (1u32 << n_ch) - 1
             };
             active.clear();
-            let first = sim.evaluate(all_mask, true, Some(&mut active));
+            let first = sim.evaluate(Present::window(all_mask, true), Some(&mut active));
 
             // Store the active touches and, for a lead, the form-fill visit.
             let t_start = b.touches.len() as u32;
@@ -625,6 +668,10 @@ pub(super) fn simulate_block(
             } else {
                 None
             };
+            // The form is submitted at the lead time, at the end of a session
+            // that began `dwell_s` earlier (never before the window opens).
+            let form_dwell_s = form_dwell_s.min((first.time.max(0.0) * 86_400.0).floor()) as u16;
+            let form_visit_time = first.time - form_dwell_s as f64 / 86_400.0;
             let push_form = |touches: &mut Vec<Touch>| {
                 let mix = match form_path {
                     Some(c) => sc.channels[c as usize].device_mix.as_array(),
@@ -633,12 +680,12 @@ pub(super) fn simulate_block(
                 let device = pick_device(form_dev_u.0, form_dev_u.1, mix, &devs);
                 touches.push(Touch {
                     person: person_index,
-                    time: first.time,
+                    time: form_visit_time,
                     source: Source::FormFill(form_path),
                     device,
                     is_visit: true,
-                    pages: 2,
-                    dwell_s: 90,
+                    pages: form_pages,
+                    dwell_s: form_dwell_s,
                     campaign: 0,
                     armed: false,
                     form_fill: true,
@@ -647,7 +694,7 @@ pub(super) fn simulate_block(
                 (touches.len() - 1) as u32
             };
             for (i, c) in sim.cands.iter().enumerate() {
-                if form_pending && c.time >= first.time {
+                if form_pending && c.time >= form_visit_time {
                     form_visit = push_form(&mut b.touches);
                     form_pending = false;
                 }
@@ -658,6 +705,10 @@ pub(super) fn simulate_block(
                     continue;
                 }
                 let is_visit = sim.is_click(c.channel);
+                let form_fill = is_visit
+                    && is_lead
+                    && c.time > first.time
+                    && c.repeat_u < sc.form_fill.repeat_rate;
                 if first.cause_idx == Some(i) {
                     cause_touch = Some(b.touches.len() as u32);
                 }
@@ -672,13 +723,15 @@ pub(super) fn simulate_block(
                     device: c.device,
                     is_visit,
                     pages: c.pages,
-                    dwell_s: c.dwell_s,
+                    // A form is submitted at the end of its visit's session.
+                    dwell_s: if form_fill {
+                        c.dwell_s.max(MIN_FORM_SESSION_S as u16)
+                    } else {
+                        c.dwell_s
+                    },
                     campaign: c.campaign,
                     armed,
-                    form_fill: is_visit
-                        && is_lead
-                        && c.time > first.time
-                        && c.repeat_u < sc.form_fill.repeat_rate,
+                    form_fill,
                     key: c.key,
                 });
             }
@@ -711,7 +764,10 @@ pub(super) fn simulate_block(
             };
 
             let in_account = is_office && pop.offices_are_accounts;
-            if sim.counts(first.time) {
+            // Only a window lead has credit: the warm-up is history, the same
+            // in every counterfactual, so an existing customer stays one and
+            // removing window touches never arms a clock.
+            if is_lead {
                 let mut credit = counterfactual_credit(
                     &sim,
                     segment as usize,
@@ -726,9 +782,9 @@ pub(super) fn simulate_block(
                 }
                 b.credit.push(credit);
             }
-            // Members whose clocks never fire in [−W, H] never fire under any
+            // Members who are not window leads are not window leads under any
             // coalition either (removing players never arms a clock).
-            if in_account && sim.counts(first.time) {
+            if in_account && is_lead {
                 members.push(Member {
                     sim: PersonSim {
                         sc,
@@ -737,7 +793,6 @@ pub(super) fn simulate_block(
                         cands: sim.cands.clone(),
                         baseline_fire: sim.baseline_fire,
                         horizon,
-                        warmup,
                     },
                     draws,
                     active: active.clone(),
@@ -766,20 +821,24 @@ pub(super) fn simulate_block(
     b
 }
 
-/// The channels that are players of a person's game: present (an active
-/// touch) and able to matter. A channel is a null player (v(S ∪ {c}) = v(S)
-/// for every S, so φ = 0 and removing it changes nothing) when none of its
-/// touches is armed — arming only gets rarer as players leave, synergy
-/// multipliers being ≥ 1 — its visits can trigger no retargeting channel that
-/// has an armed touch, and it boosts no channel that has one. Returns
-/// (present mask, players, null-player mask).
-fn channel_players(sim: &PersonSim, active: &[(bool, bool)]) -> (u32, Vec<u16>, u32) {
+/// The channels that are players of a person's game over the window touches
+/// before `cutoff`: present (an active touch) and able to matter. A channel is
+/// a null player (v(S ∪ {c}) = v(S) for every S, so φ = 0 and removing it
+/// changes nothing) when none of its touches is armed — arming only gets
+/// rarer as players leave, synergy multipliers being ≥ 1 — its visits can
+/// trigger no retargeting channel that has an armed touch, and it boosts no
+/// channel that has one. Warm-up touches are history, never players.
+/// Returns (present mask, players, null-player mask).
+fn channel_players(sim: &PersonSim, active: &[(bool, bool)], cutoff: f64) -> (u32, Vec<u16>, u32) {
     let n_ch = sim.sc.channels.len() as u16;
     let mut present: u32 = 0;
     let mut armed: u32 = 0;
     let mut clicks: u32 = 0;
     for (c, a) in sim.cands.iter().zip(active) {
-        if a.0 && c.channel != RETURN {
+        if c.time >= cutoff {
+            break;
+        }
+        if a.0 && c.channel != RETURN && c.time >= 0.0 {
             let bit = 1 << c.channel;
             present |= bit;
             if a.1 {
@@ -857,12 +916,80 @@ fn account_opener(
     best
 }
 
+/// An account's game: per member its present channels, null players and the
+/// time its touches are cut at; the players (channels, then the baseline).
+struct AccountGame {
+    per_member: Vec<(u32, u32, f64)>,
+    players: Vec<u16>,
+}
+
+impl AccountGame {
+    /// Players over every window touch (`pre_lead` false: the removal game)
+    /// or over each member's touches before their own lead (the Shapley game).
+    fn new(members: &[Member], pre_lead: bool, baseline_label: u16) -> AccountGame {
+        let mut players = Vec::new();
+        let per_member = members
+            .iter()
+            .map(|m| {
+                let cutoff = if pre_lead {
+                    m.first.time
+                } else {
+                    f64::INFINITY
+                };
+                let (present, p, null_mask) = channel_players(&m.sim, &m.active, cutoff);
+                players.extend(p);
+                (present, null_mask, cutoff)
+            })
+            .collect();
+        players.sort_unstable();
+        players.dedup();
+        if members.iter().any(|m| m.sim.baseline_fire.is_some()) {
+            players.push(baseline_label);
+        }
+        AccountGame {
+            per_member,
+            players,
+        }
+    }
+
+    /// Each member's firing with the channels of `mask` (and the baseline).
+    fn firing(&self, members: &[Member], i: usize, mask: u32, baseline: bool) -> Firing {
+        let (present, null_mask, cutoff) = self.per_member[i];
+        let m = &members[i];
+        m.sim.evaluate(
+            Present::window(
+                (mask & present) | null_mask,
+                baseline && m.sim.baseline_fire.is_some(),
+            )
+            .before(cutoff),
+            None,
+        )
+    }
+
+    /// The account's revenue with the channels of `mask` (and the baseline).
+    fn revenue(&self, members: &[Member], mask: u32, baseline: bool) -> f64 {
+        account_opener(members, |i| self.firing(members, i, mask, baseline))
+            .and_then(|(_, s)| s.deal)
+            .map_or(0.0, |d| d.1)
+    }
+
+    /// The channels among the players.
+    fn channel_mask(&self, baseline_label: u16) -> u32 {
+        self.players
+            .iter()
+            .filter(|&&p| p != baseline_label)
+            .fold(0, |m, &p| m | (1 << p))
+    }
+}
+
 /// Settle an office account (DESIGN §3.1): only the first qualified lead
 /// opens an opportunity and can close a deal, whose revenue goes to that
 /// lead's cause; the other members' leads get no opportunity. Revenue
 /// incrementality and Shapley values are the account's game: players are
 /// the members' channel players and the baseline, a coalition keeps those
-/// channels (and the baseline clocks) for every member at once.
+/// channels (and the baseline clocks) for every member at once; the warm-up
+/// history of every member is in every coalition, and the revenue it brings
+/// alone goes to the channel whose warm-up touch fires for the opener.
 fn settle_account(members: &[Member], b: &mut Block) {
     let Some(first) = members.first() else { return };
     let sc = first.sim.sc;
@@ -883,66 +1010,45 @@ fn settle_account(members: &[Member], b: &mut Block) {
             }
         }
     }
-    // The account's game.
-    let per_member: Vec<(u32, u32)> = members
-        .iter()
-        .map(|m| {
-            let (present, _, null_mask) = channel_players(&m.sim, &m.active);
-            (present, null_mask)
-        })
-        .collect();
-    let mut players: Vec<u16> = members
-        .iter()
-        .flat_map(|m| channel_players(&m.sim, &m.active).1)
-        .collect();
-    players.sort_unstable();
-    players.dedup();
-    if members.iter().any(|m| m.sim.baseline_fire.is_some()) {
-        players.push(baseline_label);
-    }
-    let revenue = |mask: u32, baseline: bool| -> f64 {
-        account_opener(members, |i| {
-            let (present, null_mask) = per_member[i];
-            let m = &members[i];
-            m.sim.evaluate(
-                (mask & present) | null_mask,
-                baseline && m.sim.baseline_fire.is_some(),
-                None,
-            )
-        })
-        .and_then(|(_, s)| s.deal)
-        .map_or(0.0, |d| d.1)
-    };
     let actual_rev = actual.and_then(|(_, s)| s.deal).map_or(0.0, |d| d.1);
-    let all_channels: u32 = players
-        .iter()
-        .filter(|&&p| p != baseline_label)
-        .fold(0, |m, &p| m | (1 << p));
     let mut credit = PersonCredit {
         person: members[opener.unwrap_or(0)].person,
         ..Default::default()
     };
-    for &p in &players {
+
+    // Removal: every window touch of a player.
+    let removal = AccountGame::new(members, false, baseline_label);
+    let all_channels = removal.channel_mask(baseline_label);
+    for &p in &removal.players {
         let v = if p == baseline_label {
-            revenue(all_channels, false)
+            removal.revenue(members, all_channels, false)
         } else {
-            revenue(all_channels & !(1 << p), true)
+            removal.revenue(members, all_channels & !(1 << p), true)
         };
         if actual_rev - v != 0.0 {
             credit.incremental.push((p, 0.0, actual_rev - v));
         }
     }
-    // Per-member null players are kept inside `revenue`.
-    let values = coalition_values(&players, 0, baseline_label, &|mask, baseline| {
-        (0.0, revenue(mask, baseline))
+
+    // Shapley: each member's touches before their own lead.
+    let game = AccountGame::new(members, true, baseline_label);
+    let values = coalition_values(&game.players, baseline_label, &|mask, baseline| {
+        (0.0, game.revenue(members, mask, baseline))
     });
-    for (i, phi) in shapley_from_values(players.len(), &values)
+    for (i, phi) in shapley_from_values(game.players.len(), &values)
         .into_iter()
         .enumerate()
     {
         if phi.1 != 0.0 {
-            credit.shapley.push((players[i], 0.0, phi.1));
+            credit.shapley.push((game.players[i], 0.0, phi.1));
         }
+    }
+    let history = values[0].1;
+    if history != 0.0
+        && let Some((i, _)) = account_opener(members, |i| game.firing(members, i, 0, false))
+        && let Some(c) = game.firing(members, i, 0, false).cause
+    {
+        credit.shapley.push((c, 0.0, history));
     }
     if !credit.incremental.is_empty() || !credit.shapley.is_empty() {
         b.credit.push(credit);
@@ -958,7 +1064,7 @@ fn value(sim: &PersonSim, segment: usize, draws: &SalesDraws, f: Firing) -> (f64
     (1.0, s.deal.map_or(0.0, |d| d.1))
 }
 
-/// Incremental and Shapley credit of one person whose clock fires in [−W, H].
+/// Incremental and Shapley credit of one window lead.
 fn counterfactual_credit(
     sim: &PersonSim,
     segment: usize,
@@ -967,34 +1073,26 @@ fn counterfactual_credit(
     actual: Firing,
     person: u32,
 ) -> PersonCredit {
-    let n_ch = sim.sc.channels.len() as u16;
-    let baseline_label = n_ch;
-    // Players: channels with an active touch, plus the baseline when armed.
-    // A channel is a null player (v(S ∪ {c}) = v(S) for every S, so φ = 0 and
-    // removing it changes nothing) when none of its touches is armed — arming
-    // only gets rarer as players leave, synergy multipliers being ≥ 1 — its
-    // visits can trigger no retargeting channel that has an armed touch, and it
-    // boosts no channel that has one. Only the others are enumerated.
-    let (present, mut players, null_mask) = channel_players(sim, active);
+    let baseline_label = sim.sc.channels.len() as u16;
     let has_baseline = sim.baseline_fire.is_some();
-    if has_baseline {
-        players.push(baseline_label);
-    }
     let actual_v = value(sim, segment, draws, actual);
     let mut credit = PersonCredit {
         person,
         ..Default::default()
     };
+    let eval = |p: Present| value(sim, segment, draws, sim.evaluate(p, None));
 
-    let eval_set =
-        |mask: u32, baseline: bool| value(sim, segment, draws, sim.evaluate(mask, baseline, None));
-
-    // Incremental: remove one player at a time.
-    for &p in &players {
+    // Incremental: remove one player's window touches (and what only they
+    // triggered); the history and the other players stay.
+    let (present, players, _) = channel_players(sim, active, f64::INFINITY);
+    for &p in players
+        .iter()
+        .chain(has_baseline.then_some(&baseline_label))
+    {
         let v = if p == baseline_label {
-            eval_set(present, false)
+            eval(Present::window(present, false))
         } else {
-            eval_set(present & !(1 << p), has_baseline)
+            eval(Present::window(present & !(1 << p), has_baseline))
         };
         let d = (actual_v.0 - v.0, actual_v.1 - v.1);
         if d.0 != 0.0 || d.1 != 0.0 {
@@ -1002,57 +1100,128 @@ fn counterfactual_credit(
         }
     }
 
-    // Shapley.
+    // Shapley over the touches before the lead.
+    let game = shapley_game(sim, segment, draws, active, actual.time);
+    // What the whole window's game would give channels that matter only
+    // after the lead (credit no journey can hold), for the report.
+    let post_lead: Vec<u16> = players
+        .iter()
+        .copied()
+        .filter(|p| !game.channels.contains(p))
+        .collect();
+    if !post_lead.is_empty() {
+        let whole = shapley_game(sim, segment, draws, active, f64::INFINITY);
+        credit.post_lead_conversions = whole
+            .values
+            .iter()
+            .filter(|v| post_lead.contains(&v.0))
+            .map(|v| v.1)
+            .sum();
+    }
+    credit.shapley = game.credit();
+    credit
+}
+
+/// Shapley values of one person's game.
+struct ShapleyGame {
+    /// The channel players.
+    channels: Vec<u16>,
+    /// Each player's non-zero value (label, conversions, revenue).
+    values: Vec<(u16, f64, f64)>,
+    /// The history's own value v(∅), with the channel whose warm-up touch fires.
+    history: Option<(u16, f64, f64)>,
+}
+
+impl ShapleyGame {
+    /// The players' values, then the history's.
+    fn credit(self) -> Vec<(u16, f64, f64)> {
+        let mut out = self.values;
+        out.extend(self.history);
+        out
+    }
+}
+
+/// The Shapley game of one person over the window touches before `cutoff`:
+/// players are the channels that matter there and the baseline when armed;
+/// the warm-up history is in every coalition. With the closed form, sort the
+/// m players firing before the history by their own firing time, r_k their
+/// value as the cause and r_{m+1} the history's; φ_i = Σ_{k≥i} (r_k − r_{k+1}) / k.
+fn shapley_game(
+    sim: &PersonSim,
+    segment: usize,
+    draws: &SalesDraws,
+    active: &[(bool, bool)],
+    cutoff: f64,
+) -> ShapleyGame {
+    let baseline_label = sim.sc.channels.len() as u16;
+    let (_, channels, null_mask) = channel_players(sim, active, cutoff);
+    let mut players = channels.clone();
+    if sim.baseline_fire.is_some() {
+        players.push(baseline_label);
+    }
+    let run = |mask: u32, baseline: bool, history: bool| {
+        let p = Present {
+            mask: mask | null_mask,
+            baseline,
+            history,
+            cutoff,
+        };
+        sim.evaluate(p, None)
+    };
+    let h = run(0, false, true);
+    let h_value = value(sim, segment, draws, h);
+    let mut values = Vec::new();
     if sim.model.closed_form {
-        // Each player's own earliest firing; v(S) = value of the earliest in S.
+        // Touches act independently: each player's own earliest firing.
         let mut fires: Vec<(f64, u16, (f64, f64))> = Vec::new();
         for &p in &players {
             let f = if p == baseline_label {
-                sim.evaluate(0, true, None)
+                run(0, true, false)
             } else {
-                sim.evaluate(1 << p, false, None)
+                run(1 << p, false, false)
             };
-            if sim.counts(f.time) {
+            if f.time < h.time {
                 fires.push((f.time, p, value(sim, segment, draws, f)));
             }
         }
         fires.sort_by(|a, b| a.0.total_cmp(&b.0).then(a.1.cmp(&b.1)));
-        let m = fires.len();
         let (mut acc_c, mut acc_r) = (0.0, 0.0);
-        let mut out = vec![(0.0, 0.0); m];
-        for k in (0..m).rev() {
-            let next = if k + 1 < m {
-                fires[k + 1].2
-            } else {
-                (0.0, 0.0)
-            };
+        for k in (0..fires.len()).rev() {
+            let next = fires.get(k + 1).map_or(h_value, |f| f.2);
             acc_c += (fires[k].2.0 - next.0) / (k + 1) as f64;
             acc_r += (fires[k].2.1 - next.1) / (k + 1) as f64;
-            out[k] = (acc_c, acc_r);
-        }
-        for (k, f) in fires.iter().enumerate() {
-            if out[k].0 != 0.0 || out[k].1 != 0.0 {
-                credit.shapley.push((f.1, out[k].0, out[k].1));
+            if acc_c != 0.0 || acc_r != 0.0 {
+                values.push((fires[k].1, acc_c, acc_r));
             }
         }
+        values.reverse();
     } else {
-        let values = coalition_values(&players, null_mask, baseline_label, &eval_set);
-        for (i, phi) in shapley_from_values(players.len(), &values)
+        let coalitions = coalition_values(&players, baseline_label, &|mask, baseline| {
+            value(sim, segment, draws, run(mask, baseline, true))
+        });
+        for (i, phi) in shapley_from_values(players.len(), &coalitions)
             .into_iter()
             .enumerate()
         {
             if phi.0 != 0.0 || phi.1 != 0.0 {
-                credit.shapley.push((players[i], phi.0, phi.1));
+                values.push((players[i], phi.0, phi.1));
             }
         }
     }
-    credit
+    let history = match h.cause {
+        Some(c) if h_value != (0.0, 0.0) => Some((c, h_value.0, h_value.1)),
+        _ => None,
+    };
+    ShapleyGame {
+        channels,
+        values,
+        history,
+    }
 }
 
 /// v(S) for every coalition S (bit i = players[i]).
 fn coalition_values(
     players: &[u16],
-    null_mask: u32,
     baseline_label: u16,
     eval: &dyn Fn(u32, bool) -> (f64, f64),
 ) -> Vec<(f64, f64)> {
@@ -1070,7 +1239,7 @@ fn coalition_values(
                     }
                 }
             }
-            eval(mask | null_mask, baseline)
+            eval(mask, baseline)
         })
         .collect()
 }
