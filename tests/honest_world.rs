@@ -273,3 +273,27 @@ fn on_lossless_oracle_journeys_whole_journey_models_beat_last_touch() {
         }
     }
 }
+
+#[test]
+fn mean_response_curves_do_not_fall() {
+    // The warm-up no longer moves with spend, so more spend on a channel
+    // cannot turn window customers into existing ones: the mean revenue over
+    // replicates rises with each channel's spend (within its own noise).
+    let mut sc = shipped("quickstart.toml", 5_000);
+    sc.replicates = 8;
+    for curve in closedloop::budget::curves(&sc, 8) {
+        let means: Vec<f64> = curve.curve.iter().map(|(_, s)| s.mean).collect();
+        eprintln!("{}: {means:.0?}", curve.channel);
+        for (j, pair) in curve.curve.windows(2).enumerate() {
+            let (lo, hi) = (&pair[0].1, &pair[1].1);
+            assert!(
+                hi.mean >= lo.mean - 1e-9,
+                "{}: mean revenue falls from {:.0} to {:.0} between points {j} and {}",
+                curve.channel,
+                lo.mean,
+                hi.mean,
+                j + 1
+            );
+        }
+    }
+}
