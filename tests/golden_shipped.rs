@@ -1,0 +1,82 @@
+//! The leaderboard of every shipped scenario at its own seed and size,
+//! pinned: each stitcher's pairwise F1 and each model's headline `tvd`
+//! against the Shapley truth, on `deterministic` journeys and on the true
+//! persons' journeys (replicate 0). A change to any strategy, the world or
+//! the observation shows up here as a one-line diff per number.
+//!
+//! After an intended change: `GOLDEN_UPDATE=1 cargo test --release --test
+//! golden_shipped`, then review `git diff tests/golden/shipped.txt` and say
+//! why in the commit.
+
+use closedloop::experiment::{self, RunConfig};
+use closedloop::scenario::Scenario;
+use closedloop::spec::{AttributorSpec, StitcherSpec};
+use closedloop::truth::TRUTHS;
+use std::fmt::Write;
+use std::path::Path;
+
+const SHIPPED: [&str; 7] = [
+    "quickstart.toml",
+    "classroom.toml",
+    "b2b_saas.toml",
+    "ecommerce.toml",
+    "privacy_eu.toml",
+    "stitching_stress.toml",
+    "budget_shift.toml",
+];
+
+fn digest() -> String {
+    let shapley = TRUTHS.iter().position(|t| *t == "shapley").unwrap();
+    let mut out = String::new();
+    for name in SHIPPED {
+        let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("scenarios").join(name);
+        let sc = Scenario::from_path(&path).unwrap_or_else(|e| panic!("{e}"));
+        let cfg = RunConfig {
+            stitchers: StitcherSpec::all(),
+            models: AttributorSpec::all(),
+            replicates: 1,
+        };
+        let r = experiment::run_replicate(&sc, &cfg, 0);
+        let id = format!("{}@{}", sc.name, sc.seed);
+        for (stitcher, m) in &r.stitching {
+            writeln!(out, "{id} stitcher {stitcher} f1 = {:.6}", m.pairwise.f1).unwrap();
+        }
+        for a in &r.attribution {
+            if a.stitcher == "deterministic" || a.stitcher == "oracle" {
+                writeln!(
+                    out,
+                    "{id} model {} on {} tvd_shapley = {:.6}",
+                    a.model, a.stitcher, a.error[shapley].conversions.tvd
+                )
+                .unwrap();
+            }
+        }
+    }
+    out
+}
+
+#[test]
+fn shipped_leaderboards_are_pinned() {
+    let got = digest();
+    let file = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/golden/shipped.txt");
+    if std::env::var_os("GOLDEN_UPDATE").is_some() {
+        std::fs::write(&file, &got).unwrap();
+    }
+    let expected = std::fs::read_to_string(&file).unwrap_or_default();
+    let changed: Vec<String> = expected
+        .lines()
+        .zip(got.lines())
+        .filter(|(e, g)| e != g)
+        .map(|(e, g)| format!("  - {e}\n  + {g}"))
+        .collect();
+    assert!(
+        changed.is_empty() && expected.lines().count() == got.lines().count(),
+        "shipped leaderboards changed ({} of {} lines differ; {} vs {} lines); \
+         if intended, GOLDEN_UPDATE=1 cargo test --release --test golden_shipped:\n{}",
+        changed.len(),
+        got.lines().count(),
+        expected.lines().count(),
+        got.lines().count(),
+        changed.join("\n")
+    );
+}
