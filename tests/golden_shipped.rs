@@ -29,7 +29,9 @@ fn digest() -> String {
     let shapley = TRUTHS.iter().position(|t| *t == "shapley").unwrap();
     let mut out = String::new();
     for name in SHIPPED {
-        let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("scenarios").join(name);
+        let path = Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("scenarios")
+            .join(name);
         let sc = Scenario::from_path(&path).unwrap_or_else(|e| panic!("{e}"));
         let cfg = RunConfig {
             stitchers: StitcherSpec::all(),

@@ -297,3 +297,53 @@ fn mean_response_curves_do_not_fall() {
         }
     }
 }
+
+#[test]
+fn itp_reaches_every_webkit_browser_and_more_webkit_only_adds_expiries() {
+    // On iOS every browser runs on WebKit: a higher `webkit_share` puts more
+    // devices under ITP (the same devices and more: one uniform per device),
+    // and nothing else in the log moves. With server-set cookies it does
+    // nothing.
+    use closedloop::observe;
+    use closedloop::scenario::{BrowserMix, DeviceBrowserRates};
+    let sc = shipped("quickstart.toml", 4_000);
+    let w = world::generate(&sc, 0);
+    let with_share = |share: f64, server: bool| {
+        let mut s = sc.clone();
+        let mix = BrowserMix {
+            chrome: share,
+            safari: 1.0,
+            firefox: share,
+            edge: share,
+            in_app: share,
+        };
+        s.observe.webkit_share = DeviceBrowserRates {
+            desktop: mix,
+            mobile: mix,
+            tablet: mix,
+        };
+        if server {
+            s.observe.cookie_setting = closedloop::scenario::CookieSetting::Server;
+        }
+        let obs = observe::observe(&s, &w);
+        let expiries = obs.losses.counts.get("itp_expiry").copied().unwrap_or(0);
+        (expiries, obs.log)
+    };
+    let (safari_only, log0) = with_share(0.0, false);
+    let (half, _) = with_share(0.5, false);
+    let (all, log1) = with_share(1.0, false);
+    assert!(safari_only > 0);
+    assert!(
+        safari_only < half && half < all,
+        "{safari_only} {half} {all}"
+    );
+    assert_eq!(
+        log0.visits.len(),
+        log1.visits.len(),
+        "ITP only renames cookies"
+    );
+    assert_eq!(with_share(0.0, true).1, with_share(1.0, true).1);
+    // The shipped default sits in between.
+    let default = observe::observe(&sc, &w).losses.counts["itp_expiry"];
+    assert!(safari_only < default && default < all);
+}

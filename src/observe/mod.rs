@@ -581,9 +581,15 @@ fn observe_group(
         // Logins: one uniform per visit from the device's sub-stream 3.
         let mut login_stream =
             Stream::new(seed, rep, StreamKind::ObserveDevice, device as u64, 3, 0);
-        let itp = BROWSERS[dev.browser as usize] == "safari"
-            && o.cookie_setting == CookieSetting::Js
-            && o.itp_cap_days > 0.0;
+        // WebKit (so ITP): every Safari, and the share of other families
+        // that run on iOS; one uniform from the device's sub-stream 4.
+        let webkit_u =
+            Stream::new(seed, rep, StreamKind::ObserveDevice, device as u64, 4, 0).uniform();
+        let webkit = BROWSERS[dev.browser as usize] == "safari"
+            || webkit_u
+                < o.webkit_share
+                    .rate(dev.device_type as usize, dev.browser as usize);
+        let itp = webkit && o.cookie_setting == CookieSetting::Js && o.itp_cap_days > 0.0;
         let mut generation: u32 = 0;
         let mut one_off: u32 = 1 << 31;
         let mut last_write: Option<f64> = None;

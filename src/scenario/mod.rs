@@ -177,11 +177,12 @@ fn zero_mix() -> BrowserMix {
     BrowserMix::ZERO
 }
 
-/// Share of devices that never run the tracker (ad blockers, strict privacy
-/// modes), per device type and browser family. In a scenario, a family or a
-/// device type not listed is 0; omitting the whole table keeps the defaults.
+/// A share per device type and browser family: of devices that never run
+/// the tracker (`tag_block_rate`), or whose browser runs on WebKit
+/// (`webkit_share`). In a scenario, a family or a device type not listed is 0;
+/// omitting the whole table keeps the defaults.
 #[derive(Clone, Copy, Debug, Serialize, Deserialize, PartialEq)]
-pub struct TagBlockRates {
+pub struct DeviceBrowserRates {
     /// On desktops.
     #[serde(default = "zero_mix")]
     pub desktop: BrowserMix,
@@ -193,8 +194,11 @@ pub struct TagBlockRates {
     pub tablet: BrowserMix,
 }
 
-impl Default for TagBlockRates {
-    /// About 23 % of desktop devices at the default browser mix (DESIGN §11:
+/// Shares of devices that never run the tracker (ad blockers, strict privacy modes).
+pub type TagBlockRates = DeviceBrowserRates;
+
+impl Default for DeviceBrowserRates {
+    /// Tag blocking's defaults: about 23 % of desktop devices at the default browser mix (DESIGN §11:
     /// 15–30 % of desktop), a few percent of mobile. Assumptions.
     fn default() -> Self {
         let b = |chrome, safari, firefox, edge| BrowserMix {
@@ -204,7 +208,7 @@ impl Default for TagBlockRates {
             edge,
             in_app: 0.0,
         };
-        TagBlockRates {
+        DeviceBrowserRates {
             desktop: b(0.25, 0.15, 0.35, 0.15),
             mobile: b(0.03, 0.08, 0.10, 0.0),
             tablet: b(0.03, 0.08, 0.10, 0.0),
@@ -212,13 +216,37 @@ impl Default for TagBlockRates {
     }
 }
 
-impl TagBlockRates {
-    /// No tag blocking anywhere.
-    pub const NONE: TagBlockRates = TagBlockRates {
+impl DeviceBrowserRates {
+    /// 0 everywhere (no tag blocking).
+    pub const NONE: DeviceBrowserRates = DeviceBrowserRates {
         desktop: BrowserMix::ZERO,
         mobile: BrowserMix::ZERO,
         tablet: BrowserMix::ZERO,
     };
+
+    /// `webkit_share`'s defaults: on iOS and iPadOS every browser and in-app
+    /// view runs on WebKit, so a phone's or tablet's Chrome, Firefox, Edge or
+    /// in-app browser is WebKit at the iOS share of that device type (about
+    /// 44 % of phones and 61 % of tablets at the default browser mix; Chrome
+    /// is mostly Android's). Desktop browsers other than Safari are not.
+    /// Safari needs no entry (always WebKit).
+    pub fn webkit_default() -> DeviceBrowserRates {
+        let b = |chrome, firefox_edge_in_app| BrowserMix {
+            chrome,
+            safari: 1.0,
+            firefox: firefox_edge_in_app,
+            edge: firefox_edge_in_app,
+            in_app: firefox_edge_in_app,
+        };
+        DeviceBrowserRates {
+            desktop: BrowserMix {
+                safari: 1.0,
+                ..BrowserMix::ZERO
+            },
+            mobile: b(0.08, 0.44),
+            tablet: b(0.14, 0.61),
+        }
+    }
 
     /// The per-device-type tables in [`DEVICE_TYPES`] order.
     pub fn as_array(&self) -> [&BrowserMix; 3] {
@@ -605,7 +633,7 @@ pub enum ConsentMode {
 #[derive(Clone, Copy, Debug, Serialize, Deserialize, PartialEq, Eq)]
 #[serde(rename_all = "snake_case")]
 pub enum CookieSetting {
-    /// Set by script: Safari ITP caps its life.
+    /// Set by script: WebKit's ITP (Safari, every browser on iOS) caps its life.
     Js,
     /// Set by the site's own server: exempt from the ITP cap.
     Server,
@@ -619,7 +647,7 @@ pub struct Observe {
     pub cookie_deletion_scale: f64,
     /// `js` or `server`.
     pub cookie_setting: CookieSetting,
-    /// Safari ITP: a script-set cookie expires this many days after its last write (0 = no ITP).
+    /// WebKit ITP: a script-set cookie expires this many days after its last write (0 = no ITP).
     pub itp_cap_days: f64,
     /// Share of visits made in a private window (a fresh one-off cookie).
     pub private_window_rate: f64,
@@ -627,6 +655,9 @@ pub struct Observe {
     pub consent_decline_rate: f64,
     /// Share of devices that never run the tracker, per device type and browser.
     pub tag_block_rate: TagBlockRates,
+    /// Share of devices whose browser runs on WebKit (so under ITP), per
+    /// device type and browser family; Safari always is.
+    pub webkit_share: DeviceBrowserRates,
     /// Per device type: share of visits whose public IP is a carrier-NAT or
     /// relay address (shared with strangers) instead of the group's own.
     pub ip_noise_rate: DeviceMix,
@@ -656,6 +687,7 @@ impl Default for Observe {
             private_window_rate: 0.05,
             consent_decline_rate: 0.10,
             tag_block_rate: TagBlockRates::default(),
+            webkit_share: DeviceBrowserRates::webkit_default(),
             ip_noise_rate: DeviceMix {
                 desktop: 0.05,
                 mobile: 0.5,
@@ -682,6 +714,7 @@ impl Observe {
             private_window_rate: 0.0,
             consent_decline_rate: 0.0,
             tag_block_rate: TagBlockRates::NONE,
+            webkit_share: DeviceBrowserRates::webkit_default(),
             ip_noise_rate: DeviceMix {
                 desktop: 0.0,
                 mobile: 0.0,

@@ -620,6 +620,22 @@ pub(super) fn check(s: &Scenario) -> Vec<Problem> {
             c.within(&format!("observe.tag_block_rate.{t}.{b}"), rate, 0.0, 1.0);
         }
     }
+    for (t, mix) in DEVICE_TYPES.iter().zip(o.webkit_share.as_array()) {
+        for (b, share) in BROWSERS.iter().zip(mix.as_array()) {
+            let path = format!("observe.webkit_share.{t}.{b}");
+            if *b == "safari" {
+                if share != 0.0 && share != 1.0 {
+                    c.push(
+                        &path,
+                        share,
+                        "1 (Safari always runs on WebKit; or leave it out)",
+                    );
+                }
+            } else {
+                c.within(&path, share, 0.0, 1.0);
+            }
+        }
+    }
     c.within("observe.referrer_loss_rate", o.referrer_loss_rate, 0.0, 1.0);
     c.within("observe.email_typo_rate", o.email_typo_rate, 0.0, 1.0);
     c.within("observe.login_rate", o.login_rate, 0.0, 1.0);
@@ -696,6 +712,29 @@ conversion_rate = 0.01
         assert_eq!(
             sc.channels[0].recorded_as_row(0.1),
             vec![("direct", 0.3), ("unassigned", 0.5)]
+        );
+    }
+
+    #[test]
+    fn webkit_share_names_a_safari_that_is_not_webkit_and_a_share_out_of_range() {
+        let bad =
+            format!("{MINIMAL}[observe.webkit_share]\nmobile = {{ safari = 0.5, chrome = 1.2 }}\n");
+        let err = Scenario::from_toml_str("t.toml", &bad)
+            .unwrap_err()
+            .to_string();
+        for needle in [
+            "observe.webkit_share.mobile.safari = 0.5",
+            "Safari always runs on WebKit",
+            "observe.webkit_share.mobile.chrome = 1.2",
+        ] {
+            assert!(err.contains(needle), "{needle} not in: {err}");
+        }
+        let ok = format!("{MINIMAL}[observe.webkit_share]\nmobile = {{ chrome = 0.2 }}\n");
+        let sc = Scenario::from_toml_str("t.toml", &ok).unwrap();
+        assert_eq!(sc.observe.webkit_share.mobile.chrome, 0.2);
+        assert_eq!(
+            sc.observe.webkit_share.tablet.in_app, 0.0,
+            "rows not written are 0"
         );
     }
 
