@@ -157,7 +157,8 @@ pub enum AttributorSpec {
         #[serde(default = "default_lookback")]
         lookback_days: f64,
     },
-    /// Shapley value of "conversion rate of journeys whose channel set is exactly S".
+    /// Shapley value of "conversion rate of journeys whose channel set is exactly S";
+    /// negatives floored at 0 and per-set renormalisation are our choices.
     ShapleyRate {
         /// Touches older than this before the lead are ignored.
         #[serde(default = "default_lookback")]
@@ -386,7 +387,7 @@ pub const ATTRIBUTORS: &[StrategyDescriptor] = &[
     },
     StrategyDescriptor {
         kind: "shapley_rate",
-        summary: "Shapley value of the conversion rate of each exact channel set, per converting set",
+        summary: "Shapley value of the conversion rate of each exact channel set, per converting set; our choices, not the published method: negative values floored at 0, each converting set's values renormalised to its conversions",
         params: &[LOOKBACK],
     },
     StrategyDescriptor {
