@@ -365,7 +365,7 @@ pub const ATTRIBUTORS: &[StrategyDescriptor] = &[
     },
     StrategyDescriptor {
         kind: "w_shaped",
-        summary: "30% each to the first, lead-creating and pre-opportunity touches, 10% over the rest",
+        summary: "30% each to the first, lead-creating and opportunity-creating touches (the journey read up to the opportunity), 10% over the rest",
         params: &[LOOKBACK],
     },
     StrategyDescriptor {

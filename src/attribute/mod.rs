@@ -31,7 +31,7 @@ mod w_shaped;
 
 pub use additive_hazard::{AdditiveHazard, HazardFit};
 pub use first_touch::FirstTouch;
-pub use journey::{Journey, Journeys, PathRow, Touch};
+pub use journey::{Journey, Journeys, PathRow, PostLead, Touch};
 pub use last_non_direct::LastNonDirect;
 pub use last_touch::LastTouch;
 pub use linear::Linear;
