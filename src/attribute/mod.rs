@@ -74,9 +74,10 @@ pub fn build(spec: &AttributorSpec) -> Box<dyn Attributor> {
             lookback_days,
         }),
         AttributorSpec::WShaped { .. } => Box::new(WShaped { lookback_days }),
-        &AttributorSpec::Markov { order, .. } => Box::new(Markov {
+        &AttributorSpec::Markov { order, revenue, .. } => Box::new(Markov {
             order,
             lookback_days,
+            revenue,
         }),
         AttributorSpec::ShapleyCount { .. } => Box::new(ShapleyCount { lookback_days }),
         AttributorSpec::ShapleyRate { .. } => Box::new(ShapleyRate { lookback_days }),
