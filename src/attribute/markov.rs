@@ -605,10 +605,9 @@ impl Markov {
         Self::effects_of(&chain, n_labels)
     }
 
-    /// The total expected revenue (in the chain's scale) and the value
-    /// removal effect of every label (indexed by label id) from counted
-    /// paths: the share of the expected revenue lost when the label's
-    /// states absorb into `(null)`.
+    /// The value removal effect of every label (indexed by label id) from
+    /// counted paths: the share of the expected revenue lost when the
+    /// label's states absorb into `(null)` (0 for labels in no state).
     pub fn value_removal_effects(&self, paths: &DistinctPaths, n_labels: usize) -> Vec<f64> {
         let chain = Chain::build(paths, self.chain_order(), n_labels);
         Self::effects_of(&chain.value_chain(), n_labels).1
