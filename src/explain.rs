@@ -19,7 +19,7 @@
 //! The library builds data (`Explanation`, `AnswerKey`); the binary writes
 //! the sentences. Must never: print, or feed the truth to a strategy.
 
-use crate::attribute::{self, Journey, Journeys};
+use crate::attribute::{self, Journeys};
 use crate::credit::Credit;
 use crate::experiment::{self, ORACLE, RunConfig};
 use crate::log::EventLog;
@@ -720,21 +720,8 @@ pub fn journey_credit(
 /// The journeys with journey `j` left out.
 pub fn without_journey(journeys: &Journeys, j: usize) -> Journeys {
     let mut out = Journeys::new(journeys.labels.clone(), journeys.n_channels);
-    let mut touches = Vec::new();
-    for (i, x) in journeys.journeys.iter().enumerate() {
-        if i == j {
-            continue;
-        }
-        touches.clear();
-        touches.extend(journeys.touches_of(x).iter().map(|t| (t.time_ms, t.label)));
-        out.push_journey(
-            &touches,
-            x.lead_ms,
-            x.opp_ms,
-            x.conversions,
-            x.nulls,
-            x.revenue,
-        );
+    for i in (0..journeys.journeys.len()).filter(|&i| i != j) {
+        out.push_copy(journeys, i);
     }
     out
 }
@@ -742,20 +729,7 @@ pub fn without_journey(journeys: &Journeys, j: usize) -> Journeys {
 /// Only journey `j`.
 pub fn only_journey(journeys: &Journeys, j: usize) -> Journeys {
     let mut out = Journeys::new(journeys.labels.clone(), journeys.n_channels);
-    let x: &Journey = &journeys.journeys[j];
-    let touches: Vec<(i64, u16)> = journeys
-        .touches_of(x)
-        .iter()
-        .map(|t| (t.time_ms, t.label))
-        .collect();
-    out.push_journey(
-        &touches,
-        x.lead_ms,
-        x.opp_ms,
-        x.conversions,
-        x.nulls,
-        x.revenue,
-    );
+    out.push_copy(journeys, j);
     out
 }
 

@@ -150,6 +150,9 @@ pub enum AttributorSpec {
         /// Touches older than this before the lead are ignored.
         #[serde(default = "default_lookback")]
         lookback_days: f64,
+        /// How revenue is split (`share` or `value`).
+        #[serde(default)]
+        revenue: MarkovRevenue,
     },
     /// Shapley value of "conversions whose channel set lies inside S" (= deduplicated linear).
     ShapleyCount {
@@ -157,7 +160,8 @@ pub enum AttributorSpec {
         #[serde(default = "default_lookback")]
         lookback_days: f64,
     },
-    /// Shapley value of "conversion rate of journeys whose channel set is exactly S".
+    /// Shapley value of "conversion rate of journeys whose channel set is exactly S";
+    /// negatives floored at 0 and per-set renormalisation are our choices.
     ShapleyRate {
         /// Touches older than this before the lead are ignored.
         #[serde(default = "default_lookback")]
@@ -182,6 +186,20 @@ pub enum AttributorSpec {
         #[serde(default = "default_lookback")]
         lookback_days: f64,
     },
+}
+
+/// How `markov` splits revenue.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum MarkovRevenue {
+    /// By the conversion removal-effect shares: one set of shares for
+    /// conversions and revenue (the default).
+    #[default]
+    Share,
+    /// By value removal effects: the share of the expected revenue lost
+    /// without a label, each conversion's value tied to the chain state it
+    /// left from (ChannelAttribution's `var_value`, computed exactly).
+    Value,
 }
 
 /// Default half-life of `time_decay`, in days.
@@ -364,17 +382,22 @@ pub const ATTRIBUTORS: &[StrategyDescriptor] = &[
     },
     StrategyDescriptor {
         kind: "w_shaped",
-        summary: "30% each to the first, lead-creating and pre-opportunity touches, 10% over the rest",
+        summary: "30% each to the first, lead-creating and opportunity-creating touches (the journey read up to the opportunity), 10% over the rest",
         params: &[LOOKBACK],
     },
     StrategyDescriptor {
         kind: "markov",
-        summary: "removal effects of an order-k Markov chain over the paths, exact (CLI markov:K)",
+        summary: "removal effects of an order-k Markov chain over the paths, exact; revenue split by the conversion removal-effect shares (default) or by value removal effects as ChannelAttribution's var_value, computed exactly (CLI markov:K or markov:K:value)",
         params: &[
             ParamDescriptor {
                 name: "order",
                 help: "channels of history in a state (1..=4)",
                 default: "1",
+            },
+            ParamDescriptor {
+                name: "revenue",
+                help: "share: revenue split as the conversions are; value: by each channel's share of the expected revenue lost without it",
+                default: "share",
             },
             LOOKBACK,
         ],
@@ -386,7 +409,7 @@ pub const ATTRIBUTORS: &[StrategyDescriptor] = &[
     },
     StrategyDescriptor {
         kind: "shapley_rate",
-        summary: "Shapley value of the conversion rate of each exact channel set, per converting set",
+        summary: "Shapley value of the conversion rate of each exact channel set, per converting set; our choices, not the published method: negative values floored at 0, each converting set's values renormalised to its conversions",
         params: &[LOOKBACK],
     },
     StrategyDescriptor {
@@ -594,6 +617,7 @@ impl AttributorSpec {
             AttributorSpec::Markov {
                 order: DEFAULT_MARKOV_ORDER,
                 lookback_days,
+                revenue: MarkovRevenue::Share,
             },
             AttributorSpec::ShapleyCount { lookback_days },
             AttributorSpec::ShapleyRate { lookback_days },
@@ -676,8 +700,8 @@ impl AttributorSpec {
                 })
             }
             "markov" => {
-                let usage = "markov:ORDER";
-                at_most(1, usage)?;
+                let usage = "markov:ORDER:REVENUE";
+                at_most(2, usage)?;
                 let order = match parts.get(1) {
                     None => DEFAULT_MARKOV_ORDER,
                     Some(p) => p.parse::<u8>().map_err(|_| {
@@ -687,9 +711,20 @@ impl AttributorSpec {
                         )
                     })?,
                 };
+                let revenue = match parts.get(2).copied() {
+                    None | Some("share") => MarkovRevenue::Share,
+                    Some("value") => MarkovRevenue::Value,
+                    Some(_) => {
+                        return Err(spec_err(
+                            given,
+                            format!("{usage} takes a revenue split `share` or `value`"),
+                        ));
+                    }
+                };
                 Ok(AttributorSpec::Markov {
                     order,
                     lookback_days,
+                    revenue,
                 })
             }
             "logistic" => {
@@ -838,7 +873,10 @@ impl AttributorSpec {
                 format!("position_based_{first}_{last}")
             }
             AttributorSpec::WShaped { .. } => "w_shaped".to_string(),
-            AttributorSpec::Markov { order, .. } => format!("markov_{order}"),
+            AttributorSpec::Markov { order, revenue, .. } => match revenue {
+                MarkovRevenue::Share => format!("markov_{order}"),
+                MarkovRevenue::Value => format!("markov_{order}_value"),
+            },
             AttributorSpec::ShapleyCount { .. } => "shapley_count".to_string(),
             AttributorSpec::ShapleyRate { .. } => "shapley_rate".to_string(),
             AttributorSpec::Logistic {
@@ -913,6 +951,18 @@ mod tests {
         assert_eq!(AttributorSpec::parse("markov:2").unwrap().id(), "markov_2");
         assert_eq!(AttributorSpec::parse("markov").unwrap().id(), "markov_1");
         assert_eq!(
+            AttributorSpec::parse("markov:2:value").unwrap().id(),
+            "markov_2_value"
+        );
+        assert_eq!(
+            AttributorSpec::parse("markov:2:share").unwrap().id(),
+            "markov_2"
+        );
+        assert_eq!(
+            AttributorSpec::parse("markov_3_value").unwrap(),
+            AttributorSpec::parse("markov:3:value").unwrap()
+        );
+        assert_eq!(
             AttributorSpec::parse("time_decay:14").unwrap().id(),
             "time_decay_14"
         );
@@ -955,6 +1005,9 @@ mod tests {
             "markov:5",
             "markov:1.5",
             "markov:2:3",
+            "markov:2:values",
+            "markov:2:value:1",
+            "markov_2_x",
             "markov_9",
             "time_decay:0",
             "time_decay:-3",

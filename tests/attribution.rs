@@ -69,6 +69,7 @@ fn design_example_a() {
     let fit = Markov {
         order: 1,
         lookback_days: 90.0,
+        revenue: closedloop::spec::MarkovRevenue::Share,
     }
     .fit(&js);
     assert!((fit.p_conversion - 1.0 / 3.0).abs() < 1e-9);
@@ -104,6 +105,7 @@ fn design_example_b() {
     let fit = Markov {
         order: 1,
         lookback_days: 90.0,
+        revenue: closedloop::spec::MarkovRevenue::Share,
     }
     .fit(&js);
     assert!((fit.removal_effects["a"] - 0.75).abs() < 1e-9);

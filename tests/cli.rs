@@ -861,6 +861,7 @@ fn export_round_trips_through_attribute_and_is_deterministic() {
     let markov = Markov {
         order: 1,
         lookback_days,
+        revenue: closedloop::spec::MarkovRevenue::Share,
     };
     let library = [
         ("markov_1", markov.attribute(&journeys)),

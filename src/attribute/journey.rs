@@ -1,6 +1,12 @@
 //! Journeys: a stitcher's clusters turned into ordered touches, with the
 //! conversion (CRM lead), earliest opportunity and revenue (deals) each
 //! cluster holds; or journeys from a path file's rows (no times).
+//!
+//! A converting journey's touches end at its lead. The touches after the
+//! lead up to the earliest opportunity are kept aside, in a sparse table
+//! next to the journeys ([`Journeys::post_lead_of`]): only `w_shaped` reads
+//! them (the opportunity-creating touch), every other model never sees
+//! them, and journeys without an opportunity cost nothing.
 
 use crate::log::{EventLog, LabelId, SessionRule};
 use crate::stitch::{Identities, IntMap};
@@ -34,6 +40,19 @@ pub struct Journey {
     pub revenue: f64,
 }
 
+/// The touches of one converting journey after its lead, up to and
+/// including its earliest opportunity's time: a range of
+/// `Journeys::post_lead_touches`.
+#[derive(Clone, Copy, Debug, Default, PartialEq)]
+pub struct PostLead {
+    /// Index of the journey in `Journeys::journeys`.
+    pub journey: u32,
+    /// First touch index in `Journeys::post_lead_touches`.
+    pub start: u32,
+    /// One past the last.
+    pub end: u32,
+}
+
 /// One row of a path file: the steps' labels in order, with the conversions,
 /// revenue and non-converting journeys that share the path.
 #[derive(Clone, Debug, Default, PartialEq)]
@@ -63,6 +82,11 @@ pub struct Journeys {
     pub touches: Vec<Touch>,
     /// The journeys.
     pub journeys: Vec<Journey>,
+    /// Post-lead touches up to the opportunity, by journey index (ascending;
+    /// only journeys that have some).
+    pub post_lead: Vec<PostLead>,
+    /// The touches `post_lead` ranges refer to.
+    pub post_lead_touches: Vec<Touch>,
 }
 
 impl Journeys {
@@ -121,6 +145,56 @@ impl Journeys {
             nulls,
             revenue,
         });
+    }
+
+    /// Append a converting journey with the touches it had after its lead
+    /// up to its opportunity (`post_lead`, in time order, after the lead;
+    /// only `w_shaped` reads them).
+    #[allow(clippy::too_many_arguments)]
+    pub fn push_with_post_lead(
+        &mut self,
+        touches: &[(i64, LabelId)],
+        post_lead: &[(i64, LabelId)],
+        lead_ms: Option<i64>,
+        opp_ms: Option<i64>,
+        conversions: f64,
+        nulls: f64,
+        revenue: f64,
+    ) {
+        self.push_journey(touches, lead_ms, opp_ms, conversions, nulls, revenue);
+        self.add_post_lead(
+            post_lead
+                .iter()
+                .map(|&(time_ms, label)| Touch { time_ms, label }),
+        );
+    }
+
+    /// Give the journey just pushed these post-lead touches (none: nothing).
+    fn add_post_lead(&mut self, touches: impl Iterator<Item = Touch>) {
+        let start = self.post_lead_touches.len() as u32;
+        self.post_lead_touches.extend(touches);
+        let end = self.post_lead_touches.len() as u32;
+        if end > start {
+            self.post_lead.push(PostLead {
+                journey: self.journeys.len() as u32 - 1,
+                start,
+                end,
+            });
+        }
+    }
+
+    /// Append a copy of journey `index` of `from` (same label table), its
+    /// post-lead touches included.
+    pub fn push_copy(&mut self, from: &Journeys, index: usize) {
+        let j = from.journeys[index];
+        let start = self.touches.len() as u32;
+        self.touches.extend_from_slice(from.touches_of(&j));
+        self.journeys.push(Journey {
+            start,
+            end: self.touches.len() as u32,
+            ..j
+        });
+        self.add_post_lead(from.post_lead_of(index).iter().copied());
     }
 
     /// Journeys from aggregated paths without times (ChannelAttribution's
@@ -265,7 +339,8 @@ impl Journeys {
                 slot[c as usize] += 1;
             }
         }
-        // Keep each converting cluster's touches up to the lead, compacting
+        // Keep each converting cluster's touches up to the lead (those up to
+        // its opportunity aside), compacting
         // the buffer in place (a kept range never starts after its source).
         let mut js = Journeys::new(log.labels.clone(), log.n_channels);
         let mut write = 0usize;
@@ -280,6 +355,23 @@ impl Journeys {
             let rev = revenue.get(&(c as u32)).copied().unwrap_or(0.0);
             if kept == 0 && conversions == 0.0 && rev == 0.0 {
                 continue;
+            }
+            // Touches after the lead up to the opportunity, kept aside (the
+            // range lies past what this journey's compaction overwrites).
+            let post = match (lead, opp_ms.get(&(c as u32))) {
+                (Some(_), Some(&opp)) => {
+                    touches[from + kept..to].partition_point(|x| x.time_ms <= opp)
+                }
+                _ => 0,
+            };
+            if post > 0 {
+                js.post_lead.push(PostLead {
+                    journey: js.journeys.len() as u32,
+                    start: js.post_lead_touches.len() as u32,
+                    end: (js.post_lead_touches.len() + post) as u32,
+                });
+                js.post_lead_touches
+                    .extend_from_slice(&touches[from + kept..from + kept + post]);
             }
             touches.copy_within(from..from + kept, write);
             js.journeys.push(Journey {
@@ -309,6 +401,21 @@ impl Journeys {
     /// A journey's touches.
     pub fn touches_of(&self, j: &Journey) -> &[Touch] {
         &self.touches[j.start as usize..j.end as usize]
+    }
+
+    /// Journey `index`'s touches after its lead up to its opportunity
+    /// (empty without an opportunity or such touches).
+    pub fn post_lead_of(&self, index: usize) -> &[Touch] {
+        match self
+            .post_lead
+            .binary_search_by_key(&(index as u32), |p| p.journey)
+        {
+            Ok(k) => {
+                let p = self.post_lead[k];
+                &self.post_lead_touches[p.start as usize..p.end as usize]
+            }
+            Err(_) => &[],
+        }
     }
 
     /// A journey's touches no older than `lookback_days` before its lead (all

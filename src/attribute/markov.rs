@@ -30,14 +30,51 @@
 //! 2,048 states fall back to the dense solve; larger ones keep the last
 //! sweep. Removals are solved in parallel, each deterministically.
 //!
-//! **Credit.** Conversions of the journeys with a path × RE_c / Σ RE;
-//! revenue is split by the same removal-effect shares (this crate's rule;
-//! one set of shares per model). Journeys with no touch in the window credit
-//! `unknown`, as every model does.
+//! **Credit.** Conversions of the journeys with a path × RE_c / Σ RE.
+//! Revenue, by [`MarkovRevenue`]:
+//! - `share` (the default): split by the same conversion removal-effect
+//!   shares, so a model's revenue and lead credit tell one story;
+//! - `value` (`markov:K:value`, id `markov_K_value`): split by **value
+//!   removal effects**, the semantics of ChannelAttribution's
+//!   `markov_model(..., var_value = ...)`, computed exactly. There a walk
+//!   that converts draws its conversion's value from the conversions that
+//!   left the chain from the same (last) state, and a label's value removal
+//!   effect is the share of the expected value collected by walks that
+//!   visit it — the value lost when the label's states absorb into
+//!   `(null)`. Exactly: y(s) = expected value collected from s solves
+//!   y = Q y + b with b(s) = (revenue of the paths ending in s) / (total
+//!   weight leaving s) = P(s → conversion) × the mean value per conversion
+//!   leaving s; W = y(start), W_c with c's states removed, value RE_c =
+//!   (W − W_c) / W; revenue × value RE_c / Σ value RE. Same solvers as the
+//!   conversions (b is scaled by the largest revenue per exiting journey so
+//!   y stays in [0, 1]); one more solve per label. Differences from the
+//!   package, all on purpose: exact rather than simulated (no seed, no
+//!   step cap); the revenue of paths with no conversion (deals in a cluster
+//!   without a lead; rows with value but no conversion) counts where its
+//!   path ends, where the package leaves it out of the removal effect but
+//!   still hands it out; negative revenue counts as 0 in the value chain.
+//!   With equal value per conversion the two splits agree (tested). When no
+//!   value removal effect is positive, revenue falls back to `share`.
+//!
+//! **Why `share` is the default.** At order 1 the value split ties each
+//! conversion's value to the last state before the lead; in our logs that
+//! is mostly the converting session's return visit (direct or brand search:
+//! about three quarters of the quickstart's journeys with a touch), not the
+//! channel that brought the lead, and each state's mean value rests on the
+//! few paths with deals. Measured against the truths on deterministic
+//! journeys (4 replicates, docs/models.md), it is not better: revenue error
+//! lower on quickstart, higher and more variable on b2b_saas, neither
+//! difference clear of the replicate noise. So the default keeps one set of
+//! shares for leads and revenue, and `markov_K` keeps its numbers; `value`
+//! is there to match ChannelAttribution's `var_value` output and to show
+//! what value weighting does.
+//!
+//! Journeys with no touch in the window credit `unknown`, as every model does.
 //!
 //! **Degenerate chains.** No conversion on any path: P = 0 and every RE is
 //! 0; then revenue of paths (journeys with deals but no lead) is split as
-//! `linear` splits it, and conversions are zero. The system is never
+//! `linear` splits it (or by value removal effects under `value`, which
+//! such revenue can make positive), and conversions are zero. The system is never
 //! singular: every state lies on an observed path with positive weight,
 //! whose last state exits the chain, so every state reaches absorption; a
 //! zero pivot can therefore only come from rounding and gives x = 0 there.
@@ -50,6 +87,7 @@ use super::{Attributor, DistinctPaths, Journey, Journeys, Touch, credit_from};
 use crate::attribute::PathHasher;
 use crate::credit::Credit;
 use crate::log::LabelId;
+use crate::spec::MarkovRevenue;
 use rayon::prelude::*;
 use std::collections::{BTreeMap, HashMap};
 use std::hash::BuildHasherDefault;
@@ -61,6 +99,9 @@ pub struct Markov {
     pub order: u8,
     /// Touches older than this before the lead are ignored.
     pub lookback_days: f64,
+    /// How revenue is split: by the conversion removal-effect shares, or by
+    /// value removal effects.
+    pub revenue: MarkovRevenue,
 }
 
 /// What a fitted chain says.
@@ -72,6 +113,9 @@ pub struct MarkovFit {
     pub removal_effects: BTreeMap<String, f64>,
     /// Transient states of the chain, `(start)` included.
     pub states: usize,
+    /// Value removal effect per label (the share of the expected revenue
+    /// lost without it); `Some` when the model splits revenue by value.
+    pub value_removal_effects: Option<BTreeMap<String, f64>>,
 }
 
 /// Chains with at most this many transient states are solved densely.
@@ -87,6 +131,7 @@ const DENSE_FALLBACK_MAX: usize = 2048;
 /// An absorbing chain in compressed rows over its transient states; state 0
 /// is `(start)`. A state's key packs its labels (label + 1, `bits` each,
 /// newest lowest), so keys sort with `(start)` = 0 first.
+#[derive(Clone)]
 struct Chain {
     order: u32,
     bits: u32,
@@ -94,7 +139,14 @@ struct Chain {
     row: Vec<u32>,
     col: Vec<u32>,
     prob: Vec<f64>,
-    to_conversion: Vec<f64>,
+    /// What leaving a state for good pays: P(→ conversion) in the
+    /// conversion chain; the expected value collected, scaled, in the value
+    /// chain ([`Chain::value_chain`]).
+    reward: Vec<f64>,
+    /// The value chain's reward: revenue exiting the state over its total
+    /// weight, divided by the largest revenue per exit of any state (so
+    /// every solution stays in [0, 1]); all 0 without revenue.
+    value_reward: Vec<f64>,
 }
 
 /// Largest (order + 1)-gram, in bits, whose weights live in a dense table.
@@ -102,6 +154,15 @@ const DENSE_GRAM_BITS: u32 = 22;
 /// Largest gram, in bits, counted straight from the journeys (one dense
 /// table per chunk of journeys) rather than from distinct paths.
 const DIRECT_GRAM_BITS: u32 = 20;
+
+/// What the paths that end in one state carry out of the chain.
+#[derive(Clone, Copy, Debug)]
+struct Exit {
+    key: u128,
+    conversions: f64,
+    nulls: f64,
+    revenue: f64,
+}
 
 /// Transition weights per (order + 1)-gram and exits per state, in dense
 /// tables indexed by packed keys; plus what the journeys with and without a
@@ -112,6 +173,8 @@ struct GramCounts {
     weights: Vec<f64>,
     exit_conversions: Vec<f64>,
     exit_nulls: Vec<f64>,
+    /// Revenue of the paths that end in each state.
+    exit_revenue: Vec<f64>,
     conversions: f64,
     revenue: f64,
     empty_conversions: f64,
@@ -126,6 +189,7 @@ impl GramCounts {
             weights: vec![0.0; 1 << (bits * (order + 1))],
             exit_conversions: vec![0.0; states],
             exit_nulls: vec![0.0; states],
+            exit_revenue: vec![0.0; states],
             conversions: 0.0,
             revenue: 0.0,
             empty_conversions: 0.0,
@@ -133,9 +197,10 @@ impl GramCounts {
         }
     }
 
-    /// Add a non-empty path standing for `c` conversions and `n` nulls.
+    /// Add a non-empty path standing for `c` conversions and `n` nulls,
+    /// carrying `revenue`.
     #[inline]
-    fn add_path(&mut self, labels: impl Iterator<Item = LabelId>, c: f64, n: f64) {
+    fn add_path(&mut self, labels: impl Iterator<Item = LabelId>, c: f64, n: f64, revenue: f64) {
         let gram_mask = self.weights.len() - 1;
         let state_mask = self.exit_nulls.len() - 1;
         let mut g = 0usize;
@@ -145,6 +210,7 @@ impl GramCounts {
         }
         self.exit_conversions[g & state_mask] += c;
         self.exit_nulls[g & state_mask] += n;
+        self.exit_revenue[g & state_mask] += revenue;
     }
 
     /// Add one journey's touches in the window.
@@ -157,7 +223,12 @@ impl GramCounts {
         self.conversions += j.conversions;
         self.revenue += j.revenue;
         if j.conversions + j.nulls > 0.0 {
-            self.add_path(touches.iter().map(|t| t.label), j.conversions, j.nulls);
+            self.add_path(
+                touches.iter().map(|t| t.label),
+                j.conversions,
+                j.nulls,
+                j.revenue,
+            );
         }
     }
 
@@ -166,6 +237,7 @@ impl GramCounts {
         add(&mut self.weights, &other.weights);
         add(&mut self.exit_conversions, &other.exit_conversions);
         add(&mut self.exit_nulls, &other.exit_nulls);
+        add(&mut self.exit_revenue, &other.exit_revenue);
         self.conversions += other.conversions;
         self.revenue += other.revenue;
         self.empty_conversions += other.empty_conversions;
@@ -174,7 +246,7 @@ impl GramCounts {
 
     /// Non-zero grams and exits, sorted by key.
     #[allow(clippy::type_complexity)]
-    fn into_sorted(self) -> (Vec<(u128, f64)>, Vec<(u128, f64, f64)>) {
+    fn into_sorted(self) -> (Vec<(u128, f64)>, Vec<Exit>) {
         let grams = self
             .weights
             .iter()
@@ -182,13 +254,14 @@ impl GramCounts {
             .filter(|(_, w)| **w > 0.0)
             .map(|(g, &w)| (g as u128, w))
             .collect();
-        let exits = self
-            .exit_conversions
-            .iter()
-            .zip(&self.exit_nulls)
-            .enumerate()
-            .filter(|(_, (c, n))| **c + **n > 0.0)
-            .map(|(k, (&c, &n))| (k as u128, c, n))
+        let exits = (0..self.exit_nulls.len())
+            .filter(|&k| self.exit_conversions[k] + self.exit_nulls[k] > 0.0)
+            .map(|k| Exit {
+                key: k as u128,
+                conversions: self.exit_conversions[k],
+                nulls: self.exit_nulls[k],
+                revenue: self.exit_revenue[k],
+            })
             .collect();
         (grams, exits)
     }
@@ -226,7 +299,7 @@ impl Chain {
         let state_mask: u128 = (1u128 << (bits * order)) - 1;
         // (gram, weight) and (state key, conversions, nulls), sorted by key.
         let mut grams: Vec<(u128, f64)> = Vec::new();
-        let mut exits: Vec<(u128, f64, f64)> = Vec::new();
+        let mut exits: Vec<Exit> = Vec::new();
         let weighted = (0..paths.len()).filter(|&p| paths.conversions[p] + paths.nulls[p] > 0.0);
         if gram_bits <= DENSE_GRAM_BITS {
             let mut counts = GramCounts::new(bits, order);
@@ -235,40 +308,42 @@ impl Chain {
                     paths.path(p).iter().copied(),
                     paths.conversions[p],
                     paths.nulls[p],
+                    paths.revenue[p],
                 );
             }
             (grams, exits) = counts.into_sorted();
         } else {
             type Map<V> = HashMap<u128, V, BuildHasherDefault<PathHasher>>;
             let mut w: Map<f64> = Map::default();
-            let mut exit: Map<(f64, f64)> = Map::default();
+            let mut exit: Map<(f64, f64, f64)> = Map::default();
             for p in weighted {
-                let (c, n) = (paths.conversions[p], paths.nulls[p]);
+                let (c, n, r) = (paths.conversions[p], paths.nulls[p], paths.revenue[p]);
                 let mut g = 0u128;
                 for &l in paths.path(p) {
                     g = ((g << bits) | (l as u128 + 1)) & gram_mask;
                     *w.entry(g).or_insert(0.0) += c + n;
                 }
-                let e = exit.entry(g & state_mask).or_insert((0.0, 0.0));
+                let e = exit.entry(g & state_mask).or_insert((0.0, 0.0, 0.0));
                 e.0 += c;
                 e.1 += n;
+                e.2 += r;
             }
             grams.extend(w);
             grams.sort_unstable_by_key(|g| g.0);
-            exits.extend(exit.into_iter().map(|(k, (c, n))| (k, c, n)));
-            exits.sort_unstable_by_key(|e| e.0);
+            exits.extend(exit.into_iter().map(|(key, (c, n, r))| Exit {
+                key,
+                conversions: c,
+                nulls: n,
+                revenue: r,
+            }));
+            exits.sort_unstable_by_key(|e| e.key);
         }
         Chain::from_counts(order, bits, &grams, &exits)
     }
 
-    /// The chain from transition weights per gram and exits per state
-    /// (conversions, nulls), both sorted by key.
-    fn from_counts(
-        order: u32,
-        bits: u32,
-        grams: &[(u128, f64)],
-        exits: &[(u128, f64, f64)],
-    ) -> Chain {
+    /// The chain from transition weights per gram and exits per state,
+    /// both sorted by key.
+    fn from_counts(order: u32, bits: u32, grams: &[(u128, f64)], exits: &[Exit]) -> Chain {
         let state_mask: u128 = (1u128 << (bits * order)) - 1;
         // States: (start) and every state a transition enters, by key.
         let mut keys: Vec<u128> = std::iter::once(0)
@@ -280,10 +355,15 @@ impl Chain {
         let n = keys.len();
         let mut total = vec![0.0f64; n];
         let mut exit_conversion = vec![0.0f64; n];
-        for &(k, c, nulls) in exits {
-            let s = id(k) as usize;
-            exit_conversion[s] = c;
-            total[s] = c + nulls;
+        let mut exit_revenue = vec![0.0f64; n];
+        // Largest revenue per exiting journey: the value chain's scale.
+        let mut value_scale = 0.0f64;
+        for e in exits {
+            let s = id(e.key) as usize;
+            exit_conversion[s] = e.conversions;
+            total[s] = e.conversions + e.nulls;
+            exit_revenue[s] = e.revenue.max(0.0);
+            value_scale = value_scale.max(exit_revenue[s] / total[s]);
         }
         // Grams sorted by key are sorted by the state they leave (its key
         // is the gram's high part), then by the state they enter.
@@ -305,11 +385,19 @@ impl Chain {
             .zip(&from)
             .map(|(&(_, w), &s)| w / total[s])
             .collect();
-        let to_conversion = exit_conversion
-            .iter()
-            .zip(&total)
-            .map(|(c, t)| if *t > 0.0 { c / t } else { 0.0 })
-            .collect();
+        let per_total = |amount: &[f64], scale: f64| -> Vec<f64> {
+            amount
+                .iter()
+                .zip(&total)
+                .map(|(a, t)| if *t > 0.0 { a / t / scale } else { 0.0 })
+                .collect()
+        };
+        let reward = per_total(&exit_conversion, 1.0);
+        let value_reward = if value_scale > 0.0 {
+            per_total(&exit_revenue, value_scale)
+        } else {
+            vec![0.0; n]
+        };
         Chain {
             order,
             bits,
@@ -317,8 +405,17 @@ impl Chain {
             row,
             col,
             prob,
-            to_conversion,
+            reward,
+            value_reward,
         }
+    }
+
+    /// The same chain paying the revenue a walk collects instead of its
+    /// conversion: x(s) becomes the expected revenue from s (scaled).
+    fn value_chain(&self) -> Chain {
+        let mut chain = self.clone();
+        chain.reward = self.value_reward.clone();
+        chain
     }
 
     fn n(&self) -> usize {
@@ -390,7 +487,7 @@ impl Chain {
                     a[i * w + index[t]] -= self.prob[e];
                 }
             }
-            a[i * w + m] = self.to_conversion[s];
+            a[i * w + m] = self.reward[s];
         }
         // Gaussian elimination with partial pivoting.
         for k in 0..m {
@@ -438,7 +535,7 @@ impl Chain {
             if removed[s] {
                 continue;
             }
-            let (mut acc, mut diag) = (self.to_conversion[s], 1.0);
+            let (mut acc, mut diag) = (self.reward[s], 1.0);
             for e in self.row[s] as usize..self.row[s + 1] as usize {
                 let t = self.col[e] as usize;
                 if t == s {
@@ -462,7 +559,7 @@ impl Chain {
         (0..self.n())
             .filter(|&s| !removed[s])
             .map(|s| {
-                let mut acc = self.to_conversion[s] - x[s];
+                let mut acc = self.reward[s] - x[s];
                 for e in self.row[s] as usize..self.row[s + 1] as usize {
                     acc += self.prob[e] * x[self.col[e] as usize];
                 }
@@ -506,6 +603,25 @@ impl Markov {
     ) -> (f64, Vec<f64>, usize) {
         let chain = Chain::build(paths, self.chain_order(), n_labels);
         Self::effects_of(&chain, n_labels)
+    }
+
+    /// The value removal effect of every label (indexed by label id) from
+    /// counted paths: the share of the expected revenue lost when the
+    /// label's states absorb into `(null)` (0 for labels in no state).
+    pub fn value_removal_effects(&self, paths: &DistinctPaths, n_labels: usize) -> Vec<f64> {
+        let chain = Chain::build(paths, self.chain_order(), n_labels);
+        Self::effects_of(&chain.value_chain(), n_labels).1
+    }
+
+    /// Conversion removal effects, and value removal effects when this
+    /// model splits revenue by value.
+    fn chain_effects(&self, chain: &Chain, n_labels: usize) -> Effects {
+        let conversion = Self::effects_of(chain, n_labels);
+        let value = match self.revenue {
+            MarkovRevenue::Share => None,
+            MarkovRevenue::Value => Some(Self::effects_of(&chain.value_chain(), n_labels).1),
+        };
+        (conversion, value)
     }
 
     /// P(conversion), the removal effect of every label and the number of
@@ -552,7 +668,10 @@ impl Markov {
                 );
                 let (grams, exits) = counts.into_sorted();
                 let chain = Chain::from_counts(order, bits, &grams, &exits);
-                (Fitted::new(Self::effects_of(&chain, n_labels), sums), None)
+                (
+                    Fitted::new(self.chain_effects(&chain, n_labels), sums),
+                    None,
+                )
             }
             None => {
                 let paths = DistinctPaths::count(journeys, self.lookback_days);
@@ -562,7 +681,8 @@ impl Markov {
                     paths.empty_conversions,
                     paths.empty_revenue,
                 ];
-                let effects = self.removal_effects(&paths, n_labels);
+                let chain = Chain::build(&paths, order, n_labels);
+                let effects = self.chain_effects(&chain, n_labels);
                 (Fitted::new(effects, sums), Some(paths))
             }
         }
@@ -580,14 +700,22 @@ impl Markov {
                 .zip(fitted.effects)
                 .collect(),
             states: fitted.states,
+            value_removal_effects: fitted
+                .value_effects
+                .map(|v| journeys.labels.iter().cloned().zip(v).collect()),
         }
     }
 }
+
+/// P(conversion), conversion removal effects and states; value removal
+/// effects when computed.
+type Effects = ((f64, Vec<f64>, usize), Option<Vec<f64>>);
 
 /// A fitted chain with the sums the credit needs.
 struct Fitted {
     p: f64,
     effects: Vec<f64>,
+    value_effects: Option<Vec<f64>>,
     states: usize,
     /// Conversions and revenue of journeys with a path; of those without.
     conversions: f64,
@@ -597,11 +725,12 @@ struct Fitted {
 }
 
 impl Fitted {
-    fn new((p, effects, states): (f64, Vec<f64>, usize), sums: [f64; 4]) -> Fitted {
+    fn new(((p, effects, states), value_effects): Effects, sums: [f64; 4]) -> Fitted {
         let [conversions, revenue, empty_conversions, empty_revenue] = sums;
         Fitted {
             p,
             effects,
+            value_effects,
             states,
             conversions,
             revenue,
@@ -616,6 +745,7 @@ impl Attributor for Markov {
         crate::spec::AttributorSpec::Markov {
             order: self.order,
             lookback_days: self.lookback_days,
+            revenue: self.revenue,
         }
         .id()
     }
@@ -629,10 +759,24 @@ impl Attributor for Markov {
         rev[journeys.unknown as usize] += fitted.empty_revenue;
         let effects = &fitted.effects;
         let total_effect: f64 = effects.iter().sum();
+        // Revenue by value removal effects when asked and any is positive,
+        // else by the conversion shares (else as `linear`, below).
+        let by_value = fitted
+            .value_effects
+            .as_ref()
+            .map(|v| (v, v.iter().sum::<f64>()))
+            .filter(|&(_, total)| total > 0.0);
+        if let Some((value_effects, total_value_effect)) = by_value {
+            for (l, e) in value_effects.iter().enumerate() {
+                rev[l] += fitted.revenue * e / total_value_effect;
+            }
+        }
         if total_effect > 0.0 {
             for (l, e) in effects.iter().enumerate() {
                 conv[l] += fitted.conversions * e / total_effect;
-                rev[l] += fitted.revenue * e / total_effect;
+                if by_value.is_none() {
+                    rev[l] += fitted.revenue * e / total_effect;
+                }
             }
         } else {
             // No conversion on any path: linear split of what paths carry.
@@ -642,7 +786,9 @@ impl Attributor for Markov {
                 let share = 1.0 / path.len() as f64;
                 for &l in path {
                     conv[l as usize] += paths.conversions[p] * share;
-                    rev[l as usize] += paths.revenue[p] * share;
+                    if by_value.is_none() {
+                        rev[l as usize] += paths.revenue[p] * share;
+                    }
                 }
             }
         }
@@ -659,6 +805,7 @@ mod tests {
         Markov {
             order,
             lookback_days: 90.0,
+            revenue: MarkovRevenue::Share,
         }
         .fit(js)
         .removal_effects
@@ -677,6 +824,7 @@ mod tests {
         let fit = Markov {
             order: 1,
             lookback_days: 90.0,
+            revenue: MarkovRevenue::Share,
         }
         .fit(&js);
         assert!(close(fit.p_conversion, 1.0 / 3.0));
@@ -769,12 +917,17 @@ mod tests {
     #[test]
     fn direct_counts_agree_with_distinct_paths_for_any_thread_count() {
         // More than one chunk of journeys; every order, direct counts for
-        // orders 1–4 (12 labels: 4 bits a label).
+        // orders 1–4 (12 labels: 4 bits a label); value removal effects
+        // at orders 1 and 3.
         let js = crate::attribute::tests::random_journeys(3 * (1 << 16) + 77, 9);
-        for order in 1..=4u8 {
+        let runs = (1..=4u8)
+            .map(|order| (order, MarkovRevenue::Share))
+            .chain([1, 3].map(|order| (order, MarkovRevenue::Value)));
+        for (order, revenue) in runs {
             let model = Markov {
                 order,
                 lookback_days: 90.0,
+                revenue,
             };
             let with = |threads: usize| {
                 crate::attribute::tests::on_threads(threads, || {
@@ -791,6 +944,18 @@ mod tests {
             for (l, e) in js.labels.iter().zip(&effects) {
                 let got = fit.removal_effects[l];
                 assert!((got - e).abs() < 1e-12, "order {order} {l}: {got} vs {e}");
+            }
+            assert_eq!(
+                fit.value_removal_effects.is_some(),
+                revenue == MarkovRevenue::Value
+            );
+            if let Some(by_value) = &fit.value_removal_effects {
+                let effects = model.value_removal_effects(&paths, js.labels.len());
+                assert!(effects.iter().any(|&e| e > 0.0));
+                for (l, e) in js.labels.iter().zip(&effects) {
+                    let got = by_value[l];
+                    assert!((got - e).abs() < 1e-12, "order {order} {l}: {got} vs {e}");
+                }
             }
             let conversions: f64 = paths.conversions.iter().sum();
             assert!(
@@ -828,6 +993,7 @@ mod tests {
         let cr = Markov {
             order: 2,
             lookback_days: 90.0,
+            revenue: MarkovRevenue::Share,
         }
         .attribute(&js);
         assert_eq!(cr.total_conversions(), 0.0);
@@ -838,6 +1004,7 @@ mod tests {
         let cr = Markov {
             order: 1,
             lookback_days: 90.0,
+            revenue: MarkovRevenue::Share,
         }
         .attribute(&js);
         assert!(close(cr.revenue["a"], 4.0) && close(cr.revenue["b"], 4.0));

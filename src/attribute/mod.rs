@@ -31,7 +31,7 @@ mod w_shaped;
 
 pub use additive_hazard::{AdditiveHazard, HazardFit};
 pub use first_touch::FirstTouch;
-pub use journey::{Journey, Journeys, PathRow, Touch};
+pub use journey::{Journey, Journeys, PathRow, PostLead, Touch};
 pub use last_non_direct::LastNonDirect;
 pub use last_touch::LastTouch;
 pub use linear::Linear;
@@ -74,9 +74,10 @@ pub fn build(spec: &AttributorSpec) -> Box<dyn Attributor> {
             lookback_days,
         }),
         AttributorSpec::WShaped { .. } => Box::new(WShaped { lookback_days }),
-        &AttributorSpec::Markov { order, .. } => Box::new(Markov {
+        &AttributorSpec::Markov { order, revenue, .. } => Box::new(Markov {
             order,
             lookback_days,
+            revenue,
         }),
         AttributorSpec::ShapleyCount { .. } => Box::new(ShapleyCount { lookback_days }),
         AttributorSpec::ShapleyRate { .. } => Box::new(ShapleyRate { lookback_days }),

@@ -6,6 +6,17 @@
 //! of v restricted to the subsets of T, negatives floored at 0, equally if
 //! none is positive. Journeys with no touch in the window credit `unknown`.
 //!
+//! **Our choices, not the published method.** The Shapley value of the game
+//! restricted to T sums to v(T) (a rate, not T's conversions) and can be
+//! negative: a label whose presence lowers the observed rate. Two steps are
+//! this crate's, not part of the Shapley value or of the papers it follows:
+//! (1) negative values are floored at 0 (no label is paid negative
+//! conversions), and (2) each converting set's floored values are
+//! renormalised to that set's own conversions and revenue (credit is split
+//! per set, not by one Shapley value per label over the whole game). Both
+//! make the model conserve conversions set by set; neither is in the method
+//! as published.
+//!
 //! **Exact for any set size.** v is zero off the observed sets, so with
 //! m = |T| and w(s) = s! (m − 1 − s)! / m!,
 //! φ_i = Σ_{S ⊆ T, S observed} v(S) · (w(|S| − 1) if i ∈ S, else −w(|S|)),

@@ -1,19 +1,34 @@
-//! `w_shaped`: three roles — the first touch in the look-back window, the
-//! lead-creating touch (the last touch at or before the lead) and the
-//! opportunity touch (the last touch at or before the cluster's earliest
-//! opportunity) — get 30 % each; the other 10 % is split equally over the
-//! touches holding no role. A touch holding several roles adds their shares;
-//! when every touch holds a role, the role shares are normalised to 1.
-//! A journey without an opportunity is U-shaped over the first and the lead
-//! touch: 40 % each, 20 % over the rest (same normalisation).
+//! `w_shaped` as published: 30 % to the first touch, 30 % to the
+//! lead-creating touch, 30 % to the opportunity-creating touch, and the
+//! other 10 % spread equally over the remaining touches.
 //!
-//! Journeys keep no touch after the lead (credit never goes there), and an
-//! opportunity is opened on a lead, so in journeys built from a log the
-//! opportunity touch is the lead touch: with an opportunity the lead touch
-//! gets 60 %. A path file has no opportunities (every journey is U-shaped).
+//! **The journey it reads** is the converting journey's touches in the
+//! look-back window before the lead, followed by the touches after the lead
+//! up to the cluster's earliest opportunity ([`Journeys::post_lead_of`]; no
+//! other model sees those). Roles:
+//! - first touch: the first touch in the look-back window;
+//! - lead-creating touch: the last touch at or before the lead;
+//! - opportunity-creating touch: the last touch at or before the
+//!   opportunity (a post-lead touch when there is one, else a touch before
+//!   the lead).
+//!
+//! **Edge cases.**
+//! - Roles that coincide add their shares on one touch (no post-lead touch:
+//!   the lead touch is also the opportunity touch, 60 %).
+//! - Fewer than 4 touches, or every touch holding a role: the role shares
+//!   are normalised to sum to 1 (3 touches, one role each: ⅓ each; first =
+//!   lead plus an opportunity touch: ⅔ and ⅓; one touch: 100 %).
+//! - No opportunity (or one before every touch in the window): U-shaped,
+//!   40 % to the first and 40 % to the lead touch, 20 % over the rest, same
+//!   normalisation.
+//! - No touch in the look-back window before the lead: `unknown`, as in
+//!   every model (post-lead touches alone did not create the lead).
+//! - Revenue follows the same weights. A path file has no opportunity, so
+//!   this model does not run on one.
+//!
 //! Must never: name the world, the observation layer or the truth ledger.
 
-use super::{Attributor, Journeys, credit_by_journey_rule};
+use super::{Attributor, Journeys, Touch, credit_from};
 use crate::credit::Credit;
 
 /// W-shaped (first, lead, opportunity) weights.
@@ -27,6 +42,32 @@ pub struct WShaped {
 const W_ROLE: f64 = 0.3;
 const U_ROLE: f64 = 0.4;
 
+/// Weights over `before` (touches in the window up to the lead) then
+/// `after` (post-lead touches up to the opportunity), into `w`.
+fn weights(before: &[Touch], after: &[Touch], opp_ms: Option<i64>, w: &mut Vec<f64>) {
+    let n = before.len() + after.len();
+    w.clear();
+    w.resize(n, 0.0);
+    let lead = before.len() - 1;
+    let opp = match opp_ms {
+        Some(_) if !after.is_empty() => Some(n - 1),
+        Some(t) => before.partition_point(|x| x.time_ms <= t).checked_sub(1),
+        None => None,
+    };
+    let role_share = if opp.is_some() { W_ROLE } else { U_ROLE };
+    for i in [Some(0), Some(lead), opp].into_iter().flatten() {
+        w[i] += role_share;
+    }
+    let free = w.iter().filter(|&&x| x == 0.0).count();
+    if free > 0 {
+        let role_total: f64 = w.iter().sum();
+        let rest = (1.0 - role_total) / free as f64;
+        w.iter_mut().filter(|x| **x == 0.0).for_each(|x| *x = rest);
+    }
+    let sum: f64 = w.iter().sum();
+    w.iter_mut().for_each(|x| *x /= sum);
+}
+
 impl Attributor for WShaped {
     fn name(&self) -> String {
         crate::spec::AttributorSpec::WShaped {
@@ -36,29 +77,31 @@ impl Attributor for WShaped {
     }
 
     fn attribute(&self, journeys: &Journeys) -> Credit {
-        credit_by_journey_rule(journeys, self.lookback_days, |j, touches, w| {
-            let n = touches.len();
-            let opp = j.opp_ms.and_then(|t| {
-                // Last touch at or before the opportunity, if any.
-                touches.partition_point(|x| x.time_ms <= t).checked_sub(1)
-            });
-            let (role_share, roles) = match opp {
-                Some(i) => (W_ROLE, [Some(0), Some(n - 1), Some(i)]),
-                None => (U_ROLE, [Some(0), Some(n - 1), None]),
+        let mut conv = vec![0.0; journeys.labels.len()];
+        let mut rev = vec![0.0; journeys.labels.len()];
+        let unknown = journeys.unknown as usize;
+        let mut w = Vec::new();
+        for (index, j) in journeys.journeys.iter().enumerate() {
+            if !(j.conversions > 0.0 || j.revenue != 0.0) {
+                continue;
+            }
+            let before = journeys.in_lookback(j, self.lookback_days);
+            if before.is_empty() {
+                conv[unknown] += j.conversions;
+                rev[unknown] += j.revenue;
+                continue;
+            }
+            let after = match j.opp_ms {
+                Some(_) => journeys.post_lead_of(index),
+                None => &[],
             };
-            w.fill(0.0);
-            for i in roles.into_iter().flatten() {
-                w[i] += role_share;
+            weights(before, after, j.opp_ms, &mut w);
+            for (t, x) in before.iter().chain(after).zip(&w) {
+                conv[t.label as usize] += x * j.conversions;
+                rev[t.label as usize] += x * j.revenue;
             }
-            let free = w.iter().filter(|&&x| x == 0.0).count();
-            if free > 0 {
-                let role_total: f64 = w.iter().sum();
-                let rest = (1.0 - role_total) / free as f64;
-                w.iter_mut().filter(|x| **x == 0.0).for_each(|x| *x = rest);
-            }
-            let sum: f64 = w.iter().sum();
-            w.iter_mut().for_each(|x| *x /= sum);
-        })
+        }
+        credit_from(journeys, &conv, &rev)
     }
 }
 
@@ -77,11 +120,11 @@ mod tests {
     }
 
     #[test]
-    fn first_lead_and_opportunity_touches() {
+    fn an_opportunity_among_the_pre_lead_touches() {
         let mut js = journeys();
         let t = |i: i64| i * 1000;
-        // An opportunity after the third touch, lead after the fifth: the
-        // general rule (a journey from a log never has this order).
+        // An opportunity after the third touch, lead after the fifth (a
+        // hand-made order; a log opens opportunities on leads).
         js.push_journey(
             &[(t(0), 0), (t(1), 1), (t(2), 2), (t(3), 3), (t(4), 4)],
             Some(t(5)),
@@ -101,9 +144,10 @@ mod tests {
     }
 
     #[test]
-    fn opportunity_after_the_lead_and_no_opportunity() {
+    fn no_post_lead_touch_no_opportunity_and_short_journeys() {
         let mut js = journeys();
-        // Opportunity after the lead: its touch is the lead touch (0.6).
+        // Opportunity after the lead, no touch in between: the lead touch
+        // is also the opportunity touch (0.6).
         js.push_journey(&[(0, 0), (1, 1), (2, 2)], Some(3), Some(9), 1.0, 0.0, 0.0);
         // No opportunity: U-shaped 0.4 / 0.2 / 0.4.
         js.push_journey(&[(0, 3), (1, 1), (2, 4)], Some(3), None, 1.0, 0.0, 0.0);
@@ -121,5 +165,19 @@ mod tests {
         assert!(close(cr.conversions["d"], 0.4 + 1.0 / 3.0));
         assert!(close(cr.conversions["e"], 0.4 + 2.0 / 3.0));
         assert!(close(cr.total_conversions(), 4.0));
+    }
+
+    #[test]
+    fn post_lead_touches_without_an_opportunity_are_ignored() {
+        // Post-lead touches only count up to an opportunity; a journey
+        // pushed with some but no opportunity is U-shaped over the rest.
+        let mut js = journeys();
+        js.push_with_post_lead(&[(0, 0), (1, 1)], &[(5, 2)], Some(2), None, 1.0, 0.0, 0.0);
+        let cr = WShaped {
+            lookback_days: 90.0,
+        }
+        .attribute(&js);
+        assert!(close(cr.conversions["a"], 0.5) && close(cr.conversions["b"], 0.5));
+        assert_eq!(cr.conversions["c"], 0.0);
     }
 }

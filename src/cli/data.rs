@@ -36,10 +36,12 @@ pub(super) fn cmd_attribute(
                 AttributorSpec::Markov {
                     order,
                     lookback_days,
+                    revenue,
                 } if json => Some(
                     Markov {
                         order,
                         lookback_days,
+                        revenue,
                     }
                     .fit(&journeys),
                 ),
