@@ -410,7 +410,8 @@ fn lossless_quickstart() -> Scenario {
 #[test]
 fn additive_hazard_beats_last_touch_on_a_lossless_world() {
     // DESIGN §4.2: close to, not exactly, our clock family; on oracle
-    // journeys with nothing lost it must explain the causal truth better
+    // journeys with nothing lost it must explain the proximate truth (the
+    // clock that fired, which is what its hazard model describes) better
     // than last touch (which credits the form-fill visit's channel).
     use closedloop::credit::Measure;
     use closedloop::score::credit_error;
@@ -423,11 +424,11 @@ fn additive_hazard_beats_last_touch_on_a_lossless_world() {
         let js = Journeys::build(&obs.log, &oracle);
         let tvd = |id: &str| {
             let cr = model(id).attribute(&js);
-            credit_error(&cr, &truth.causal, &channels, Measure::Conversions).tvd
+            credit_error(&cr, &truth.proximate, &channels, Measure::Conversions).tvd
         };
         let (hazard, last) = (tvd("additive_hazard"), tvd("last_touch"));
         eprintln!(
-            "lossless quickstart ({} persons, replicate {replicate}, {} leads): causal TVD additive_hazard {hazard:.4}, last_touch {last:.4}",
+            "lossless quickstart ({} persons, replicate {replicate}, {} leads): proximate TVD additive_hazard {hazard:.4}, last_touch {last:.4}",
             sc.persons,
             truth.leads.len()
         );

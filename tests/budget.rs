@@ -48,6 +48,24 @@ fn removing_a_channel_loses_exactly_its_incremental_leads() {
             );
             assert!(rep.changed.spend < rep.base.spend);
         }
+        // The table's per-channel change reads the incremental truth, so it
+        // is the whole world's change here (a channel's proximate leads would
+        // miss the leads it triggered and count those that came anyway).
+        let rows = budget::table(&sc, &reps);
+        let actual = |ch: &str, measure: &str| {
+            let r = rows
+                .iter()
+                .find(|r| r.channel == ch && r.measure == measure);
+            r.unwrap().actual.mean
+        };
+        for measure in ["leads", "revenue"] {
+            let (one, total) = (actual(channel, measure), actual("total", measure));
+            assert!(
+                (one - total).abs() < 1e-9,
+                "{channel} {measure}: {one} vs total {total}"
+            );
+        }
+        assert!(actual(channel, "leads") < 0.0, "{channel}");
     }
 }
 
@@ -62,7 +80,8 @@ fn the_budget_table_has_every_paid_channel_and_the_totals() {
     let reps = budget::run(&sc, &spends, &StitcherSpec::Deterministic, &models, 2);
     let rows = budget::table(&sc, &reps);
     let paid = sc.channels.iter().filter(|c| c.paid()).count();
-    assert_eq!(rows.len(), 4 * paid + 5);
+    // Per paid channel leads, revenue, profit; then five totals.
+    assert_eq!(rows.len(), 3 * paid + 5);
     let total_leads = rows
         .iter()
         .find(|r| r.channel == "total" && r.measure == "leads")

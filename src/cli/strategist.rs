@@ -439,7 +439,7 @@ pub(super) fn print_curves(
         );
     }
     println!(
-        "(A negative \"would convert anyway\" share: removing the channel loses more leads than it causes — it feeds leads credited to other channels.)"
+        "(A negative \"would convert anyway\" share: removing the channel loses more leads than its shapley share — it feeds leads credited to other channels.)"
     );
     println!(
         "Moving the same total budget to the optimal split changes profit by {} per period.",
