@@ -120,6 +120,10 @@ fn bad_changes_are_bad_input_naming_the_change() {
     }
 }
 
+fn rows_of(v: &Value) -> Vec<Value> {
+    v["budget"]["rows"].as_array().unwrap().clone()
+}
+
 #[test]
 fn budget_json_and_out_folder() {
     let scratch = Scratch::new("budget", "json");
@@ -136,8 +140,18 @@ fn budget_json_and_out_folder() {
             .args(["--models", "linear", "--replicates", "2", "--json", "--out"])
             .arg(&out_dir),
     );
+    assert_eq!(
+        v["schema_version"], 2,
+        "the same schema as run's report.json"
+    );
     assert_eq!(v["budget"]["stitcher"], "deterministic");
     assert_eq!(v["budget"]["spends"]["paid_search"]["new"], 1800.0);
+    // Per channel: leads, revenue, profit (customers only in the total).
+    assert!(
+        !rows_of(&v)
+            .iter()
+            .any(|r| r["channel"] != "total" && r["measure"] == "customers")
+    );
     let rows = v["budget"]["rows"].as_array().unwrap();
     assert!(
         rows.iter()

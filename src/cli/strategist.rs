@@ -126,7 +126,7 @@ pub(super) fn cmd_loop(
         })
         .collect();
     let report = serde_json::json!({
-        "schema_version": 1,
+        "schema_version": report::SCHEMA_VERSION,
         "scenario": { "name": sc.name, "seed": sc.seed, "replicates": sc.replicates },
         "channels": sc.channel_ids(),
         "loop": {
@@ -317,7 +317,7 @@ pub(super) fn cmd_budget(
         })
         .collect();
     let report = serde_json::json!({
-        "schema_version": 1,
+        "schema_version": report::SCHEMA_VERSION,
         "scenario": { "name": sc.name, "seed": sc.seed, "replicates": sc.replicates },
         "channels": sc.channel_ids(),
         "budget": {
