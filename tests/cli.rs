@@ -912,3 +912,92 @@ fn export_round_trips_through_attribute_and_is_deterministic() {
         assert!(close(got, want), "removal effect {label}: {got} vs {want}");
     }
 }
+
+/// `run`'s printed text for a small quickstart: stdout and report.json.
+fn run_text(scratch: &Scratch, replicates: &str) -> (String, Value) {
+    let file = scratch.quickstart_file(3_000);
+    let out = scratch.join(&format!("out_{replicates}"));
+    let output = closedloop(scratch.path())
+        .arg("run")
+        .arg(&file)
+        .args(["--replicates", replicates, "--quiet"])
+        .args(["--stitchers", "deterministic", "--models"])
+        .args(["last_touch,first_touch,linear,markov_1", "--out"])
+        .arg(&out)
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(0), "{}", stderr_of(&output));
+    // --quiet keeps the tables off; run again without it for the text.
+    let text = closedloop(scratch.path())
+        .arg("run")
+        .arg(&file)
+        .args(["--replicates", replicates])
+        .args(["--stitchers", "deterministic", "--models"])
+        .args(["last_touch,first_touch,linear,markov_1", "--out"])
+        .arg(scratch.join(&format!("again_{replicates}")))
+        .output()
+        .unwrap();
+    assert_eq!(text.status.code(), Some(0), "{}", stderr_of(&text));
+    (String::from_utf8(text.stdout).unwrap(), read_report(&out))
+}
+
+#[test]
+fn run_prints_the_leaderboard_against_shapley_with_intervals_and_no_unsupported_best() {
+    let scratch = Scratch::new("cli", "claims");
+    let (text, report) = run_text(&scratch, "3");
+    let lines: Vec<&str> = text.lines().collect();
+    let at = |prefix: &str| {
+        lines
+            .iter()
+            .position(|l| l.starts_with(prefix))
+            .unwrap_or_else(|| panic!("no line starting {prefix:?} in\n{text}"))
+    };
+    // The leaderboard: headline truth first, every cell a mean ± half-width.
+    let board = at("Leaderboard:");
+    assert!(lines[board].contains("sorted by the error against shapley"));
+    let header = lines[board + 2];
+    let pos = |t: &str| header.find(t).unwrap_or_else(|| panic!("{header}"));
+    assert!(pos("shapley") < pos("incremental") && pos("incremental") < pos("proximate"));
+    let rows: Vec<&str> = lines[board + 3..]
+        .iter()
+        .take_while(|l| !l.starts_with("(shapley truth)"))
+        .copied()
+        .collect();
+    // Four models and the platforms' own claims.
+    assert_eq!(rows.len(), 5, "{text}");
+    for row in &rows {
+        assert_eq!(row.matches('±').count(), 6, "{row}");
+    }
+    // The lowest-error line says what the paired CI of runner-up − lowest says.
+    let lowest = lines[at("Lowest error against shapley on `deterministic`:")];
+    let paired = &report["paired"]["models"]["deterministic"];
+    let (best, runner_up) = (
+        paired["best"].as_str().unwrap(),
+        paired["runner_up"].as_str().unwrap(),
+    );
+    assert!(lowest.contains(&format!(": {best} (")), "{lowest}");
+    assert!(lowest.contains(runner_up), "{lowest}");
+    let margin = &paired["minus"][best][runner_up]["shapley"];
+    let (lo, hi) = (
+        margin["ci95_low"].as_f64().unwrap(),
+        margin["ci95_high"].as_f64().unwrap(),
+    );
+    let significant = lo > 0.0 || hi < 0.0;
+    assert_eq!(lowest.ends_with(": significant)"), significant, "{lowest}");
+    assert_eq!(
+        lowest.ends_with(": not significant)"),
+        !significant,
+        "{lowest}"
+    );
+    // Verdicts are against shapley; nothing is called best or closest.
+    assert!(lines[at("Paired vs last_touch:")].contains("against shapley"));
+    for word in ["best model", "closest", "causal"] {
+        assert!(!text.contains(word), "`{word}` in\n{text}");
+    }
+
+    // One replicate: no interval anywhere, so no model is ahead of another.
+    let (one, _) = run_text(&scratch, "1");
+    assert!(one.contains("±-"), "{one}");
+    assert!(!one.contains("Paired vs"), "{one}");
+    assert!(one.contains("one replicate, no interval"), "{one}");
+}
