@@ -11,7 +11,7 @@ use crate::report::Stats;
 use crate::scenario::Scenario;
 use crate::spec::{AttributorSpec, StitcherSpec};
 use crate::stitch;
-use crate::world::{self, Cause, World};
+use crate::world::{self, World};
 use rayon::prelude::*;
 use serde::Serialize;
 
@@ -122,7 +122,9 @@ pub fn new_spends(sc: &Scenario, changes: &[SpendChange]) -> Result<Vec<f64>, Ch
 }
 
 /// Leads, customers, revenue, spend and profit of one world (one period),
-/// in total and per channel (by true cause).
+/// in total and per channel (the incremental truth: what the channel's
+/// window touches added, so a change of one channel's spend changes its
+/// figure by what the world gained or lost).
 #[derive(Clone, Debug, PartialEq)]
 pub struct PeriodOutcome {
     /// Leads in the window.
@@ -135,12 +137,10 @@ pub struct PeriodOutcome {
     pub spend: f64,
     /// Revenue × gross margin − spend.
     pub profit: f64,
-    /// Per channel (scenario order): leads caused.
+    /// Per channel (scenario order): incremental leads (lost without it).
     pub channel_leads: Vec<f64>,
-    /// Per channel: revenue of the leads it caused.
+    /// Per channel: incremental revenue.
     pub channel_revenue: Vec<f64>,
-    /// Per channel: deals of the leads it caused.
-    pub channel_customers: Vec<f64>,
     /// Per channel: spend per period per 1,000 persons.
     pub channel_spend: Vec<f64>,
 }
@@ -151,19 +151,19 @@ pub fn outcome(sc: &Scenario, w: &World, spends: &[f64]) -> PeriodOutcome {
     let (mut leads, mut customers, mut revenue) = (0.0, 0.0, 0.0);
     let mut channel_leads = vec![0.0; n];
     let mut channel_revenue = vec![0.0; n];
-    let mut channel_customers = vec![0.0; n];
     for (_, l) in w.leads() {
         leads += 1.0;
-        let r = l.deal.map_or(0.0, |d| d.1);
         if l.deal.is_some() {
             customers += 1.0;
         }
-        revenue += r;
-        if let Cause::Channel(c) = l.cause {
-            channel_leads[c as usize] += 1.0;
-            channel_revenue[c as usize] += r;
-            if l.deal.is_some() {
-                channel_customers[c as usize] += 1.0;
+        revenue += l.deal.map_or(0.0, |d| d.1);
+    }
+    // Incremental credit, labels in scenario order then the baseline.
+    for pc in &w.credit {
+        for &(label, c, r) in &pc.incremental {
+            if (label as usize) < n {
+                channel_leads[label as usize] += c;
+                channel_revenue[label as usize] += r;
             }
         }
     }
@@ -176,7 +176,6 @@ pub fn outcome(sc: &Scenario, w: &World, spends: &[f64]) -> PeriodOutcome {
         profit: revenue * sc.gross_margin - spend,
         channel_leads,
         channel_revenue,
-        channel_customers,
         channel_spend: spends.to_vec(),
     }
 }
@@ -281,8 +280,9 @@ pub struct BudgetRow {
 /// A model's predicted change in one replicate, by model index.
 type Prediction<'a> = dyn Fn(&BudgetReplicate, usize) -> f64 + 'a;
 
-/// The budget table: per paid channel leads, customers, revenue and profit
-/// (by true cause), then the totals.
+/// The budget table: per paid channel leads, revenue and profit (the change
+/// of its incremental truth: per-lead deals have no incremental split, so
+/// customers are counted in the total only), then the totals.
 pub fn table(sc: &Scenario, reps: &[BudgetReplicate]) -> Vec<BudgetRow> {
     let Some(first) = reps.first() else {
         return Vec::new();
@@ -320,17 +320,11 @@ pub fn table(sc: &Scenario, reps: &[BudgetReplicate]) -> Vec<BudgetRow> {
         ));
         rows.push(row(
             &ch.id,
-            "customers",
-            &|r| r.changed.channel_customers[i] - r.base.channel_customers[i],
-            None,
-        ));
-        rows.push(row(
-            &ch.id,
             "revenue",
             &|r| r.changed.channel_revenue[i] - r.base.channel_revenue[i],
             Some(&|r, k| r.predicted[k].1[i].1),
         ));
-        // Profit of the channel: its caused revenue × margin − its spend change.
+        // Profit of the channel: its incremental revenue × margin − its spend change.
         let d_spend = |r: &BudgetReplicate| {
             (r.changed.channel_spend[i] - r.base.channel_spend[i]) * sc.persons as f64 / 1000.0
         };
@@ -380,7 +374,7 @@ pub const MARGINAL_STEP: f64 = 0.1;
 
 /// One paid channel's true response: incremental revenue over the channel
 /// switched off at each of [`CURVE_POINTS`], its marginal ROI at the current
-/// spend, and the share of its caused leads that would have come anyway.
+/// spend, and the share of its (shapley) leads that would have come anyway.
 #[derive(Clone, Debug, PartialEq, Serialize)]
 pub struct ChannelCurve {
     /// Channel id.
@@ -391,12 +385,13 @@ pub struct ChannelCurve {
     pub curve: Vec<(f64, Stats)>,
     /// Δ revenue ÷ Δ spend (period totals) between −10 % and +10 % spend.
     pub marginal_roi: Stats,
-    /// 1 − incremental ÷ causal leads at the current spend.
+    /// 1 − incremental ÷ shapley leads at the current spend: the share of
+    /// its fair share of leads that would have come without it.
     pub converted_anyway: Stats,
 }
 
 /// One replicate's responses: per paid channel the revenue at each
-/// multiplier, and the base truth's (causal, incremental) leads.
+/// multiplier, and the base truth's (shapley, incremental) leads.
 type ReplicateResponse = (Vec<Vec<f64>>, Vec<(f64, f64)>);
 
 /// Total revenue of the world re-run at `spends`.
@@ -424,7 +419,7 @@ pub fn curves_with_progress(
     let mut multipliers: Vec<f64> = CURVE_POINTS.to_vec();
     multipliers.extend([1.0 - MARGINAL_STEP, 1.0 + MARGINAL_STEP]);
     // Per replicate: per paid channel, revenue at each multiplier; and the
-    // base truth's (causal, incremental) leads per channel.
+    // base truth's (shapley, incremental) leads per channel.
     let per_rep: Vec<ReplicateResponse> = (0..replicates)
         .into_par_iter()
         .map(|r| {
@@ -447,7 +442,7 @@ pub fn curves_with_progress(
                 .map(|&i| {
                     let id = &sc.channels[i].id;
                     (
-                        truth.causal.conversions.get(id).copied().unwrap_or(0.0),
+                        truth.shapley.conversions.get(id).copied().unwrap_or(0.0),
                         truth
                             .incremental
                             .conversions

@@ -6,8 +6,9 @@
 //! reports made of the same person. The reports' credit comes from running
 //! the real strategies on the observed log — GA-style (`last_non_direct` on
 //! `cookie_only` journeys), HubSpot-style (`first_touch` on `deterministic`
-//! journeys) and the best model of the run (lowest causal `tvd` on the best
-//! stitcher's journeys) — never from re-implementing them.
+//! journeys) and the run's lowest-error model (lowest `tvd` against shapley
+//! on the best stitcher's journeys, in this one replicate: a ranking, not a
+//! claim that it is better) — never from re-implementing them.
 //!
 //! A person's credit under a model is what the person's journey adds to the
 //! model's report: credit(all journeys) − credit(all journeys but this one).
@@ -27,7 +28,7 @@ use crate::observe::{CookieLoss, Observation};
 use crate::scenario::{BROWSERS, DEVICE_TYPES, JourneyUnit, Scenario};
 use crate::spec::{AttributorSpec, StitcherSpec};
 use crate::stitch::{self, Identities};
-use crate::truth::{BASELINE, Truth};
+use crate::truth::{BASELINE, INCREMENTAL, PROXIMATE, SHAPLEY, TRUTHS, Truth};
 use crate::world::{Cause, Outcome, Source, World};
 use serde::Serialize;
 use std::collections::{BTreeMap, HashMap};
@@ -276,7 +277,7 @@ pub struct AfterLead {
 /// Credit of the person's lead under a truth or a report.
 #[derive(Clone, Debug, PartialEq, Serialize)]
 pub struct CreditLine {
-    /// `causal`, `incremental`, `shapley`, or a report role.
+    /// `shapley`, `incremental`, `proximate`, or a report role.
     pub source: String,
     /// Stitcher (reports only).
     pub stitcher: Option<String>,
@@ -350,11 +351,11 @@ pub struct AnswerRow {
     pub roles: Vec<String>,
     /// Stitcher id (`oracle` = true persons).
     pub stitcher: String,
-    /// Model id (`oracle` = causal truth).
+    /// Model id (`oracle` = shapley truth).
     pub model: String,
     /// Leads credited per label (as in report.json's `credit.conversions`).
     pub conversions: BTreeMap<String, f64>,
-    /// Headline error against causal truth (report.json's `error.causal.conversions.tvd`).
+    /// Headline error against shapley truth (report.json's `error.shapley.conversions.tvd`).
     pub tvd: f64,
     /// The channel it misses most (`max_miss_channel`) and by how much (share points).
     pub max_miss_channel: Option<String>,
@@ -377,13 +378,16 @@ pub struct AnswerKey {
     pub customers: u64,
     /// Revenue.
     pub revenue: f64,
-    /// Causal truth: leads per label.
-    pub causal: BTreeMap<String, f64>,
+    /// Shapley truth (the headline): leads per label.
+    pub shapley: BTreeMap<String, f64>,
     /// Incremental truth: leads per label.
     pub incremental: BTreeMap<String, f64>,
+    /// Proximate truth (the clock that fired): leads per label.
+    pub proximate: BTreeMap<String, f64>,
     /// Best stitcher (highest pairwise F1, oracle excluded) and its F1.
     pub best_stitcher: (String, f64),
-    /// Best model on it (lowest causal `tvd`, oracle excluded).
+    /// Lowest-error model on it (lowest `tvd` against shapley in this
+    /// replicate, oracle excluded).
     pub best_model: String,
     /// Every attribution row of the run (as `closedloop run`), plus roles.
     pub rows: Vec<AnswerRow>,
@@ -532,7 +536,7 @@ fn answer_key(sc: &Scenario, r: &experiment::ReplicateResult) -> AnswerKey {
         .iter()
         .filter(|a| a.stitcher == best_stitcher.0 && a.model != ORACLE)
         .fold(None::<(&str, f64)>, |best, a| {
-            let tvd = a.error[0].conversions.tvd;
+            let tvd = a.error[SHAPLEY].conversions.tvd;
             match best {
                 Some((_, b)) if b <= tvd => best,
                 _ => Some((&a.model, tvd)),
@@ -564,14 +568,15 @@ fn answer_key(sc: &Scenario, r: &experiment::ReplicateResult) -> AnswerKey {
         leads: r.world.leads,
         customers: r.world.customers,
         revenue: r.world.revenue,
-        causal: r.truth[0].conversions.clone(),
-        incremental: r.truth[1].conversions.clone(),
+        shapley: r.truth[SHAPLEY].conversions.clone(),
+        incremental: r.truth[INCREMENTAL].conversions.clone(),
+        proximate: r.truth[PROXIMATE].conversions.clone(),
         best_model: best_model.clone(),
         rows: r
             .attribution
             .iter()
             .map(|a| {
-                let e = &a.error[0].conversions;
+                let e = &a.error[SHAPLEY].conversions;
                 AnswerRow {
                     roles: roles_of(&a.stitcher, &a.model),
                     stitcher: a.stitcher.clone(),
@@ -1317,19 +1322,21 @@ impl<'a> Context<'a> {
                 self.sc.channels[l as usize].id.clone()
             }
         };
-        if let Some(tl) = self.truth.leads.iter().find(|l| l.person == person) {
-            let mut c = Credit::default();
-            c.add(&tl.cause, 1.0, tl.revenue);
-            lines.push(line("causal", None, None, Vec::new(), &c));
-        }
+        // In TRUTHS order: shapley and incremental from the world's
+        // per-person games, proximate from the ledger's true cause.
         let pc = self.credit_of.get(&person).map(|&i| &self.world.credit[i]);
-        for (truth, of) in [("incremental", 0), ("shapley", 1)] {
+        for (t, truth) in TRUTHS.iter().enumerate() {
             let mut c = Credit::default();
-            if let Some(pc) = pc {
-                let entries = if of == 0 {
-                    &pc.incremental
-                } else {
+            if t == PROXIMATE {
+                let Some(tl) = self.truth.leads.iter().find(|l| l.person == person) else {
+                    continue;
+                };
+                c.add(&tl.cause, 1.0, tl.revenue);
+            } else if let Some(pc) = pc {
+                let entries = if t == SHAPLEY {
                     &pc.shapley
+                } else {
+                    &pc.incremental
                 };
                 for &(l, conv, rev) in entries {
                     c.add(&name(l), conv, rev);

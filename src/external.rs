@@ -375,7 +375,12 @@ fn fields(line: &str) -> Result<Vec<String>, usize> {
 
 /// Read a credit table with a header naming `label` and `conversions`
 /// (and optionally `revenue`), extra columns ignored; `truth` (when the
-/// header has it) keeps only the rows of that truth.
+/// header has it) keeps only the rows of that truth. A truth table from
+/// before report schema 2 names the proximate truth by its old name; it is
+/// refused with a message saying so, rather than read as a missing truth.
+/// The proximate truth's name in report schema 1 and truth tables before it.
+const OLD_PROXIMATE_NAME: &str = "causal";
+
 pub fn read_credit(text: &str, source: &str, truth: Option<&str>) -> Result<Credit, String> {
     let mut lines = text
         .lines()
@@ -408,6 +413,12 @@ pub fn read_credit(text: &str, source: &str, truth: Option<&str>) -> Result<Cred
             ));
         }
         if let (Some(t), Some(want)) = (truth_col, truth) {
+            if f[t] == OLD_PROXIMATE_NAME {
+                return Err(format!(
+                    "{source}:{n}:{}: truth `{OLD_PROXIMATE_NAME}` was renamed `proximate` (the touch whose clock fired); re-export the truth with this version (`closedloop export --events`) or rename those rows `proximate`",
+                    t + 1
+                ));
+            }
             if f[t] != want {
                 continue;
             }
@@ -446,12 +457,20 @@ mod tests {
         assert_eq!(c.conversions["a"], 1.5);
         assert_eq!(c.conversions["b,c"], 2.0);
         let t = read_credit(
-            "truth,label,conversions,revenue\ncausal,a,1,1\nshapley,a,9,9\n",
+            "truth,label,conversions,revenue\nproximate,a,1,1\nshapley,a,9,9\n",
             "t.csv",
-            Some("causal"),
+            Some("proximate"),
         )
         .unwrap();
         assert_eq!(t.conversions["a"], 1.0);
+        // A table from before the rename says what happened, with its line.
+        let old =
+            format!("truth,label,conversions,revenue\nshapley,a,9,9\n{OLD_PROXIMATE_NAME},a,1,1\n");
+        for want in ["shapley", "proximate"] {
+            let err = read_credit(&old, "t.csv", Some(want)).unwrap_err();
+            assert!(err.starts_with("t.csv:3:1:"), "{err}");
+            assert!(err.contains("renamed `proximate`"), "{err}");
+        }
         let err = read_credit("label,conversions\na,lots\n", "x.csv", None).unwrap_err();
         assert!(err.starts_with("x.csv:2:2:"), "{err}");
         let err = read_credit("name,conversions\n", "x.csv", None).unwrap_err();

@@ -6,7 +6,7 @@
 //! scenario   TOML → validated Scenario
 //! world      Scenario → World (persons, touches, leads, deals, counterfactuals)
 //! observe    World → EventLog (what the tracker and CRM saw) + event → person map
-//! truth      World + map → Truth (causal, incremental, Shapley credit; true persons)
+//! truth      World + map → Truth (shapley, incremental, proximate credit; true persons)
 //! stitch     EventLog → Identities (a partition)            [sees only the log]
 //! attribute  EventLog + Identities → Journeys → Credit      [sees only the log]
 //! score      Identities/Credit vs Truth → metrics

@@ -669,7 +669,7 @@ fn cmd_list(json: bool) -> anyhow::Result<ExitCode> {
         println!();
     }
     println!(
-        "References always added to a run: the `oracle` partition (true persons) and the `oracle` model (causal truth)."
+        "References always added to a run: the `oracle` partition (true persons) and the `oracle` model (the shapley truth, the headline every model is scored against)."
     );
     Ok(ExitCode::SUCCESS)
 }

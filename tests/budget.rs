@@ -48,6 +48,24 @@ fn removing_a_channel_loses_exactly_its_incremental_leads() {
             );
             assert!(rep.changed.spend < rep.base.spend);
         }
+        // The table's per-channel change reads the incremental truth, so it
+        // is the whole world's change here (a channel's proximate leads would
+        // miss the leads it triggered and count those that came anyway).
+        let rows = budget::table(&sc, &reps);
+        let actual = |ch: &str, measure: &str| {
+            let r = rows
+                .iter()
+                .find(|r| r.channel == ch && r.measure == measure);
+            r.unwrap().actual.mean
+        };
+        for measure in ["leads", "revenue"] {
+            let (one, total) = (actual(channel, measure), actual("total", measure));
+            assert!(
+                (one - total).abs() < 1e-9,
+                "{channel} {measure}: {one} vs total {total}"
+            );
+        }
+        assert!(actual(channel, "leads") < 0.0, "{channel}");
     }
 }
 
@@ -62,7 +80,8 @@ fn the_budget_table_has_every_paid_channel_and_the_totals() {
     let reps = budget::run(&sc, &spends, &StitcherSpec::Deterministic, &models, 2);
     let rows = budget::table(&sc, &reps);
     let paid = sc.channels.iter().filter(|c| c.paid()).count();
-    assert_eq!(rows.len(), 4 * paid + 5);
+    // Per paid channel leads, revenue, profit; then five totals.
+    assert_eq!(rows.len(), 3 * paid + 5);
     let total_leads = rows
         .iter()
         .find(|r| r.channel == "total" && r.measure == "leads")
@@ -101,6 +120,10 @@ fn bad_changes_are_bad_input_naming_the_change() {
     }
 }
 
+fn rows_of(v: &Value) -> Vec<Value> {
+    v["budget"]["rows"].as_array().unwrap().clone()
+}
+
 #[test]
 fn budget_json_and_out_folder() {
     let scratch = Scratch::new("budget", "json");
@@ -117,8 +140,18 @@ fn budget_json_and_out_folder() {
             .args(["--models", "linear", "--replicates", "2", "--json", "--out"])
             .arg(&out_dir),
     );
+    assert_eq!(
+        v["schema_version"], 2,
+        "the same schema as run's report.json"
+    );
     assert_eq!(v["budget"]["stitcher"], "deterministic");
     assert_eq!(v["budget"]["spends"]["paid_search"]["new"], 1800.0);
+    // Per channel: leads, revenue, profit (customers only in the total).
+    assert!(
+        !rows_of(&v)
+            .iter()
+            .any(|r| r["channel"] != "total" && r["measure"] == "customers")
+    );
     let rows = v["budget"]["rows"].as_array().unwrap();
     assert!(
         rows.iter()

@@ -88,7 +88,7 @@ fn read_report(out: &Path) -> Value {
 /// Problems with a report against what the scenario asked for (empty if none).
 fn report_problems(report: &Value, facts: &ScenarioFacts, replicates: i64) -> Vec<String> {
     let mut problems = Vec::new();
-    if report["schema_version"] != 1 {
+    if report["schema_version"] != 2 {
         problems.push(format!("schema_version = {}", report["schema_version"]));
     }
     if report["scenario"]["name"] != facts.name.as_str() {
@@ -128,14 +128,14 @@ fn report_problems(report: &Value, facts: &ScenarioFacts, replicates: i64) -> Ve
                 }
                 for a in r["attribution"].as_array().into_iter().flatten() {
                     let row = format!("replicates[{i}] {}/{}", a["stitcher"], a["model"]);
-                    for truth in ["causal", "incremental", "shapley"] {
+                    for truth in ["shapley", "incremental", "proximate"] {
                         for measure in ["conversions", "revenue"] {
                             let e = &a["error"][truth][measure];
                             let at = format!("{row} error.{truth}.{measure}");
                             // Incremental and Shapley revenue are signed
                             // (ARCHITECTURE: a warm-up customer is worth 0 in
                             // every counterfactual): shares not bounded by 0..=1.
-                            let signed = truth != "causal" && measure == "revenue";
+                            let signed = truth != "proximate" && measure == "revenue";
                             let ch = &facts.channels;
                             problems.extend(credit_error_problems(e, ch, signed, &at));
                         }
@@ -166,12 +166,14 @@ fn report_problems(report: &Value, facts: &ScenarioFacts, replicates: i64) -> Ve
 
 /// Problems with one credit-error object (DESIGN §13): every metric present,
 /// per-channel maps over every channel, and the metrics consistent with each
-/// other (Σ|bias| = 2·tvd, max_miss = max |bias|, shares within 0..=1
-/// unless the truth is `signed`).
+/// other (Σ|bias| = 2·tvd_channels, max_miss = max |bias|, the headline
+/// `tvd` at least the gap between the no-channel and baseline shares, shares
+/// within 0..=1 unless the truth is `signed`).
 fn credit_error_problems(e: &Value, channels: &[String], signed: bool, at: &str) -> Vec<String> {
     let mut problems = Vec::new();
     for key in [
         "tvd",
+        "tvd_channels",
         "tvd_all",
         "max_miss",
         "non_channel_share",
@@ -210,14 +212,20 @@ fn credit_error_problems(e: &Value, channels: &[String], signed: bool, at: &str)
             problems.push(format!("{at}.rel_error.{c} = {}", e["rel_error"][c]));
         }
     }
-    let (tvd, max_miss) = (
-        e["tvd"].as_f64().unwrap_or(f64::NAN),
-        e["max_miss"].as_f64().unwrap_or(f64::NAN),
-    );
+    let num = |key: &str| e[key].as_f64().unwrap_or(f64::NAN);
+    let (tvd, tvd_channels, max_miss) = (num("tvd"), num("tvd_channels"), num("max_miss"));
     let half_sum = biases.iter().map(|b| b.abs()).sum::<f64>() / 2.0;
-    // A side with no channel credit has tvd 1 by convention, whatever the bias.
-    if (half_sum - tvd).abs() > 1e-9 && tvd != 1.0 {
-        problems.push(format!("{at}: Σ|bias|/2 = {half_sum} but tvd = {tvd}"));
+    // A side with no channel credit has tvd_channels 1 by convention, whatever the bias.
+    if (half_sum - tvd_channels).abs() > 1e-9 && tvd_channels != 1.0 {
+        problems.push(format!(
+            "{at}: Σ|bias|/2 = {half_sum} but tvd_channels = {tvd_channels}"
+        ));
+    }
+    // The headline sees credit parked off the channels: the no-channel
+    // bucket alone contributes |model share − baseline share| to it.
+    let gap = (num("non_channel_share") - num("baseline_share")).abs();
+    if tvd < gap - 1e-9 {
+        problems.push(format!("{at}: tvd = {tvd} below the no-channel gap {gap}"));
     }
     let largest = biases.iter().fold(0.0f64, |m, b| m.max(b.abs()));
     if (largest - max_miss).abs() > 1e-12 {
@@ -544,7 +552,7 @@ fn json_flag_prints_the_report_on_stdout() {
         .unwrap();
     assert_eq!(output.status.code(), Some(0), "{}", stderr_of(&output));
     let printed: Value = serde_json::from_slice(&output.stdout).expect("stdout is JSON");
-    assert_eq!(printed["schema_version"], 1);
+    assert_eq!(printed["schema_version"], 2);
     assert_eq!(
         printed,
         read_report(&out),
@@ -904,4 +912,93 @@ fn export_round_trips_through_attribute_and_is_deterministic() {
         let got = credit_of(&v, "markov_1", "removal_effects", label);
         assert!(close(got, want), "removal effect {label}: {got} vs {want}");
     }
+}
+
+/// `run`'s printed text for a small quickstart: stdout and report.json.
+fn run_text(scratch: &Scratch, replicates: &str) -> (String, Value) {
+    let file = scratch.quickstart_file(3_000);
+    let out = scratch.join(&format!("out_{replicates}"));
+    let output = closedloop(scratch.path())
+        .arg("run")
+        .arg(&file)
+        .args(["--replicates", replicates, "--quiet"])
+        .args(["--stitchers", "deterministic", "--models"])
+        .args(["last_touch,first_touch,linear,markov_1", "--out"])
+        .arg(&out)
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(0), "{}", stderr_of(&output));
+    // --quiet keeps the tables off; run again without it for the text.
+    let text = closedloop(scratch.path())
+        .arg("run")
+        .arg(&file)
+        .args(["--replicates", replicates])
+        .args(["--stitchers", "deterministic", "--models"])
+        .args(["last_touch,first_touch,linear,markov_1", "--out"])
+        .arg(scratch.join(&format!("again_{replicates}")))
+        .output()
+        .unwrap();
+    assert_eq!(text.status.code(), Some(0), "{}", stderr_of(&text));
+    (String::from_utf8(text.stdout).unwrap(), read_report(&out))
+}
+
+#[test]
+fn run_prints_the_leaderboard_against_shapley_with_intervals_and_no_unsupported_best() {
+    let scratch = Scratch::new("cli", "claims");
+    let (text, report) = run_text(&scratch, "3");
+    let lines: Vec<&str> = text.lines().collect();
+    let at = |prefix: &str| {
+        lines
+            .iter()
+            .position(|l| l.starts_with(prefix))
+            .unwrap_or_else(|| panic!("no line starting {prefix:?} in\n{text}"))
+    };
+    // The leaderboard: headline truth first, every cell a mean ± half-width.
+    let board = at("Leaderboard:");
+    assert!(lines[board].contains("sorted by the error against shapley"));
+    let header = lines[board + 2];
+    let pos = |t: &str| header.find(t).unwrap_or_else(|| panic!("{header}"));
+    assert!(pos("shapley") < pos("incremental") && pos("incremental") < pos("proximate"));
+    let rows: Vec<&str> = lines[board + 3..]
+        .iter()
+        .take_while(|l| !l.starts_with("(shapley truth)"))
+        .copied()
+        .collect();
+    // Four models and the platforms' own claims.
+    assert_eq!(rows.len(), 5, "{text}");
+    for row in &rows {
+        assert_eq!(row.matches('±').count(), 6, "{row}");
+    }
+    // The lowest-error line says what the paired CI of runner-up − lowest says.
+    let lowest = lines[at("Lowest error against shapley on `deterministic`:")];
+    let paired = &report["paired"]["models"]["deterministic"];
+    let (best, runner_up) = (
+        paired["best"].as_str().unwrap(),
+        paired["runner_up"].as_str().unwrap(),
+    );
+    assert!(lowest.contains(&format!(": {best} (")), "{lowest}");
+    assert!(lowest.contains(runner_up), "{lowest}");
+    let margin = &paired["minus"][best][runner_up]["shapley"];
+    let (lo, hi) = (
+        margin["ci95_low"].as_f64().unwrap(),
+        margin["ci95_high"].as_f64().unwrap(),
+    );
+    let significant = lo > 0.0 || hi < 0.0;
+    assert_eq!(lowest.ends_with(": significant)"), significant, "{lowest}");
+    assert_eq!(
+        lowest.ends_with(": not significant)"),
+        !significant,
+        "{lowest}"
+    );
+    // Verdicts are against shapley; nothing is called best or closest.
+    assert!(lines[at("Paired vs last_touch:")].contains("against shapley"));
+    for word in ["best model", "closest", "causal"] {
+        assert!(!text.contains(word), "`{word}` in\n{text}");
+    }
+
+    // One replicate: no interval anywhere, so no model is ahead of another.
+    let (one, _) = run_text(&scratch, "1");
+    assert!(one.contains("±-"), "{one}");
+    assert!(!one.contains("Paired vs"), "{one}");
+    assert!(one.contains("one replicate, no interval"), "{one}");
 }

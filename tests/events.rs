@@ -61,13 +61,16 @@ fn export_events_writes_the_log_and_keeps_the_truth_apart() {
         read("truth/leads.csv").lines().count() - 1,
         truth.leads.len()
     );
-    let causal: f64 = read("truth/credit.csv")
-        .lines()
-        .skip(1)
-        .filter(|l| l.starts_with("causal,"))
-        .map(|l| l.split(',').nth(2).unwrap().parse::<f64>().unwrap())
-        .sum();
-    assert!((causal - truth.leads.len() as f64).abs() < 1e-9);
+    // Shapley and proximate credit each sum to the leads.
+    for name in ["shapley", "proximate"] {
+        let total: f64 = read("truth/credit.csv")
+            .lines()
+            .skip(1)
+            .filter(|l| l.starts_with(&format!("{name},")))
+            .map(|l| l.split(',').nth(2).unwrap().parse::<f64>().unwrap())
+            .sum();
+        assert!((total - truth.leads.len() as f64).abs() < 1e-9, "{name}");
+    }
     // A second export replaces the first; a folder of other things is refused.
     let again = closedloop(scratch.path())
         .args(["export", scenario, "--events"])
@@ -134,6 +137,7 @@ fn scoring_closedloops_own_credit_reproduces_the_run() {
         for measure in ["conversions", "revenue"] {
             for key in [
                 "tvd",
+                "tvd_channels",
                 "tvd_all",
                 "max_miss",
                 "non_channel_share",

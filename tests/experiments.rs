@@ -8,7 +8,7 @@ use closedloop::experiment::{self, RunConfig};
 use closedloop::report::{self, sweep as tables};
 use closedloop::scenario::Scenario;
 use closedloop::spec::{self, AttributorSpec, StitcherSpec};
-use closedloop::truth::TRUTHS;
+use closedloop::truth::{SHAPLEY, TRUTHS};
 use common::{Scratch, closedloop};
 use serde_json::Value;
 use std::collections::BTreeSet;
@@ -83,14 +83,42 @@ fn paired_differences_are_per_replicate_differences() {
                 assert!(lo <= mean && mean <= hi);
             }
         }
-        // The best model is the one with the lowest mean causal error.
-        let mean_of = |m: &str| results.iter().map(|r| tvd(r, stitcher, m, 0)).sum::<f64>();
+        // The best model is the one with the lowest mean error against
+        // shapley; the runner-up the next, and their paired difference is
+        // the runner-up's minus the best's (never negative on average).
+        let mean_of = |m: &str| {
+            results
+                .iter()
+                .map(|r| tvd(r, stitcher, m, SHAPLEY))
+                .sum::<f64>()
+        };
         for model in ["last_touch", "linear", "markov_1"] {
             assert!(
                 mean_of(best) <= mean_of(model),
                 "{stitcher}: {best} vs {model}"
             );
         }
+        let (named_best, margin) = paired.best_margin(stitcher).unwrap();
+        assert_eq!(named_best, best);
+        assert_eq!(
+            (margin.versus.as_str(), margin.truth),
+            (best.as_str(), "shapley")
+        );
+        assert_ne!(margin.model, *best);
+        for model in ["last_touch", "linear", "markov_1"] {
+            if model != best {
+                assert!(
+                    mean_of(&margin.model) <= mean_of(model),
+                    "{stitcher}: runner-up"
+                );
+            }
+        }
+        let xs: Vec<f64> = results
+            .iter()
+            .map(|r| tvd(r, stitcher, &margin.model, SHAPLEY) - tvd(r, stitcher, best, SHAPLEY))
+            .collect();
+        assert!((margin.diff.mean - xs.iter().sum::<f64>() / 4.0).abs() < 1e-15);
+        assert!(margin.diff.mean >= 0.0);
     }
     let best_stitcher = paired.best_stitcher.clone().unwrap();
     assert_ne!(best_stitcher, "oracle");

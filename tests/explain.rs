@@ -205,14 +205,21 @@ fn every_story_is_in_time_order_and_its_credit_is_the_truth_and_the_real_models(
                     .find(|l| l["source"] == source)
                     .unwrap_or_else(|| panic!("no `{source}` line for person {person}"))
             };
-            // Truth: causal from the ledger, incremental and Shapley from the world.
-            let mut causal = BTreeMap::new();
-            causal.insert(lead.cause.clone(), 1.0);
+            // Truth: proximate from the ledger, incremental and shapley from the world.
+            let mut proximate = BTreeMap::new();
+            proximate.insert(lead.cause.clone(), 1.0);
             assert_close(
-                &credit_map(&line("causal")["conversions"]),
-                &causal,
-                "causal",
+                &credit_map(&line("proximate")["conversions"]),
+                &proximate,
+                "proximate",
             );
+            // The truths come first, headline first, as in report.json.
+            let sources: Vec<&str> = lines
+                .iter()
+                .take(3)
+                .map(|l| l["source"].as_str().unwrap())
+                .collect();
+            assert_eq!(sources, closedloop::truth::TRUTHS);
             let pc = world.credit.iter().find(|c| c.person == person).unwrap();
             let label = |l: u16| {
                 sc.channels
@@ -399,7 +406,9 @@ fn the_answer_key_is_the_runs_numbers() {
         let rep = &run["replicates"][0];
         assert_eq!(key["leads"], rep["world"]["leads"]);
         assert_eq!(key["revenue"], rep["world"]["revenue"]);
-        assert_eq!(key["causal"], rep["truth"]["causal"]["conversions"]);
+        for truth in closedloop::truth::TRUTHS {
+            assert_eq!(key[truth], rep["truth"][truth]["conversions"], "{truth}");
+        }
         let rows = key["rows"].as_array().unwrap();
         let attribution = rep["attribution"].as_array().unwrap();
         assert_eq!(rows.len(), attribution.len());
@@ -410,7 +419,7 @@ fn the_answer_key_is_the_runs_numbers() {
                 .unwrap_or_else(|| panic!("{row} not in the run"));
             assert_eq!(row["conversions"], a["credit"]["conversions"], "{row}");
             assert_eq!(
-                row["tvd"], a["error"]["causal"]["conversions"]["tvd"],
+                row["tvd"], a["error"]["shapley"]["conversions"]["tvd"],
                 "{row}"
             );
         }
@@ -421,7 +430,7 @@ fn the_answer_key_is_the_runs_numbers() {
                 "seed {seed}: no `{role}` row"
             );
         }
-        // The best model has the least causal error on the best stitcher.
+        // The best model has the least error against shapley on the best stitcher.
         let best = key["best_model"].as_str().unwrap();
         let on_best: Vec<&Value> = rows
             .iter()
@@ -530,7 +539,7 @@ fn every_classroom_variant_validates_and_tells_its_story() {
     // classroom's persons, leads and true causes.
     let causes = |f: &Path| {
         let v = explain_json(scratch.path(), &[f.to_str().unwrap(), "--answers"]);
-        (v["leads"].clone(), v["causal"].clone())
+        (v["leads"].clone(), v["proximate"].clone())
     };
     assert_eq!(
         causes(&classroom()),

@@ -61,11 +61,7 @@ fn digest() -> String {
         obs.log.opportunities.len(),
         obs.log.deals.len()
     );
-    for (name, c) in [
-        ("causal", &truth.causal),
-        ("incremental", &truth.incremental),
-        ("shapley", &truth.shapley),
-    ] {
+    for (name, c) in closedloop::truth::TRUTHS.iter().zip(truth.in_order()) {
         for (label, v) in &c.conversions {
             out.push_str(&format!(
                 "{name}.{label} = {:.9e} / {:.9e}\n",

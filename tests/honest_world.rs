@@ -4,7 +4,7 @@
 //! before the lead only.
 
 use closedloop::attribute::Journeys;
-use closedloop::experiment;
+use closedloop::experiment::{self, RunConfig};
 use closedloop::scenario::Scenario;
 use closedloop::score;
 use closedloop::spec::{AttributorSpec, StitcherSpec};
@@ -346,4 +346,25 @@ fn itp_reaches_every_webkit_browser_and_more_webkit_only_adds_expiries() {
     // The shipped default sits in between.
     let default = observe::observe(&sc, &w).losses.counts["itp_expiry"];
     assert!(safari_only < default && default < all);
+}
+
+#[test]
+fn report_json_states_the_post_lead_share_the_shapley_truth_leaves_out() {
+    let sc = shipped("quickstart.toml", 6_000);
+    let cfg = RunConfig {
+        stitchers: vec![StitcherSpec::parse("deterministic").unwrap()],
+        models: vec![AttributorSpec::parse("linear").unwrap()],
+        replicates: 1,
+    };
+    let r = experiment::run_replicate(&sc, &cfg, 0);
+    let json = closedloop::report::replicate_json(&r);
+    let share = json["truth"]["shapley_post_lead_share"]
+        .as_f64()
+        .expect("truth.shapley_post_lead_share is a number");
+    assert_eq!(share, r.shapley_post_lead_share);
+    assert!(share > 0.0 && share < 0.5, "{share}");
+    // The Shapley truth itself sums to the leads without it.
+    let leads = r.world.leads as f64;
+    let total: f64 = r.truth[closedloop::truth::SHAPLEY].total_conversions();
+    assert!((total - leads).abs() < 1e-9 * leads, "{total} vs {leads}");
 }

@@ -148,7 +148,7 @@ fn accounts_open_one_opportunity_each_and_leave_the_leads_alone() {
     let count = |w: &world::World| w.leads().filter(|(_, l)| l.opportunity.is_some()).count();
     assert!(count(&w) < count(&w0));
     for (a, b) in [
-        (&truth.causal, &truth0.causal),
+        (&truth.proximate, &truth0.proximate),
         (&truth.incremental, &truth0.incremental),
         (&truth.shapley, &truth0.shapley),
     ] {
@@ -160,7 +160,7 @@ fn accounts_open_one_opportunity_each_and_leave_the_leads_alone() {
 }
 
 #[test]
-fn causal_and_shapley_sum_to_leads_and_revenue() {
+fn proximate_and_shapley_sum_to_leads_and_revenue() {
     for sc in [
         small(3000, 1, ""),
         small(3000, 2, RETARGETING_AND_SYNERGY),
@@ -177,7 +177,7 @@ fn causal_and_shapley_sum_to_leads_and_revenue() {
             sc.name
         );
         assert!(revenue > 0.0);
-        for (name, c) in [("causal", &truth.causal), ("shapley", &truth.shapley)] {
+        for (name, c) in [("proximate", &truth.proximate), ("shapley", &truth.shapley)] {
             assert!(
                 close(c.total_conversions(), leads, 1e-9),
                 "{name} conversions {} vs {leads}",
@@ -193,18 +193,18 @@ fn causal_and_shapley_sum_to_leads_and_revenue() {
 }
 
 #[test]
-fn incremental_never_exceeds_causal_without_synergy_or_triggers() {
+fn incremental_never_exceeds_proximate_without_synergy_or_triggers() {
     for seed in 1..4 {
         let sc = small(4000, seed, "");
         let (_, _, truth) = simulate(&sc);
         for label in &truth.labels {
             let (inc, cau) = (
                 truth.incremental.conversions[label],
-                truth.causal.conversions[label],
+                truth.proximate.conversions[label],
             );
             assert!(
                 inc <= cau + 1e-9,
-                "seed {seed}: {label} incremental {inc} > causal {cau}"
+                "seed {seed}: {label} incremental {inc} > proximate {cau}"
             );
         }
         // And it is not trivially zero.
@@ -319,7 +319,7 @@ fn observation_never_changes_the_truth() {
     let (w2, obs2, t2) = simulate(&changed);
     assert!(w1 == w2, "the world changed with observation parameters");
     for (a, b) in [
-        (&t1.causal, &t2.causal),
+        (&t1.proximate, &t2.proximate),
         (&t1.incremental, &t2.incremental),
         (&t1.shapley, &t2.shapley),
     ] {
@@ -665,7 +665,7 @@ fn logins_are_return_visits_after_the_account_and_help_deterministic_stitching()
 }
 
 #[test]
-fn a_lone_platform_claims_at_least_its_causal_leads() {
+fn a_lone_platform_claims_at_least_its_proximate_leads() {
     let mut sc = small(4000, 9, "");
     sc.make_lossless();
     // One paid platform (search); the other channels unpaid; no window cuts.
@@ -678,11 +678,11 @@ fn a_lone_platform_claims_at_least_its_causal_leads() {
     let (_, obs, truth) = simulate(&sc);
     assert_eq!(obs.log.platforms.len(), 1);
     let claims = attribute::platform_reported(&obs.log);
-    let causal = truth.causal.conversions["search"];
-    assert!(causal > 20.0, "{causal} causal leads");
+    let proximate = truth.proximate.conversions["search"];
+    assert!(proximate > 20.0, "{proximate} proximate leads");
     assert!(
-        claims.claims[0].conversions >= causal,
-        "claims {} < causal {causal}",
+        claims.claims[0].conversions >= proximate,
+        "claims {} < proximate {proximate}",
         claims.claims[0].conversions
     );
     assert_eq!(claims.sum_of_claims as u64, claims.distinct_claimed);
@@ -800,7 +800,10 @@ fn ip_noise_only_moves_visits_to_shared_carrier_addresses() {
     for rate in [0.1, 0.4, 1.0] {
         let (log, t) = log_at(rate);
         assert_eq!(log.visits.len(), clean.visits.len());
-        assert_eq!(format!("{:?}", t.causal), format!("{:?}", truth.causal));
+        assert_eq!(
+            format!("{:?}", t.proximate),
+            format!("{:?}", truth.proximate)
+        );
         let moved: Vec<bool> = log
             .visits
             .iter()
@@ -889,8 +892,8 @@ fn more_tag_blocking_only_removes_visits_and_leaves_leads_without_history() {
             "rate {rate}: CRM leads changed"
         );
         assert_eq!(
-            format!("{:?}", truth.causal),
-            format!("{:?}", truth0.causal)
+            format!("{:?}", truth.proximate),
+            format!("{:?}", truth0.proximate)
         );
         (prev_visits, prev_no_history) = (visits, no_history);
     }

@@ -345,7 +345,12 @@ def channel_shares(credit, channels):
     return {ch: (v / tot if tot else 0.0) for ch, v in c.items()}
 
 
+# closedloop's truths (report schema 2), the headline first.
+TRUTHS = ("shapley", "incremental", "proximate")
+
+
 def tvd(a, b, channels):
+    """`tvd_channels`: total variation distance of channel shares."""
     return 0.5 * sum(abs(a[ch] - b[ch]) for ch in channels)
 
 
@@ -519,7 +524,7 @@ def attribution(args, out):
                 else:
                     cells.append("—")
                 if channels:
-                    ts = channel_shares(truth["causal"], channels)
+                    ts = channel_shares(truth["shapley"], channels)
                     cells.append(f"{tvd(channel_shares(ours[model]['conversions'], channels), ts, channels):.3f}"
                                  f" → {tvd(channel_shares(r['credit'][key], channels), ts, channels):.3f}")
                 else:
@@ -528,7 +533,7 @@ def attribution(args, out):
     out.append("### Agreement with closedloop's exact credit (shares of conversions over all labels)")
     out.append("")
     print_table(["model", "peer", "max |Δ share|", "where (closedloop → peer)",
-                 "max |Δ removal effect|", "causal TVD: closedloop → peer"], agree, out)
+                 "max |Δ removal effect|", "tvd_channels vs shapley: closedloop → peer"], agree, out)
 
     r = results.get(("MAM", "shapley_rate"))
     if r is not None and "error" not in r:
@@ -548,7 +553,7 @@ def attribution(args, out):
         for row, _, ids in METHODS:
             ours = ours_all[row][2]
             for model in ids:
-                header = ["label", "causal", "incremental", "shapley", "closedloop"]
+                header = ["label", "shapley", "incremental", "proximate", "closedloop"]
                 cols = []
                 for peer in PEERS:
                     r = results.get((peer, row))
@@ -556,18 +561,17 @@ def attribution(args, out):
                         header.append(peer)
                         cols.append(channel_shares(
                             r["credit"][model if row == "heuristics" else ""], channels))
-                ts = {t: channel_shares(truth[t], channels) for t in
-                      ("causal", "incremental", "shapley")}
+                ts = {t: channel_shares(truth[t], channels) for t in TRUTHS}
                 cs = channel_shares(ours[model]["conversions"], channels)
                 table = []
                 for ch in channels:
-                    table.append([ch] + [f"{ts[t][ch]:.3f}" for t in
-                                         ("causal", "incremental", "shapley")]
+                    table.append([ch] + [f"{ts[t][ch]:.3f}" for t in TRUTHS]
                                  + [f"{cs[ch]:.3f}"] + [f"{c[ch]:.3f}" for c in cols])
-                table.append(["TVD vs causal", "0", f"{tvd(ts['incremental'], ts['causal'], channels):.3f}",
-                              f"{tvd(ts['shapley'], ts['causal'], channels):.3f}",
-                              f"{tvd(cs, ts['causal'], channels):.3f}"]
-                             + [f"{tvd(c, ts['causal'], channels):.3f}" for c in cols])
+                table.append(["tvd_channels vs shapley", "0",
+                              f"{tvd(ts['incremental'], ts['shapley'], channels):.3f}",
+                              f"{tvd(ts['proximate'], ts['shapley'], channels):.3f}",
+                              f"{tvd(cs, ts['shapley'], channels):.3f}"]
+                             + [f"{tvd(c, ts['shapley'], channels):.3f}" for c in cols])
                 out.append(f"`{model}`")
                 out.append("")
                 print_table(header, table, out)

@@ -359,19 +359,20 @@ pub(super) fn cmd_score(
         print!("{text}");
     } else {
         println!(
-            "Credit error of {} against each truth (lead shares over channels)",
+            "Credit error of {} against each truth (tvd: shares of all leads, channels + no channel)",
             credit_file.display()
         );
         println!(
-            "{:<12} {:>8} {:>8} {:>9} {:>13} {:>15}",
-            "truth", "tvd", "tvd_all", "max_miss", "spearman_roi", "non_channel"
+            "{:<12} {:>8} {:>12} {:>8} {:>9} {:>13} {:>15}",
+            "truth", "tvd", "tvd_channels", "tvd_all", "max_miss", "spearman_roi", "non_channel"
         );
         for name in truth::TRUTHS {
             let e = &errors[name]["conversions"];
             println!(
-                "{:<12} {:>8.3} {:>8.3} {:>9.3} {:>13} {:>14.1}%",
+                "{:<12} {:>8.3} {:>12.3} {:>8.3} {:>9.3} {:>13} {:>14.1}%",
                 name,
                 e["tvd"].as_f64().unwrap_or(f64::NAN),
+                e["tvd_channels"].as_f64().unwrap_or(f64::NAN),
                 e["tvd_all"].as_f64().unwrap_or(f64::NAN),
                 e["max_miss"].as_f64().unwrap_or(f64::NAN),
                 e["spearman_roi"]

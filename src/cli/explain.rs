@@ -288,10 +288,10 @@ fn role_name(role: &str) -> &str {
     match role {
         "ga_style" => "GA-style",
         "hubspot_style" => "HubSpot-style",
-        "best_model" => "best model",
-        "causal" => "truth: causal",
+        "best_model" => "lowest error",
+        "shapley" => "truth: shapley",
         "incremental" => "truth: incremental",
-        "shapley" => "truth: Shapley",
+        "proximate" => "truth: proximate",
         "platforms" => "ad platforms' own claims",
         other => other,
     }
@@ -310,7 +310,9 @@ fn credit_section(out: &mut String, story: &Story, style: Style) {
     if story.credit.is_empty() {
         return;
     }
-    let truth = story.credit.iter().find(|c| c.source == "causal");
+    // Each report is judged against the touch whose clock fired (the
+    // proximate truth): one lead, one mechanism, for teaching.
+    let truth = story.credit.iter().find(|c| c.source == "proximate");
     let cause = truth.and_then(top);
     if style.markdown {
         out.push_str("\n4 · credit for this lead\n\n| credit from | journey it saw | leads | revenue |\n|---|---|---|---|\n");
@@ -636,12 +638,12 @@ pub fn render_answers(a: &AnswerKey, channels: &[String], style: Style) -> Strin
     );
     let _ = writeln!(
         out,
-        "Best stitcher: {} (pairwise F1 {:.3}); best model on it: {}.",
+        "Best stitcher: {} (pairwise F1 {:.3}); lowest error on it in this one replicate: {} (one replicate has no interval: `closedloop run --replicates 8` says whether any model is significantly better).",
         a.best_stitcher.0, a.best_stitcher.1, a.best_model
     );
     // The share table: truth and the three reports.
     let mut cols: Vec<(String, &BTreeMap<String, f64>, Option<f64>)> =
-        vec![("causal truth".into(), &a.causal, None)];
+        vec![("shapley truth".into(), &a.shapley, None)];
     for role in ["ga_style", "hubspot_style", "best_model"] {
         if let Some(r) = a.rows.iter().find(|r| r.roles.iter().any(|x| x == role)) {
             cols.push((
@@ -676,7 +678,7 @@ pub fn render_answers(a: &AnswerKey, channels: &[String], style: Style) -> Strin
         }
         let _ = writeln!(
             out,
-            "| tvd vs causal | {} |",
+            "| tvd vs shapley | {} |",
             cols.iter()
                 .map(|c| c.2.map_or("-".into(), |t| format!("{t:.3}")))
                 .collect::<Vec<_>>()
@@ -696,7 +698,7 @@ pub fn render_answers(a: &AnswerKey, channels: &[String], style: Style) -> Strin
             }
             out.push('\n');
         }
-        let _ = write!(out, "{:<14}", "tvd vs causal");
+        let _ = write!(out, "{:<14}", "tvd vs shapley");
         for c in &cols {
             let _ = write!(
                 out,
@@ -726,7 +728,7 @@ pub fn render_answers(a: &AnswerKey, channels: &[String], style: Style) -> Strin
     }
     let _ = writeln!(
         out,
-        "\nEvery model on every stitcher (tvd vs causal, lower is better):"
+        "\nEvery model on every stitcher (tvd vs shapley, lower is better; one replicate, no intervals):"
     );
     let mut rows: Vec<&closedloop::explain::AnswerRow> =
         a.rows.iter().filter(|r| r.model != "oracle").collect();

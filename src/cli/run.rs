@@ -2,6 +2,7 @@
 //! output folder; the work is in `closedloop::experiment` and `report`.
 
 use super::*;
+use closedloop::truth::SHAPLEY;
 
 #[allow(clippy::too_many_arguments)]
 pub(super) fn cmd_run(
@@ -142,7 +143,7 @@ pub(super) fn print_downstream(r: &experiment::ReplicateResult) {
         return;
     }
     println!(
-        "\nHeadline error (TVD of lead shares vs causal) on each stitcher's journeys / on oracle journeys (replicate 0)"
+        "\nHeadline error (tvd of lead shares vs shapley) on each stitcher's journeys / on oracle journeys (replicate 0)"
     );
     print!("{:<16}", "stitcher");
     for d in first {
@@ -257,7 +258,7 @@ pub(super) fn print_table(sc: &Scenario, results: &[experiment::ReplicateResult]
         }
     }
     println!(
-        "\nShare of leads per channel: true causal vs each model on `{best}` stitching (F1 {best_f1:.3}), mean over {} replicate(s)",
+        "\nShare of channel credit per channel: shapley truth vs each model on `{best}` stitching (F1 {best_f1:.3}), mean over {} replicate(s)",
         results.len()
     );
     let rows: Vec<usize> = (0..first.attribution.len())
@@ -272,7 +273,7 @@ pub(super) fn print_table(sc: &Scenario, results: &[experiment::ReplicateResult]
         }
         acc
     };
-    let truth_sh = mean_shares(&|r| share_table(&r.truth[0], &channels));
+    let truth_sh = mean_shares(&|r| share_table(&r.truth[SHAPLEY], &channels));
     let model_sh: Vec<(String, Vec<f64>)> = rows
         .iter()
         .map(|&i| {
@@ -283,7 +284,7 @@ pub(super) fn print_table(sc: &Scenario, results: &[experiment::ReplicateResult]
         })
         .collect();
     let width = channels.iter().map(|c| c.len()).max().unwrap_or(7).max(7);
-    print!("{:<width$}  {:>8}", "channel", "causal");
+    print!("{:<width$}  {:>8}", "channel", "shapley");
     for (m, _) in &model_sh {
         print!("  {:>15}", m);
     }
@@ -307,10 +308,17 @@ pub(super) fn print_table(sc: &Scenario, results: &[experiment::ReplicateResult]
     print!(
         "{:<width$}  {:>7.1}%",
         "(no channel)",
-        mean_of(&|r| r.attribution[rows[0]].error[0].conversions.baseline_share) * 100.0
+        mean_of(&|r| r.attribution[rows[0]].error[SHAPLEY]
+            .conversions
+            .baseline_share)
+            * 100.0
     );
     for &i in &rows {
-        let share = mean_of(&|r| r.attribution[i].error[0].conversions.non_channel_share);
+        let share = mean_of(&|r| {
+            r.attribution[i].error[SHAPLEY]
+                .conversions
+                .non_channel_share
+        });
         print!("  {:>14.1}%", share * 100.0);
     }
     println!();
@@ -320,11 +328,17 @@ pub(super) fn print_table(sc: &Scenario, results: &[experiment::ReplicateResult]
         print!("  {:>14.1}%", share * 100.0);
     }
     println!();
-    print!("{:<width$}  {:>8}", "tvd", "");
-    for &i in &rows {
-        print!("  {:>15.3}", mean_tvd(results, i, 0));
+    // Errors against shapley, mean ±95 % CI half-width over replicates.
+    for (name, get) in [("tvd", TVD), ("tvd_channels", TVD_CHANNELS)] {
+        print!("{:<width$}  {:>8}", name, "");
+        for &i in &rows {
+            print!(
+                "  {:>15}",
+                plus_minus(&error_stats(results, i, SHAPLEY, get))
+            );
+        }
+        println!();
     }
-    println!();
     print_model_errors(results, &best);
     print_platforms(first);
     print_ablation(first);
@@ -337,7 +351,7 @@ pub(super) fn print_ablation(r: &experiment::ReplicateResult) {
         return;
     };
     println!(
-        "\nWhat each loss costs (replicate 0): the same world re-observed with one mechanism off; `{}` stitching, headline error vs causal",
+        "\nWhat each loss costs (replicate 0): the same world re-observed with one mechanism off; `{}` stitching, headline error vs shapley",
         base.stitcher
     );
     print!("{:<16} {:>15} {:>7}", "switched off", "F1 (gain)", "recall");
@@ -372,14 +386,14 @@ pub(super) fn print_platforms(r: &experiment::ReplicateResult) {
     );
     println!(
         "{:<16} {:>8} {:>8} {:>12} {:>14} {:>12}",
-        "platform", "claimed", "causal", "incremental", "claim/increm.", "imported rev"
+        "platform", "claimed", "shapley", "incremental", "claim/increm.", "imported rev"
     );
     for row in &p.platforms {
         println!(
             "{:<16} {:>8.0} {:>8.0} {:>12.0} {:>14} {:>12.0}",
             row.channel,
             row.claimed_conversions,
-            row.causal_conversions,
+            row.shapley_conversions,
             row.incremental_conversions,
             row.claim_over_incremental
                 .map_or("-".into(), |x| format!("{x:.2}")),
@@ -388,8 +402,8 @@ pub(super) fn print_platforms(r: &experiment::ReplicateResult) {
     }
 }
 
-/// "A beats B" per model vs `last_touch` (causal TVD of lead shares on the
-/// best stitcher's journeys, paired over replicates), when R ≥ 2.
+/// "A beats B" per model vs `last_touch` (`tvd` of lead shares against
+/// shapley on the best stitcher's journeys, paired over replicates), when R ≥ 2.
 pub(super) fn print_paired(results: &[experiment::ReplicateResult], best: &str) {
     use report::paired::REFERENCE_MODEL as REF;
     if results.len() < 2 {
@@ -399,7 +413,12 @@ pub(super) fn print_paired(results: &[experiment::ReplicateResult], best: &str) 
     let mut diffs: Vec<&report::paired::ModelDifference> = paired
         .models
         .iter()
-        .filter(|d| d.stitcher == best && d.versus == REF && d.truth == "causal" && d.model != REF)
+        .filter(|d| {
+            d.stitcher == best
+                && d.versus == REF
+                && d.truth == truth::TRUTHS[SHAPLEY]
+                && d.model != REF
+        })
         .collect();
     if diffs.is_empty() {
         return;
@@ -411,7 +430,7 @@ pub(super) fn print_paired(results: &[experiment::ReplicateResult], best: &str) 
             .then(a.model.cmp(&b.model))
     });
     println!(
-        "\nPaired vs {REF}: causal TVD of lead shares on `{best}` journeys, difference per replicate over {} replicates, 95 % CI",
+        "\nPaired vs {REF}: tvd of lead shares against shapley on `{best}` journeys, difference per replicate over {} replicates, 95 % CI",
         results.len()
     );
     let width = diffs.iter().map(|d| d.model.len()).max().unwrap_or(8);
@@ -537,7 +556,9 @@ pub(super) fn sweep_points(
 }
 
 /// One line per grid point: the best stitcher's F1 and, on its journeys,
-/// `last_touch`'s and the best model's causal TVD, mean [95 % CI].
+/// `last_touch`'s and the lowest-error model's `tvd` against shapley, mean
+/// [95 % CI], and whether that model's lead over the runner-up is significant
+/// (paired CI of runner-up − lowest excludes 0).
 pub(super) fn print_sweep(
     points: &[sweep::SweepPoint],
     results: &[Vec<experiment::ReplicateResult>],
@@ -566,8 +587,8 @@ pub(super) fn print_sweep(
         .unwrap_or(5)
         .max(6);
     println!(
-        "\n{:<5} {:<label_w$}  {:<16} {:<24} {:<24} best model on its journeys",
-        "point", "values", "best stitcher", "F1", "last_touch causal TVD"
+        "\n{:<5} {:<label_w$}  {:<16} {:<24} {:<24} lowest-error model on its journeys (vs runner-up)",
+        "point", "values", "best stitcher", "F1", "last_touch tvd (shapley)"
     );
     for (p, rs) in points.iter().zip(results) {
         let paired = report::paired(rs);
@@ -580,31 +601,74 @@ pub(super) fn print_sweep(
             .find(|(s, _)| *s == best)
             .map(|(_, m)| m.clone())
             .unwrap_or_default();
+        let shapley = truth::TRUTHS[SHAPLEY];
         println!(
-            "{:<5} {:<label_w$}  {:<16} {:<24} {:<24} {} {}",
+            "{:<5} {:<label_w$}  {:<16} {:<24} {:<24} {} {} ({})",
             p.index,
             p.label(),
             best,
             find(p.index, &best, "", "", "pairwise.f1"),
-            find(p.index, &best, "last_touch", "causal", "conversions.tvd"),
+            find(p.index, &best, "last_touch", shapley, "conversions.tvd"),
             best_model,
-            find(p.index, &best, &best_model, "causal", "conversions.tvd"),
+            find(p.index, &best, &best_model, shapley, "conversions.tvd"),
+            margin_text(&paired, &best),
         );
     }
 }
 
-/// Mean over replicates of attribution row `i`'s headline error (lead
-/// shares) against truth `t` (0 causal, 1 incremental, 2 Shapley).
-pub(super) fn mean_tvd(results: &[experiment::ReplicateResult], i: usize, t: usize) -> f64 {
-    results
+/// Which error of a measure's [`CreditError`](closedloop::score::CreditError) a table shows.
+type ErrorOf = fn(&closedloop::score::CreditError) -> f64;
+const TVD: ErrorOf = |e| e.tvd;
+const TVD_CHANNELS: ErrorOf = |e| e.tvd_channels;
+
+/// Attribution row `i`'s error on leads against truth `t` (an index of
+/// [`truth::TRUTHS`]), summarised over replicates.
+pub(super) fn error_stats(
+    results: &[experiment::ReplicateResult],
+    i: usize,
+    t: usize,
+    get: ErrorOf,
+) -> report::Stats {
+    let xs: Vec<f64> = results
         .iter()
-        .map(|r| r.attribution[i].error[t].conversions.tvd)
-        .sum::<f64>()
-        / results.len() as f64
+        .map(|r| get(&r.attribution[i].error[t].conversions))
+        .collect();
+    report::Stats::of(&xs)
 }
 
-/// The model × truth table of headline error on the best stitcher's journeys
-/// and on oracle journeys, sorted by the causal error on the best stitcher.
+/// `0.148 ±0.012`: the mean and the half-width of its 95 % CI (`±-` with
+/// one replicate).
+pub(super) fn plus_minus(s: &report::Stats) -> String {
+    match s.half_width() {
+        Some(h) => format!("{:.3} ±{h:.3}", s.mean),
+        None => format!("{:.3} ±-", s.mean),
+    }
+}
+
+/// Whether the lowest-error model on `stitcher`'s journeys is ahead of the
+/// runner-up: the paired CI of (runner-up − lowest) against shapley.
+pub(super) fn margin_text(paired: &report::Paired, stitcher: &str) -> String {
+    let Some((_, d)) = paired.best_margin(stitcher) else {
+        return "no runner-up".into();
+    };
+    let s = &d.diff;
+    match (s.ci95_low, s.ci95_high) {
+        (Some(l), Some(h)) if s.excludes_zero() => format!(
+            "ahead of {} by {:.3}, CI {l:.3} to {h:.3}: significant",
+            d.model, s.mean
+        ),
+        (Some(l), Some(h)) => format!(
+            "vs {}: {:+.3}, CI {l:+.3} to {h:+.3}: not significant",
+            d.model, s.mean
+        ),
+        _ => format!("vs {}: one replicate, no interval", d.model),
+    }
+}
+
+/// The model × truth table of headline error (mean ±95 % CI half-width) on
+/// the best stitcher's journeys and on oracle journeys, sorted by the error
+/// against shapley on the best stitcher; then whether the first is ahead of
+/// the second.
 pub(super) fn print_model_errors(results: &[experiment::ReplicateResult], best: &str) {
     let first = &results[0];
     let find = |stitcher: &str, model: &str| {
@@ -613,15 +677,19 @@ pub(super) fn print_model_errors(results: &[experiment::ReplicateResult], best: 
             .iter()
             .position(|a| a.stitcher == stitcher && a.model == model)
     };
-    // (model, errors on the best stitcher, errors on oracle journeys)
-    type Row = (String, Option<[f64; 3]>, Option<[f64; 3]>);
+    let all_truths = |i: usize| [0, 1, 2].map(|t| error_stats(results, i, t, TVD));
+    // (model, errors on the best stitcher, errors on oracle journeys), in TRUTHS order.
+    type Row = (
+        String,
+        Option<[report::Stats; 3]>,
+        Option<[report::Stats; 3]>,
+    );
     let mut models: Vec<Row> = first
         .attribution
         .iter()
         .filter(|a| a.stitcher == best || a.stitcher == experiment::NO_STITCHING)
         .map(|a| {
-            let errs =
-                |s: &str| find(s, &a.model).map(|i| [0, 1, 2].map(|t| mean_tvd(results, i, t)));
+            let errs = |s: &str| find(s, &a.model).map(all_truths);
             // Rows computed without journeys read the same on both sides.
             if a.stitcher == experiment::NO_STITCHING {
                 let e = errs(experiment::NO_STITCHING);
@@ -635,35 +703,43 @@ pub(super) fn print_model_errors(results: &[experiment::ReplicateResult], best: 
         return;
     }
     models.sort_by(|a, b| {
-        let key = |m: &Option<[f64; 3]>| m.map_or(f64::INFINITY, |e| e[0]);
+        let key =
+            |m: &Option<[report::Stats; 3]>| m.as_ref().map_or(f64::INFINITY, |e| e[SHAPLEY].mean);
         key(&a.1).total_cmp(&key(&b.1)).then(a.0.cmp(&b.0))
     });
     if let Some(i) = find(ORACLE, ORACLE) {
-        models.push((
-            "(causal truth)".into(),
-            None,
-            Some([0, 1, 2].map(|t| mean_tvd(results, i, t))),
-        ));
+        models.push(("(shapley truth)".into(), None, Some(all_truths(i))));
     }
     println!(
-        "\nHeadline error (TVD of lead shares over channels) against each truth, mean over {} replicate(s); sorted by causal error on `{best}`",
+        "\nLeaderboard: headline error (tvd of shares of all leads, channels + no channel) against each truth, mean ±95 % CI half-width over {} replicate(s); sorted by the error against shapley on `{best}`",
         results.len()
     );
     let width = models.iter().map(|m| m.0.len()).max().unwrap_or(5).max(16);
-    let group = |title: &str| format!("{title:^32}");
+    let group = |title: &str| format!("{title:^44}");
     println!(
         "{:<width$}  {}  {}",
         "",
         group(&format!("on `{best}`")),
         group("on oracle journeys")
     );
-    let heads = format!("{:>8} {:>12} {:>10}", "causal", "incremental", "shapley");
+    let heads = truth::TRUTHS.map(|t| format!("{t:>14}")).join(" ");
     println!("{:<width$}  {heads}  {heads}", "model");
-    let cells = |e: &Option<[f64; 3]>| match e {
-        Some(e) => format!("{:>8.3} {:>12.3} {:>10.3}", e[0], e[1], e[2]),
-        None => format!("{:>8} {:>12} {:>10}", "-", "-", "-"),
+    let cells = |e: &Option<[report::Stats; 3]>| match e {
+        Some(e) => e
+            .iter()
+            .map(|s| format!("{:>14}", plus_minus(s)))
+            .collect::<Vec<_>>()
+            .join(" "),
+        None => ["-"; 3].map(|x| format!("{x:>14}")).join(" "),
     };
     for (m, on_best, on_oracle) in &models {
         println!("{m:<width$}  {}  {}", cells(on_best), cells(on_oracle));
+    }
+    let paired = report::paired(results);
+    if let Some((lowest, _)) = paired.best_margin(best) {
+        println!(
+            "Lowest error against shapley on `{best}`: {lowest} ({})",
+            margin_text(&paired, best)
+        );
     }
 }

@@ -126,7 +126,7 @@ pub(super) fn cmd_loop(
         })
         .collect();
     let report = serde_json::json!({
-        "schema_version": 1,
+        "schema_version": report::SCHEMA_VERSION,
         "scenario": { "name": sc.name, "seed": sc.seed, "replicates": sc.replicates },
         "channels": sc.channel_ids(),
         "loop": {
@@ -317,7 +317,7 @@ pub(super) fn cmd_budget(
         })
         .collect();
     let report = serde_json::json!({
-        "schema_version": 1,
+        "schema_version": report::SCHEMA_VERSION,
         "scenario": { "name": sc.name, "seed": sc.seed, "replicates": sc.replicates },
         "channels": sc.channel_ids(),
         "budget": {
@@ -439,7 +439,7 @@ pub(super) fn print_curves(
         );
     }
     println!(
-        "(A negative \"would convert anyway\" share: removing the channel loses more leads than it causes — it feeds leads credited to other channels.)"
+        "(A negative \"would convert anyway\" share: removing the channel loses more leads than its shapley share — it feeds leads credited to other channels.)"
     );
     println!(
         "Moving the same total budget to the optimal split changes profit by {} per period.",

@@ -358,10 +358,7 @@ pub fn truth_tables(log: &EventLog, truth: &Truth) -> Vec<(&'static str, String)
         );
     }
     let mut credit = String::from("truth,label,conversions,revenue\n");
-    for (name, c) in TRUTHS
-        .iter()
-        .zip([&truth.causal, &truth.incremental, &truth.shapley])
-    {
+    for (name, c) in TRUTHS.iter().zip(truth.in_order()) {
         for (label, conv) in &c.conversions {
             let _ = writeln!(
                 credit,

@@ -14,7 +14,7 @@ use crate::scenario::{JourneyUnit, Scenario};
 use crate::score::{self, CreditErrors, ScoredChannels, StitchMetrics};
 use crate::spec::{AttributorSpec, StitcherSpec};
 use crate::stitch::{self, Identities};
-use crate::truth::Truth;
+use crate::truth::{SHAPLEY, Truth};
 use crate::world::{self, Outcome};
 use rayon::prelude::*;
 
@@ -93,7 +93,8 @@ pub struct AttributionResult {
     pub model: String,
     /// The credit given.
     pub credit: Credit,
-    /// Error against causal, incremental and Shapley truth, in that order.
+    /// Error against each truth, in [`TRUTHS`](crate::truth::TRUTHS) order (shapley, incremental,
+    /// proximate): index with [`SHAPLEY`](crate::truth::SHAPLEY) & co.
     pub error: [CreditErrors; 3],
 }
 
@@ -104,8 +105,11 @@ pub struct ReplicateResult {
     pub replicate: u32,
     /// World counts.
     pub world: WorldSummary,
-    /// The three truths.
+    /// The three truths, in [`TRUTHS`](crate::truth::TRUTHS) order.
     pub truth: [Credit; 3],
+    /// Share of the leads a Shapley game over the whole window would give to
+    /// channels that matter only after the lead (left out of `shapley`).
+    pub shapley_post_lead_share: f64,
     /// Stitching metrics per stitcher id, in run order (oracle last).
     pub stitching: Vec<(String, StitchMetrics)>,
     /// Path-length distributions per stitcher id (oracle last: the true one).
@@ -172,9 +176,10 @@ pub fn scored_channels(sc: &Scenario) -> ScoredChannels {
     }
 }
 
-/// A credit's error against the causal, incremental and Shapley truths.
+/// A credit's error against each truth, in [`TRUTHS`](crate::truth::TRUTHS) order.
 fn errors_against(credit: &Credit, truth: &Truth, channels: &ScoredChannels) -> [CreditErrors; 3] {
-    [&truth.causal, &truth.incremental, &truth.shapley]
+    truth
+        .in_order()
         .map(|t| score::credit_errors(credit, t, channels))
 }
 
@@ -347,8 +352,8 @@ pub fn run_replicate(sc: &Scenario, cfg: &RunConfig, replicate: u32) -> Replicat
     attribution.push(AttributionResult {
         stitcher: ORACLE.into(),
         model: ORACLE.into(),
-        credit: truth.causal.clone(),
-        error: errors_against(&truth.causal, &truth, &channels),
+        credit: truth.shapley.clone(),
+        error: errors_against(&truth.shapley, &truth, &channels),
     });
     let platforms = (!log.platforms.is_empty()).then(|| {
         let claims = attribute::platform_reported(log);
@@ -363,11 +368,8 @@ pub fn run_replicate(sc: &Scenario, cfg: &RunConfig, replicate: u32) -> Replicat
     ReplicateResult {
         replicate,
         world,
-        truth: [
-            truth.causal.clone(),
-            truth.incremental.clone(),
-            truth.shapley.clone(),
-        ],
+        truth: truth.in_order().map(Credit::clone),
+        shapley_post_lead_share: truth.shapley_post_lead_share,
         stitching,
         path_lengths,
         threshold_sweep,
@@ -407,7 +409,7 @@ pub struct AblationRow {
     pub f1: f64,
     /// Pairwise recall.
     pub recall: f64,
-    /// Headline error (tvd of lead shares vs causal) per model id.
+    /// Headline error (`tvd` of lead shares vs shapley) per model id.
     pub tvd: std::collections::BTreeMap<String, f64>,
 }
 
@@ -456,7 +458,7 @@ fn ablation_row(
             let credit = attribute::build(&spec).attribute(&journeys);
             let e = score::credit_error(
                 &credit,
-                &truth.causal,
+                &truth.shapley,
                 &channels,
                 crate::credit::Measure::Conversions,
             );
@@ -504,8 +506,8 @@ pub struct PlatformRow {
     pub claimed_conversions: f64,
     /// Revenue it claims (imported deals).
     pub claimed_revenue: f64,
-    /// Its causal credit.
-    pub causal_conversions: f64,
+    /// Its shapley credit (the headline truth).
+    pub shapley_conversions: f64,
     /// Its incremental credit (leads lost without it).
     pub incremental_conversions: f64,
     /// Its incremental revenue.
@@ -547,7 +549,7 @@ fn platforms_summary(claims: &attribute::PlatformClaims, truth: &Truth) -> Platf
                     channel: c.channel.clone(),
                     claimed_conversions: c.conversions,
                     claimed_revenue: c.revenue,
-                    causal_conversions: get(&truth.causal.conversions, &c.channel),
+                    shapley_conversions: get(&truth.shapley.conversions, &c.channel),
                     incremental_conversions: incremental,
                     incremental_revenue: get(&truth.incremental.revenue, &c.channel),
                     claim_over_incremental: ratio(c.conversions, incremental),
@@ -579,7 +581,7 @@ pub struct ThresholdPoint {
 }
 
 /// How much of a model's credit error is the stitcher's fault: the headline
-/// error (channels-only TVD of lead shares against causal truth) of a model on
+/// error (`tvd` of lead shares against shapley truth) of a model on
 /// a stitcher's journeys and on oracle journeys.
 #[derive(Clone, Debug, PartialEq, serde::Serialize)]
 pub struct Downstream {
@@ -600,17 +602,17 @@ pub fn downstream(r: &ReplicateResult) -> Vec<(String, Vec<Downstream>)> {
         r.attribution
             .iter()
             .find(|a| a.stitcher == stitcher && a.model == model)
-            .map(|a| a.error[0].conversions.tvd)
+            .map(|a| a.error[SHAPLEY].conversions.tvd)
     };
     let best = r
         .attribution
         .iter()
         .filter(|a| a.stitcher == ORACLE && a.model != ORACLE)
         .min_by(|a, b| {
-            a.error[0]
+            a.error[SHAPLEY]
                 .conversions
                 .tvd
-                .total_cmp(&b.error[0].conversions.tvd)
+                .total_cmp(&b.error[SHAPLEY].conversions.tvd)
                 .then(a.model.cmp(&b.model))
         })
         .map(|a| a.model.clone());

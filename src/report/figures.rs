@@ -11,7 +11,7 @@ use crate::experiment::{ORACLE, ReplicateResult, sweep::SweepPoint};
 use crate::feedback::LoopRun;
 use crate::scenario::Scenario;
 use crate::score::LENGTH_BINS;
-use crate::truth::BASELINE;
+use crate::truth::{BASELINE, SHAPLEY, TRUTHS};
 use rayon::prelude::*;
 use serde_json::Value;
 
@@ -89,8 +89,8 @@ pub fn run_charts(
         for (stitcher, which) in [(best.as_str(), "best"), (ORACLE, "oracle")] {
             let mut rows = vec![
                 (
-                    "truth: causal".to_string(),
-                    shares(&summary["truth"]["causal"][measure], &channels),
+                    "truth: shapley".to_string(),
+                    shares(&summary["truth"]["shapley"][measure], &channels),
                 ),
                 (
                     "truth: incremental".to_string(),
@@ -132,14 +132,15 @@ pub fn run_charts(
     // Error matrix.
     let models: Vec<&Value> = rows_on(report, &best);
     let columns = [
-        ("causal", "conversions"),
-        ("incremental", "conversions"),
         ("shapley", "conversions"),
-        ("causal", "revenue"),
-        ("incremental", "revenue"),
+        ("incremental", "conversions"),
+        ("proximate", "conversions"),
         ("shapley", "revenue"),
+        ("incremental", "revenue"),
+        ("proximate", "revenue"),
     ];
-    let title = format!("Credit error (tvd of channel shares) on `{best}` journeys: model × truth");
+    let title =
+        format!("Credit error (tvd of shares of all leads) on `{best}` journeys: model × truth");
     jobs.push(job(
         "error_matrix",
         title.clone(),
@@ -317,7 +318,7 @@ pub fn sweep_best_stitcher(rows: &[SweepRow]) -> String {
     best.map_or_else(|| ORACLE.to_string(), |b| b.1)
 }
 
-/// Sweep lines: pairwise F1 per stitcher and causal lead-share error per model
+/// Sweep lines: pairwise F1 per stitcher and lead-share error against shapley per model
 /// on the best stitcher (highest mean F1 over points), with 95 % CI bands.
 pub fn sweep_charts(points: &[SweepPoint], rows: &[SweepRow]) -> Result<Vec<Rendered>, ChartError> {
     let x_desc = points
@@ -380,10 +381,10 @@ pub fn sweep_charts(points: &[SweepPoint], rows: &[SweepRow]) -> Result<Vec<Rend
     };
     let tvd = Lines {
         title: format!(
-            "Credit error (tvd vs causal lead shares) on `{best}` journeys across the sweep"
+            "Credit error (tvd vs shapley lead shares) on `{best}` journeys across the sweep"
         ),
         x_desc,
-        y_desc: "tvd of channel shares".to_string(),
+        y_desc: "tvd of shares of all leads".to_string(),
         lines: models
             .iter()
             .enumerate()
@@ -391,7 +392,7 @@ pub fn sweep_charts(points: &[SweepPoint], rows: &[SweepRow]) -> Result<Vec<Rend
                 line(i, m, &|r: &SweepRow| {
                     r.stitcher == best
                         && r.model == *m
-                        && r.truth == "causal"
+                        && r.truth == TRUTHS[SHAPLEY]
                         && r.metric == "conversions.tvd"
                 })
             })

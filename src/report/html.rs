@@ -7,7 +7,7 @@ use super::figures::{best_stitcher, mean, rows_on, stitchers};
 use crate::charts::{Palette, Rendered};
 use crate::experiment::{ORACLE, ReplicateResult, pictures::TOOLS};
 use crate::scenario::{Scenario, TouchKind};
-use crate::truth::BASELINE;
+use crate::truth::{BASELINE, SHAPLEY, TRUTHS};
 use serde_json::Value;
 use std::fmt::Write;
 
@@ -317,7 +317,7 @@ pub fn run_html(
     };
     let (ga, ga_non) = tool_share(0);
     let (hs, hs_non) = tool_share(1);
-    let (causal, causal_base) = truth_share("causal");
+    let (shap, shap_base) = truth_share("shapley");
     let (incr, incr_base) = truth_share("incremental");
     let mut tool_rows: Vec<Vec<String>> = channels
         .iter()
@@ -327,7 +327,7 @@ pub fn run_html(
                 swatch(&palette, id),
                 pct(ga[k]),
                 pct(hs[k]),
-                pct(causal[k]),
+                pct(shap[k]),
                 pct(incr[k]),
             ]
         })
@@ -336,7 +336,7 @@ pub fn run_html(
         "direct / unassigned / unknown (tools) · baseline (truth)".into(),
         pct(ga_non),
         pct(hs_non),
-        pct(causal_base),
+        pct(shap_base),
         pct(incr_base),
     ]);
     let tools_intro = format!(
@@ -353,7 +353,7 @@ pub fn run_html(
         &format!(
             "{}<p>Why they differ: the flow below follows every lead from its true cause to the channel last touch recorded, and the timeline shows a few persons' journeys — devices, lost cookies, the form fill, the opportunity, the deal and the touch that really caused the lead.</p>{}{}",
             table(
-                &["channel", "GA-style", "HubSpot-style", "truth: causal", "truth: incremental"],
+                &["channel", "GA-style", "HubSpot-style", "truth: shapley", "truth: incremental"],
                 &tool_rows
             ),
             fig(charts, "flow_true_cause_to_last_touch"),
@@ -404,12 +404,13 @@ pub fn run_html(
             vec![
                 escape(r["model"].as_str().unwrap_or("")),
                 escape(r["stitcher"].as_str().unwrap_or("")),
-                num(mean(&e["causal"]["conversions"]["tvd"])),
-                num(mean(&e["incremental"]["conversions"]["tvd"])),
                 num(mean(&e["shapley"]["conversions"]["tvd"])),
-                num(mean(&e["causal"]["revenue"]["tvd"])),
+                num(mean(&e["shapley"]["conversions"]["tvd_channels"])),
+                num(mean(&e["incremental"]["conversions"]["tvd"])),
+                num(mean(&e["proximate"]["conversions"]["tvd"])),
+                num(mean(&e["shapley"]["revenue"]["tvd"])),
                 escape(
-                    e["causal"]["conversions"]["max_miss_channel"]
+                    e["shapley"]["conversions"]["max_miss_channel"]
                         .as_str()
                         .unwrap_or("–"),
                 ),
@@ -420,11 +421,11 @@ pub fn run_html(
     sections.push(section(
         "attribution",
         "Attribution: how far is each model's credit from the truth?",
-        &format!("The error is the total variation distance between a model's channel shares and the true ones: 0 is perfect, 0.2 means a fifth of the credit sits on the wrong channels. Rows are each model on `{best}` journeys (the best stitcher) and on perfectly stitched (oracle) journeys, so the difference between the two is what stitching costs."),
+        &format!("The error (tvd) is the total variation distance between a model's shares of all leads and the true ones, over the channels plus one no-channel bucket (the truth's baseline against a model's direct, unassigned and unknown): 0 is perfect, 0.2 means a fifth of the leads sit in the wrong place, and parking credit on direct cannot hide an error. The headline truth is shapley (each channel's fair share of the leads its touches before the lead made happen); incremental is what a perfect holdout of the channel would lose, proximate the touch whose clock happened to fire. tvd channels only compares shares of the channel credit alone. Rows are each model on `{best}` journeys (the best stitcher) and on perfectly stitched (oracle) journeys, so the difference between the two is what stitching costs."),
         &format!(
             "{}{}{}{}{}{}",
             table(
-                &["model", "journeys", "tvd causal", "tvd incremental", "tvd Shapley", "tvd causal revenue", "biggest miss", "tvd causal − last_touch's [95 % CI]"],
+                &["model", "journeys", "tvd shapley", "tvd channels only", "tvd incremental", "tvd proximate", "tvd shapley revenue", "biggest miss", "tvd shapley − last_touch's [95 % CI]"],
                 &attr_rows
             ),
             fig(charts, "error_matrix"),
@@ -477,13 +478,13 @@ fn with_ci(v: &Value) -> String {
     }
 }
 
-/// A model's causal lead-share error minus `last_touch`'s on the same
+/// A model's lead-share error against shapley minus `last_touch`'s on the same
 /// journeys (the `paired` section), with its CI.
 fn versus_last_touch(report: &Value, row: &Value) -> String {
     let (Some(stitcher), Some(model)) = (row["stitcher"].as_str(), row["model"].as_str()) else {
         return "–".into();
     };
-    with_ci(&report["paired"]["models"][stitcher]["minus"]["last_touch"][model]["causal"])
+    with_ci(&report["paired"]["models"][stitcher]["minus"]["last_touch"][model]["shapley"])
 }
 
 /// What each ad platform claims next to the truth (when the run has paid channels).
@@ -501,7 +502,7 @@ fn platforms_section(channels: &[String], palette: &Palette, summary: &Value) ->
                     escape(label)
                 },
                 count(mean(&r["claimed_conversions"])),
-                count(mean(&r["causal_conversions"])),
+                count(mean(&r["shapley_conversions"])),
                 count(mean(&r["incremental_conversions"])),
                 num(mean(&r["claim_over_incremental"])),
             ]
@@ -511,7 +512,7 @@ fn platforms_section(channels: &[String], palette: &Palette, summary: &Value) ->
         "platforms",
         "What the ad platforms claim",
         &format!(
-            "Each platform counts the leads its pixel saw after one of its clicks or views, as its own dashboard would; the truth columns count the leads it caused and the leads lost without it. Together the platforms claim {:.2}× the real leads; a claimed lead is claimed by {:.2} platforms on average.",
+            "Each platform counts the leads its pixel saw after one of its clicks or views, as its own dashboard would; the truth columns give its fair share of the leads (shapley) and the leads lost without it (incremental). Together the platforms claim {:.2}× the real leads; a claimed lead is claimed by {:.2} platforms on average.",
             mean(&p["claims_over_real"]),
             mean(&p["double_counting_ratio"])
         ),
@@ -519,7 +520,7 @@ fn platforms_section(channels: &[String], palette: &Palette, summary: &Value) ->
             &[
                 "channel",
                 "claimed leads",
-                "caused (causal)",
+                "its share (shapley)",
                 "lost without it (incremental)",
                 "claimed ÷ incremental",
             ],
@@ -592,7 +593,7 @@ pub fn cell(x: f64) -> String {
     num(x)
 }
 
-/// report.html of a sweep: each point's stitching F1 and causal lead-share
+/// report.html of a sweep: each point's stitching F1 and shapley lead-share
 /// error per model on every stitcher, then the sweep lines.
 pub fn sweep_html(
     sc: &Scenario,
@@ -606,7 +607,7 @@ pub fn sweep_html(
     for r in rows.iter().filter(|r| r.point == 0) {
         let wanted = (r.metric == "pairwise.f1")
             || (r.metric == "conversions.tvd"
-                && r.truth == "causal"
+                && r.truth == TRUTHS[SHAPLEY]
                 && r.stitcher == best
                 && r.model != ORACLE);
         if wanted {
@@ -628,7 +629,7 @@ pub fn sweep_html(
                         && &r.stitcher == s
                         && &r.model == m
                         && r.metric == *metric
-                        && (r.truth.is_empty() || r.truth == "causal")
+                        && (r.truth.is_empty() || r.truth == TRUTHS[SHAPLEY])
                 });
                 cells.push(v.map_or("–".into(), |r| num(r.stats.mean)));
             }
@@ -639,7 +640,7 @@ pub fn sweep_html(
     simple_html(
         sc,
         "Sweep",
-        "Each row is one grid point of the sweep: stitching F1 per stitcher, and each model's credit error (tvd vs causal lead shares) on the best stitcher's journeys; the lines below show how they move with the swept key. Bands are 95 % confidence intervals over the replicates of each point (none with one replicate).",
+        "Each row is one grid point of the sweep: stitching F1 per stitcher, and each model's credit error (tvd vs shapley lead shares) on the best stitcher's journeys; the lines below show how they move with the swept key. Bands are 95 % confidence intervals over the replicates of each point (none with one replicate).",
         &table(&header, &body),
         charts,
     )

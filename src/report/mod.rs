@@ -1,4 +1,4 @@
-//! Reports: `report.json` (schema 1, DESIGN §13) with per-replicate results and
+//! Reports: `report.json` (schema 2, DESIGN §13) with per-replicate results and
 //! a summary (mean, sd, t-based 95 % CI, n) of every number; atomic writing of
 //! a run folder (temp folder + rename) or of one file (temp file + rename).
 //! Must never: include wall-clock numbers in `report.json` (they go to `timings.json`).
@@ -6,7 +6,7 @@
 use crate::credit::Credit;
 use crate::experiment::{ReplicateResult, WorldSummary};
 use crate::scenario::Scenario;
-use crate::truth::TRUTHS;
+use crate::truth::{PROXIMATE, TRUTHS};
 use serde_json::{Map, Value, json};
 use statrs::distribution::{ContinuousCDF, StudentsT};
 use std::path::{Path, PathBuf};
@@ -21,7 +21,7 @@ pub use paired::{Paired, paired, paired_json};
 pub use sweep::{SweepRow, sweep_csv, sweep_json, sweep_rows};
 
 /// Version of the report.json layout.
-pub const SCHEMA_VERSION: u32 = 1;
+pub const SCHEMA_VERSION: u32 = 2;
 
 fn credit_json(c: &Credit) -> Value {
     json!({ "conversions": c.conversions, "revenue": c.revenue })
@@ -51,12 +51,12 @@ fn world_json(w: &WorldSummary) -> Value {
 /// The true cause → last-touch-recorded counts as `{cause: {recorded: leads}}`,
 /// every cause (truth labels) × every recorded label seen, zeros included,
 /// so replicates summarise key by key.
-fn flows_json(flows: &[(String, String, f64)], causal: &Credit) -> Value {
+fn flows_json(flows: &[(String, String, f64)], truth: &Credit) -> Value {
     let mut recorded: Vec<&String> = flows.iter().map(|f| &f.1).collect();
     recorded.sort();
     recorded.dedup();
     let mut out = Map::new();
-    for cause in causal.conversions.keys() {
+    for cause in truth.conversions.keys() {
         let row: Map<String, Value> = recorded
             .iter()
             .map(|r| {
@@ -80,6 +80,10 @@ pub fn replicate_json(r: &ReplicateResult) -> Value {
     for (name, c) in TRUTHS.iter().zip(&r.truth) {
         truth.insert(name.to_string(), credit_json(c));
     }
+    truth.insert(
+        "shapley_post_lead_share".to_string(),
+        json!(r.shapley_post_lead_share),
+    );
     let mut stitching = Map::new();
     for (name, m) in &r.stitching {
         let mut v = serde_json::to_value(m).expect("metrics serialise");
@@ -132,7 +136,7 @@ pub fn replicate_json(r: &ReplicateResult) -> Value {
         "replicate": r.replicate,
         "world": world_json(&r.world),
         "tools": tools,
-        "flows": flows_json(&r.pictures.flows, &r.truth[0]),
+        "flows": flows_json(&r.pictures.flows, &r.truth[PROXIMATE]),
         "truth": truth,
         "stitching": stitching,
         "stitching_threshold_sweep": serde_json::to_value(&r.threshold_sweep).expect("sweep serialises"),
@@ -160,6 +164,11 @@ pub struct Stats {
 }
 
 impl Stats {
+    /// Half the width of the 95 % CI; None when n < 2.
+    pub fn half_width(&self) -> Option<f64> {
+        Some((self.ci95_high? - self.ci95_low?) / 2.0)
+    }
+
     /// The statistics of `xs` (summed in order, so the result never depends
     /// on how the values were computed in parallel).
     pub fn of(xs: &[f64]) -> Stats {

@@ -9,7 +9,9 @@
 //! linear in the number of models):
 //! - per stitcher's journeys, each model's headline error (`conversions.tvd`)
 //!   minus `last_touch`'s and minus the best model's on those journeys
-//!   (lowest mean causal TVD, oracle model excluded), against each truth;
+//!   (lowest mean `tvd` against shapley, oracle model excluded), against
+//!   each truth; the runner-up (second lowest) minus the best is among them,
+//!   so whether "the best" is better than the next one is a paired CI too;
 //! - each stitcher's pairwise F1 minus the best stitcher's (highest mean
 //!   F1, oracle excluded).
 //!
@@ -18,10 +20,10 @@
 
 use super::Stats;
 use crate::experiment::{ORACLE, ReplicateResult};
-use crate::truth::TRUTHS;
+use crate::truth::{SHAPLEY, TRUTHS};
 use serde_json::{Map, Value, json};
 
-/// Metric compared between models: channels-only TVD of lead shares.
+/// Metric compared between models: `tvd` of shares of all leads.
 pub const MODEL_METRIC: &str = "conversions.tvd";
 /// Metric compared between stitchers.
 pub const STITCHER_METRIC: &str = "pairwise.f1";
@@ -60,6 +62,9 @@ pub struct StitcherDifference {
 pub struct Paired {
     /// Best model per stitcher (stitcher, model), in run order.
     pub best_models: Vec<(String, String)>,
+    /// Runner-up per stitcher (stitcher, model: second lowest mean `tvd`
+    /// against shapley), in run order; absent with a single model.
+    pub runner_ups: Vec<(String, String)>,
     /// Model differences, stitcher-major, then reference, model, truth.
     pub models: Vec<ModelDifference>,
     /// The best stitcher (none when only the oracle ran).
@@ -80,6 +85,16 @@ impl Paired {
         self.models.iter().find(|d| {
             d.stitcher == stitcher && d.model == model && d.versus == versus && d.truth == truth
         })
+    }
+
+    /// On `stitcher`'s journeys: the best model and the runner-up's
+    /// headline error minus the best's against shapley (positive: the best is
+    /// lower). Whether "best" means anything is whether its CI excludes 0.
+    pub fn best_margin(&self, stitcher: &str) -> Option<(&str, &ModelDifference)> {
+        let best = self.best_models.iter().find(|b| b.0 == stitcher)?;
+        let runner_up = self.runner_ups.iter().find(|b| b.0 == stitcher)?;
+        let d = self.model(stitcher, &runner_up.1, &best.1, TRUTHS[SHAPLEY])?;
+        Some((&best.1, d))
     }
 }
 
@@ -109,15 +124,21 @@ pub fn paired(results: &[ReplicateResult]) -> Paired {
                 a.stitcher == *stitcher && a.model != ORACLE
             })
             .collect();
-        let Some(&best) = rows.iter().min_by(|&&a, &&b| {
-            mean(&tvds(results, a, 0))
-                .total_cmp(&mean(&tvds(results, b, 0)))
+        let mut ranked = rows.clone();
+        ranked.sort_by(|&a, &b| {
+            mean(&tvds(results, a, SHAPLEY))
+                .total_cmp(&mean(&tvds(results, b, SHAPLEY)))
                 .then(first.attribution[a].model.cmp(&first.attribution[b].model))
-        }) else {
+        });
+        let Some(&best) = ranked.first() else {
             continue;
         };
         out.best_models
             .push((stitcher.clone(), first.attribution[best].model.clone()));
+        if let Some(&second) = ranked.get(1) {
+            out.runner_ups
+                .push((stitcher.clone(), first.attribution[second].model.clone()));
+        }
         let reference = rows
             .iter()
             .copied()
@@ -177,7 +198,8 @@ fn stats_value(s: &Stats) -> Value {
 
 /// The `paired` section of report.json:
 /// `models.<stitcher>.minus.<reference>.<model>.<truth>` = stats of
-/// error(model) − error(reference) (`best` names the stitcher's best model);
+/// error(model) − error(reference) (`best` names the stitcher's best model,
+/// `runner_up` the second, null with one model);
 /// `stitchers.minus.<best>.<stitcher>` = stats of F1(stitcher) − F1(best).
 pub fn paired_json(p: &Paired) -> Value {
     let mut models = Map::new();
@@ -197,7 +219,15 @@ pub fn paired_json(p: &Paired) -> Value {
                 .expect("object")
                 .insert(d.truth.to_string(), stats_value(&d.diff));
         }
-        models.insert(stitcher.clone(), json!({ "best": best, "minus": minus }));
+        let runner_up = p
+            .runner_ups
+            .iter()
+            .find(|r| r.0 == *stitcher)
+            .map(|r| r.1.clone());
+        models.insert(
+            stitcher.clone(),
+            json!({ "best": best, "runner_up": runner_up, "minus": minus }),
+        );
     }
     let mut stitchers = json!({ "metric": STITCHER_METRIC, "best": p.best_stitcher });
     if let Some(best) = &p.best_stitcher {

@@ -41,8 +41,9 @@ pub const STITCH_METRICS: [(&str, Get<StitchMetrics>); 7] = [
 ];
 
 /// Credit-error metrics per (stitcher, model) and truth.
-pub const ATTRIBUTION_METRICS: [(&str, Get<CreditErrors>); 4] = [
+pub const ATTRIBUTION_METRICS: [(&str, Get<CreditErrors>); 5] = [
     ("conversions.tvd", |e| e.conversions.tvd),
+    ("conversions.tvd_channels", |e| e.conversions.tvd_channels),
     ("conversions.tvd_all", |e| e.conversions.tvd_all),
     ("conversions.max_miss", |e| e.conversions.max_miss),
     ("revenue.tvd", |e| e.revenue.tvd),

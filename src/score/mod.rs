@@ -359,25 +359,42 @@ impl ScoredChannels {
     }
 }
 
-/// Credit error of a model against one truth, for one measure (DESIGN §13).
-/// Per-channel figures are on channel shares (each side renormalised over the
-/// channels, as `tvd` is): `bias` = model share − true share, so
-/// Σ|bias| = 2·`tvd`.
+/// Credit error of a model against one truth, for one measure.
+///
+/// The headline `tvd` compares shares of **all** leads: each side divided by
+/// its own total (signed credit as is), over the channels plus one
+/// `no channel` bucket (the truth's `baseline`; a model's `direct`,
+/// `unassigned`, `unknown` and any other non-channel label). Moving credit
+/// into `direct` therefore cannot hide an error: once the model's no-channel
+/// share is at or above the true baseline share, moving more credit from
+/// channels into it can only raise `tvd` (the bucket's term grows by exactly
+/// what moved, the channels' terms shrink by at most as much).
+///
+/// Per-channel figures are on channel shares, as `tvd_channels` is (each side
+/// renormalised over the channels): `bias` = model share − true share, so
+/// Σ|bias| = 2·`tvd_channels`.
 #[derive(Clone, Debug, PartialEq, Serialize)]
 pub struct CreditError {
-    /// Total variation distance between channel shares (channels only): the headline.
+    /// Total variation distance between shares of all leads, over the
+    /// channels plus one no-channel bucket: the headline.
     pub tvd: f64,
-    /// TVD over all labels, non-channel labels pooled against `baseline`.
+    /// TVD between channel shares (channels only, both sides renormalised; a
+    /// side with no channel credit has error 1). Blind to credit parked on
+    /// non-channel labels.
+    pub tvd_channels: f64,
+    /// TVD over every label apart (the truth's `baseline`, a model's
+    /// `direct`, `unassigned`, `unknown` each its own coordinate).
     pub tvd_all: f64,
-    /// Per channel: model share − true share (share points of channel credit).
+    /// Per channel: model share − true share, on channel shares (as `tvd_channels`).
     pub bias: BTreeMap<String, f64>,
-    /// Per channel: bias / true share; null where the true share is 0.
+    /// Per channel: bias / true share (as `tvd_channels`); null where the
+    /// true share is 0.
     pub rel_error: BTreeMap<String, Option<f64>>,
     /// Spearman rank correlation of the model's ROI (credit per unit spend)
     /// with the true ROI over paid channels; null with fewer than two paid
     /// channels or when either side's ROIs are all tied.
     pub spearman_roi: Option<f64>,
-    /// Largest |bias| over the channels.
+    /// Largest |bias| over the channels (channel shares, as `tvd_channels`).
     pub max_miss: f64,
     /// The channel of `max_miss` (first in scenario order on ties).
     pub max_miss_channel: Option<String>,
@@ -407,6 +424,8 @@ fn shares(values: &[f64]) -> Option<Vec<f64>> {
     }
 }
 
+/// Total variation distance between two vectors, each divided by its own
+/// total (signed values as they are); 1 when either total is zero.
 fn tvd(model: &[f64], truth: &[f64]) -> f64 {
     match (shares(model), shares(truth)) {
         (Some(m), Some(t)) => 0.5 * m.iter().zip(&t).map(|(a, b)| (a - b).abs()).sum::<f64>(),
@@ -463,14 +482,33 @@ pub fn credit_error(
     let get = |map: &BTreeMap<String, f64>, k: &str| map.get(k).copied().unwrap_or(0.0);
     let mv: Vec<f64> = ids.iter().map(|c| get(m, c)).collect();
     let tv: Vec<f64> = ids.iter().map(|c| get(t, c)).collect();
-    let model_non_channel: f64 = m
+    let non_channel = |map: &BTreeMap<String, f64>| -> f64 {
+        map.iter()
+            .filter(|(k, _)| !ids.contains(k))
+            .map(|(_, v)| v)
+            .sum()
+    };
+    let (model_non_channel, truth_non_channel) = (non_channel(m), non_channel(t));
+    // Channels plus the one no-channel bucket.
+    let (mut mv_bucket, mut tv_bucket) = (mv.clone(), tv.clone());
+    mv_bucket.push(model_non_channel);
+    tv_bucket.push(truth_non_channel);
+    // Every label apart: channels in scenario order, then the others by name.
+    let others: std::collections::BTreeSet<&String> = m
+        .keys()
+        .chain(t.keys())
+        .filter(|k| !ids.contains(k))
+        .collect();
+    let mv_all: Vec<f64> = mv
         .iter()
-        .filter(|(k, _)| !ids.contains(k))
-        .map(|(_, v)| v)
-        .sum();
-    let (mut mv_all, mut tv_all) = (mv.clone(), tv.clone());
-    mv_all.push(model_non_channel);
-    tv_all.push(get(t, BASELINE));
+        .copied()
+        .chain(others.iter().map(|k| get(m, k)))
+        .collect();
+    let tv_all: Vec<f64> = tv
+        .iter()
+        .copied()
+        .chain(others.iter().map(|k| get(t, k)))
+        .collect();
 
     // A side with no channel credit has all channel shares 0.
     let ms = shares(&mv).unwrap_or_else(|| vec![0.0; mv.len()]);
@@ -500,14 +538,15 @@ pub fn credit_error(
         }
     };
     CreditError {
-        tvd: tvd(&mv, &tv),
+        tvd: tvd(&mv_bucket, &tv_bucket),
+        tvd_channels: tvd(&mv, &tv),
         tvd_all: tvd(&mv_all, &tv_all),
         bias,
         rel_error,
         spearman_roi: spearman(&roi(&mv), &roi(&tv)),
         max_miss,
         max_miss_channel,
-        non_channel_share: share_of(model_non_channel, &mv_all),
+        non_channel_share: share_of(model_non_channel, &mv_bucket),
         baseline_share: share_of(get(t, BASELINE), &t.values().copied().collect::<Vec<_>>()),
     }
 }
@@ -568,24 +607,201 @@ mod tests {
         assert_eq!((one.merges, one.largest_cluster), (1, 4));
     }
 
+    fn credit(rows: &[(&str, f64)]) -> Credit {
+        let mut c = Credit::default();
+        for &(l, v) in rows {
+            c.add(l, v, 0.0);
+        }
+        c
+    }
+
+    fn conv(m: &Credit, t: &Credit, ids: &[&str]) -> CreditError {
+        let ch = ScoredChannels::unpaid(ids.iter().map(|s| s.to_string()).collect());
+        credit_error(m, t, &ch, Measure::Conversions)
+    }
+
     #[test]
     fn tvd_conventions() {
         let ch = ScoredChannels::unpaid(vec!["a".to_string(), "b".to_string()]);
-        let mut m = Credit::default();
-        m.add("a", 3.0, 0.0);
-        m.add("b", 1.0, 0.0);
-        m.add("direct", 4.0, 0.0);
-        let mut t = Credit::default();
-        t.add("a", 1.0, 0.0);
-        t.add("b", 1.0, 0.0);
-        t.add(BASELINE, 2.0, 0.0);
+        let m = credit(&[("a", 3.0), ("b", 1.0), ("direct", 4.0)]);
+        let t = credit(&[("a", 1.0), ("b", 1.0), (BASELINE, 2.0)]);
         let e = credit_error(&m, &t, &ch, Measure::Conversions);
+        // Shares of all leads, no-channel bucket last: 3/8, 1/8, 4/8 vs 1/4, 1/4, 2/4.
+        assert!((e.tvd - 0.125).abs() < 1e-12, "{}", e.tvd);
         // Channel shares 0.75/0.25 vs 0.5/0.5.
-        assert!((e.tvd - 0.25).abs() < 1e-12);
-        // All: 3/8, 1/8, 4/8 vs 1/4, 1/4, 2/4.
-        assert!((e.tvd_all - 0.125).abs() < 1e-12);
-        // A side with no channel credit has error 1 (revenue is all zero here).
-        assert_eq!(credit_error(&m, &t, &ch, Measure::Revenue).tvd, 1.0);
+        assert!((e.tvd_channels - 0.25).abs() < 1e-12);
+        // Every label apart (a, b, baseline, direct): 3/8, 1/8, 0, 4/8 vs 1/4, 1/4, 2/4, 0.
+        assert!((e.tvd_all - 0.625).abs() < 1e-12, "{}", e.tvd_all);
+        // A side with nothing to share has error 1 (revenue is all zero here).
+        let r = credit_error(&m, &t, &ch, Measure::Revenue);
+        assert_eq!((r.tvd, r.tvd_channels, r.tvd_all), (1.0, 1.0, 1.0));
+        // direct, unassigned and unknown share one bucket in `tvd`, not in `tvd_all`.
+        let m = credit(&[("a", 2.0), ("direct", 1.0), ("unassigned", 1.0)]);
+        let t = credit(&[("a", 2.0), (BASELINE, 2.0)]);
+        let e = conv(&m, &t, &["a"]);
+        assert_eq!((e.tvd, e.tvd_channels), (0.0, 0.0));
+        // a 1/2 vs 1/2, baseline 0 vs 1/2, direct 1/4 vs 0, unassigned 1/4 vs 0.
+        assert!((e.tvd_all - 0.5).abs() < 1e-12, "{}", e.tvd_all);
+        // A model with no channel credit: channels-only error 1, headline not.
+        let e = conv(&credit(&[("direct", 1.0)]), &t, &["a"]);
+        assert_eq!(e.tvd_channels, 1.0);
+        assert!((e.tvd - 0.5).abs() < 1e-12);
+    }
+
+    #[test]
+    fn signed_credit_is_divided_by_the_total_as_is() {
+        // Revenue incrementality can be negative: truth a 3, b −1, baseline 2
+        // (total 4) → shares 0.75, −0.25, 0.5; model a 2, b 2 → 0.5, 0.5, 0.
+        let ch = ScoredChannels::unpaid(vec!["a".to_string(), "b".to_string()]);
+        let mut t = Credit::default();
+        t.add("a", 0.0, 3.0);
+        t.add("b", 0.0, -1.0);
+        t.add(BASELINE, 0.0, 2.0);
+        let mut m = Credit::default();
+        m.add("a", 0.0, 2.0);
+        m.add("b", 0.0, 2.0);
+        let e = credit_error(&m, &t, &ch, Measure::Revenue);
+        assert!((e.tvd - 0.75).abs() < 1e-12, "{}", e.tvd);
+        // Channels only: 1.5, −0.5 vs 0.5, 0.5.
+        assert!((e.tvd_channels - 1.0).abs() < 1e-12, "{}", e.tvd_channels);
+    }
+
+    /// Random non-negative credits over `n` channels plus `direct` (model) and
+    /// `baseline` (truth); some channels get nothing.
+    fn random_pair(rng: &mut crate::rng::Stream, n: usize) -> (Credit, Credit) {
+        let (mut m, mut t) = (Credit::default(), Credit::default());
+        let draw = |rng: &mut crate::rng::Stream| {
+            if rng.uniform() < 0.15 {
+                0.0
+            } else {
+                rng.uniform() * 100.0
+            }
+        };
+        for i in 0..n {
+            m.add(&format!("c{i}"), draw(rng), 0.0);
+            t.add(&format!("c{i}"), draw(rng), 0.0);
+        }
+        m.add("direct", draw(rng), 0.0);
+        t.add(BASELINE, draw(rng), 0.0);
+        (m, t)
+    }
+
+    /// `m` with `fraction[i]` of channel i's credit moved to `direct`.
+    fn moved_to_direct(m: &Credit, n: usize, fraction: impl Fn(usize) -> f64) -> Credit {
+        let mut out = Credit::default();
+        for i in 0..n {
+            let v = m.conversions[&format!("c{i}")];
+            out.add(&format!("c{i}"), v * (1.0 - fraction(i)), 0.0);
+            out.add("direct", v * fraction(i), 0.0);
+        }
+        out.add("direct", m.conversions["direct"], 0.0);
+        out
+    }
+
+    #[test]
+    fn moving_channel_credit_into_direct_never_helps_once_the_baseline_share_is_matched() {
+        // The precise property: if a model's no-channel share already matches
+        // or exceeds the truth's baseline share, moving any part of any
+        // channel's credit into `direct` never lowers `tvd` (the bucket's term
+        // grows by exactly the amount moved; the channels' terms fall by at
+        // most that much). Below the baseline share a move can rightly help:
+        // under-crediting `no channel` is an error like any other (see
+        // `moving_credit_into_direct_can_fix_a_missing_baseline`).
+        let mut rng = crate::rng::Stream::from_key(0x7164_0016);
+        let (mut checked, mut rose) = (0, 0);
+        for case in 0..20_000 {
+            let n = 1 + case % 6;
+            let (m, t) = random_pair(&mut rng, n);
+            let ids: Vec<String> = (0..n).map(|i| format!("c{i}")).collect();
+            let ids: Vec<&str> = ids.iter().map(String::as_str).collect();
+            let before = conv(&m, &t, &ids);
+            if before.non_channel_share < before.baseline_share || before.tvd == 1.0 {
+                continue;
+            }
+            checked += 1;
+            let fractions: Vec<f64> = (0..n).map(|_| rng.uniform()).collect();
+            for moved in [
+                moved_to_direct(&m, n, |_| 0.5),
+                moved_to_direct(&m, n, |i| fractions[i]),
+            ] {
+                let after = conv(&moved, &t, &ids);
+                assert!(
+                    after.tvd >= before.tvd - 1e-12,
+                    "case {case}: tvd {} → {} after moving credit into direct\nmodel {m:?}\ntruth {t:?}",
+                    before.tvd,
+                    after.tvd
+                );
+                rose += usize::from(after.tvd > before.tvd + 1e-9);
+            }
+        }
+        // Not vacuous: many cases qualified, and in most the error rose.
+        assert!(checked > 5_000, "{checked} cases checked");
+        assert!(
+            rose > checked,
+            "tvd rose in {rose} of {} moves",
+            2 * checked
+        );
+    }
+
+    #[test]
+    fn moving_credit_into_direct_can_fix_a_missing_baseline() {
+        // The truth has half its leads on baseline; a model with none there is
+        // wrong by 0.5, and moving half its channel credit to direct is right.
+        let t = credit(&[("a", 1.0), (BASELINE, 1.0)]);
+        let before = conv(&credit(&[("a", 1.0)]), &t, &["a"]);
+        let after = conv(&credit(&[("a", 0.5), ("direct", 0.5)]), &t, &["a"]);
+        assert!((before.tvd - 0.5).abs() < 1e-12);
+        assert_eq!(after.tvd, 0.0);
+    }
+
+    #[test]
+    fn dumping_half_the_credit_into_direct_is_caught_by_tvd_not_by_tvd_channels() {
+        // Issue 16's gaming example. Truth: baseline 15 % of leads.
+        let t = credit(&[("a", 40.0), ("b", 30.0), ("c", 15.0), (BASELINE, 15.0)]);
+        let ids = ["a", "b", "c"];
+        // A model exact on every share, then the same with half of its
+        // channel credit dumped into direct (42.5 of 100).
+        let exact = credit(&[("a", 40.0), ("b", 30.0), ("c", 15.0), ("direct", 15.0)]);
+        let dumped = credit(&[("a", 20.0), ("b", 15.0), ("c", 7.5), ("direct", 57.5)]);
+        let e = conv(&exact, &t, &ids);
+        assert_eq!((e.tvd, e.tvd_channels), (0.0, 0.0));
+        let d = conv(&dumped, &t, &ids);
+        // Channel shares are untouched: the channels-only figure cannot see it.
+        assert!(d.tvd_channels.abs() < 1e-12, "{}", d.tvd_channels);
+        // Shares of all leads: 0.2, 0.15, 0.075, 0.575 vs 0.4, 0.3, 0.15, 0.15.
+        assert!((d.tvd - 0.425).abs() < 1e-12, "{}", d.tvd);
+
+        // Any model, dumped the same way, ends with at least half its credit
+        // on `no channel`, so its `tvd` is at least 0.5 − 0.15 = 0.35, above
+        // the `tvd_channels` it keeps whenever that was below 0.35 (every
+        // built-in model on the shipped scenarios).
+        let mut rng = crate::rng::Stream::from_key(0x7164_0015);
+        let mut below = 0;
+        for _ in 0..5_000 {
+            let (m, _) = random_pair(&mut rng, 3);
+            let mut m3 = Credit::default();
+            for (i, c) in ids.iter().enumerate() {
+                m3.add(c, m.conversions[&format!("c{i}")], 0.0);
+            }
+            m3.add("direct", m.conversions["direct"], 0.0);
+            let mut dumped = Credit::default();
+            for (label, v) in &m3.conversions {
+                if label == "direct" {
+                    dumped.add("direct", *v, 0.0);
+                } else {
+                    dumped.add(label, v / 2.0, 0.0);
+                    dumped.add("direct", v / 2.0, 0.0);
+                }
+            }
+            let (before, after) = (conv(&m3, &t, &ids), conv(&dumped, &t, &ids));
+            assert!(after.tvd >= 0.35 - 1e-12, "{} for {m3:?}", after.tvd);
+            assert!((after.tvd_channels - before.tvd_channels).abs() < 1e-9);
+            if before.tvd_channels < 0.35 {
+                below += 1;
+                assert!(after.tvd > after.tvd_channels, "{after:?}");
+            }
+        }
+        assert!(below > 100, "{below} models had tvd_channels below 0.35");
     }
 
     #[test]
@@ -613,8 +829,15 @@ mod tests {
         assert!(close(e.bias["organic"], -0.2));
         assert!(close(
             e.bias.values().map(|b| b.abs()).sum::<f64>(),
-            2.0 * e.tvd
+            2.0 * e.tvd_channels
         ));
+        assert!(close(e.tvd_channels, 0.4));
+        // Shares of all leads: model 1/3, 1/3, 1/6, 0, no channel 1/6; truth
+        // 2/15, 2/15, 4/15, 2/15, baseline 1/3 → ½ · 24/30.
+        assert!(close(e.tvd, 0.4), "{}", e.tvd);
+        // Every label apart adds baseline 0 vs 1/3, direct 1/8 and unknown
+        // 1/24 vs 0: ½ · 136/120.
+        assert!(close(e.tvd_all, 17.0 / 30.0), "{}", e.tvd_all);
         assert!(close(e.rel_error["a"].unwrap(), 1.0));
         assert!(close(e.rel_error["c"].unwrap(), -0.5));
         assert!(close(e.rel_error["organic"].unwrap(), -1.0));

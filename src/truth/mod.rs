@@ -1,8 +1,10 @@
 //! The truth ledger: the true person of every logged event, the true cause of
 //! each lead, and the three truths of DESIGN §3.3 per label, in conversions
-//! and revenue: `causal`, `incremental` (removal on the same draws) and
-//! `shapley` (per-person game; baseline a player). Labels are the scenario's
-//! channel ids plus `baseline`.
+//! and revenue: `shapley` (per-person game, baseline a player: the headline),
+//! `incremental` (removal on the same draws: the headline for budgets and the
+//! loop) and `proximate` (the touch whose clock happened to fire: for
+//! teaching, never a headline). Labels are the scenario's channel ids plus
+//! `baseline`.
 //!
 //! Only `score` and `experiment` receive a `Truth`; strategies never do.
 //! Must never: be reachable from `stitch` or `attribute`.
@@ -37,12 +39,12 @@ pub struct TrueLead {
 pub struct Truth {
     /// Channel ids then `baseline`.
     pub labels: Vec<String>,
-    /// Each lead credits its true cause.
-    pub causal: Credit,
+    /// Shapley value of each label in the per-person games (the headline).
+    pub shapley: Credit,
     /// Leads (revenue) lost if a label's touches were removed.
     pub incremental: Credit,
-    /// Shapley value of each label in the per-person games.
-    pub shapley: Credit,
+    /// Each lead credits the touch (or baseline) whose clock fired.
+    pub proximate: Credit,
     /// The true person of every logged event.
     pub events: EventPersons,
     /// The true leads, by person index.
@@ -68,7 +70,7 @@ impl Truth {
         let start_ms = sc.start_epoch_ms();
         let to_ms = |d: f64| start_ms + (d * 86_400_000.0).round() as i64;
 
-        let mut causal = Credit::default();
+        let mut proximate = Credit::default();
         let mut leads = Vec::new();
         let mut lead_time_ms = vec![None; world.persons.len()];
         for (person, p) in world.persons.iter().enumerate() {
@@ -80,7 +82,7 @@ impl Truth {
                     Cause::Baseline => (BASELINE.to_string(), false),
                 };
                 let revenue = l.deal.map_or(0.0, |d| d.1);
-                causal.add(&cause, 1.0, revenue);
+                proximate.add(&cause, 1.0, revenue);
                 lead_time_ms[person] = Some(to_ms(l.time));
                 leads.push(TrueLead {
                     person: person as u32,
@@ -104,7 +106,7 @@ impl Truth {
                 shapley.add(label_of(l), c, r);
             }
         }
-        for cr in [&mut causal, &mut incremental, &mut shapley] {
+        for cr in [&mut shapley, &mut incremental, &mut proximate] {
             cr.ensure_labels(labels.iter().map(String::as_str));
         }
         debug_assert_eq!(labels.len(), n_ch + 1);
@@ -115,9 +117,9 @@ impl Truth {
         };
         Truth {
             labels,
-            causal,
-            incremental,
             shapley,
+            incremental,
+            proximate,
             events,
             leads,
             lead_time_ms,
@@ -126,16 +128,26 @@ impl Truth {
         }
     }
 
-    /// The truth by name (`causal`, `incremental`, `shapley`).
+    /// The truth by name (`shapley`, `incremental`, `proximate`).
     pub fn by_name(&self, name: &str) -> Option<&Credit> {
-        match name {
-            "causal" => Some(&self.causal),
-            "incremental" => Some(&self.incremental),
-            "shapley" => Some(&self.shapley),
-            _ => None,
-        }
+        TRUTHS
+            .iter()
+            .position(|t| *t == name)
+            .map(|i| self.in_order()[i])
+    }
+
+    /// The three truths in [`TRUTHS`] order (headline first).
+    pub fn in_order(&self) -> [&Credit; 3] {
+        [&self.shapley, &self.incremental, &self.proximate]
     }
 }
 
-/// The names of the three truths, in report order.
-pub const TRUTHS: [&str; 3] = ["causal", "incremental", "shapley"];
+/// The names of the three truths, in report order: the headline first.
+pub const TRUTHS: [&str; 3] = ["shapley", "incremental", "proximate"];
+/// Index of `shapley` (the headline for `run`, reports, `explain`, scoring)
+/// in [`TRUTHS`] and in every array ordered by it.
+pub const SHAPLEY: usize = 0;
+/// Index of `incremental` (the headline for `budget` and `loop`) in [`TRUTHS`].
+pub const INCREMENTAL: usize = 1;
+/// Index of `proximate` (the clock that fired; for teaching) in [`TRUTHS`].
+pub const PROXIMATE: usize = 2;

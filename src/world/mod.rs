@@ -2,7 +2,7 @@
 //!
 //! Groups (households, offices) of persons with intent frailty, devices and
 //! browsers; channels whose candidate touches are generated at their maximum
-//! rate and kept by a uniform (common random numbers); the causal clock model;
+//! rate and kept by a uniform (common random numbers); the conversion clock model;
 //! sales per true lead. Each person's counterfactual values (incremental and
 //! Shapley credit) are computed here, from the same draws, while the person's
 //! candidate touches are at hand; the `truth` module assembles them.
