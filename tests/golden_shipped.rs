@@ -9,30 +9,20 @@
 //! why in the commit.
 
 use closedloop::experiment::{self, RunConfig};
-use closedloop::scenario::Scenario;
 use closedloop::spec::{AttributorSpec, StitcherSpec};
 use closedloop::truth::TRUTHS;
 use std::fmt::Write;
 use std::path::Path;
 
-const SHIPPED: [&str; 7] = [
-    "quickstart.toml",
-    "classroom.toml",
-    "b2b_saas.toml",
-    "ecommerce.toml",
-    "privacy_eu.toml",
-    "stitching_stress.toml",
-    "budget_shift.toml",
-];
+#[allow(dead_code)] // the binary-driving helpers are not used here
+mod common;
+use common::SHIPPED;
 
 fn digest() -> String {
     let shapley = TRUTHS.iter().position(|t| *t == "shapley").unwrap();
     let mut out = String::new();
     for name in SHIPPED {
-        let path = Path::new(env!("CARGO_MANIFEST_DIR"))
-            .join("scenarios")
-            .join(name);
-        let sc = Scenario::from_path(&path).unwrap_or_else(|e| panic!("{e}"));
+        let sc = common::shipped(name, None);
         let cfg = RunConfig {
             stitchers: StitcherSpec::all(),
             models: AttributorSpec::all(),

@@ -10,26 +10,14 @@ use closedloop::score;
 use closedloop::spec::{AttributorSpec, StitcherSpec};
 use closedloop::world::{self, GenOptions, Outcome, Source};
 use closedloop::{attribute, stitch};
-use std::path::Path;
+
+#[allow(dead_code)] // the binary-driving helpers are not used here
+mod common;
+use common::SHIPPED;
 
 fn shipped(name: &str, persons: u32) -> Scenario {
-    let path = Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("scenarios")
-        .join(name);
-    let mut sc = Scenario::from_path(&path).unwrap_or_else(|e| panic!("{e}"));
-    sc.persons = persons;
-    sc
+    common::shipped(name, Some(persons))
 }
-
-const SHIPPED: [&str; 7] = [
-    "quickstart.toml",
-    "classroom.toml",
-    "b2b_saas.toml",
-    "ecommerce.toml",
-    "privacy_eu.toml",
-    "stitching_stress.toml",
-    "budget_shift.toml",
-];
 
 /// Which persons are window leads.
 fn window_leads(w: &world::World) -> Vec<bool> {

@@ -47,6 +47,31 @@ pub fn quickstart_path() -> &'static Path {
     ))
 }
 
+/// Every shipped scenario file under `scenarios/` (the classroom variants aside).
+#[allow(dead_code)] // not every test binary reads them all
+pub const SHIPPED: [&str; 7] = [
+    "quickstart.toml",
+    "classroom.toml",
+    "b2b_saas.toml",
+    "ecommerce.toml",
+    "privacy_eu.toml",
+    "stitching_stress.toml",
+    "budget_shift.toml",
+];
+
+/// A shipped scenario (`scenarios/NAME`), with `persons` persons if given.
+#[allow(dead_code)] // not every test binary loads one
+pub fn shipped(name: &str, persons: Option<u32>) -> closedloop::scenario::Scenario {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("scenarios")
+        .join(name);
+    let mut sc = closedloop::scenario::Scenario::from_path(&path).unwrap_or_else(|e| panic!("{e}"));
+    if let Some(n) = persons {
+        sc.persons = n;
+    }
+    sc
+}
+
 /// The shipped quickstart with `persons` persons.
 #[allow(dead_code)] // not every test binary loads one
 pub fn quickstart(persons: u32) -> closedloop::scenario::Scenario {
