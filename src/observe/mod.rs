@@ -1,7 +1,7 @@
 //! Observation: what the tracker and the CRM record of the world (DESIGN §3.4).
 //!
 //! Cookies churn (deletion by the comScore mixture × `cookie_deletion_scale`,
-//! Safari ITP expiry, private windows, declined consent); tag-blocked devices
+//! WebKit ITP expiry, private windows, declined consent); tag-blocked devices
 //! record nothing (their form fills still reach the CRM); a share of visits
 //! (carrier NAT, relays) shows a shared carrier address instead of the group's
 //! IP; each channel's visits are recorded by its row of a source confusion
@@ -102,7 +102,7 @@ pub const LOSS_MECHANISMS: [&str; 13] = [
 pub enum CookieLoss {
     /// The user deleted cookies since the last write: a new id.
     Deleted,
-    /// Safari ITP expired the script-set cookie (cap since the last write).
+    /// WebKit ITP expired the script-set cookie (cap since the last write).
     ItpExpired,
     /// A private window: a throwaway id for this visit only.
     PrivateWindow,

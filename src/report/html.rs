@@ -187,7 +187,7 @@ pub fn run_html(
     let o = &sc.observe;
     let words = format!(
         "<p>{} persons over a {:.0}-day window (after {:.0} days of history the tracker never saw; deals followed for {:.0} more days). {} channels: {} bought, for {} in total this period; {} free. {}</p>\
-         <p>What is lost on the way: cookie deletion at {}× the measured comScore rate, Safari ITP cap {} days, {:.0} % private windows, {:.0} % of devices declining consent, {:.0} % of referrers lost, tag blocking per device and browser (see the scenario file), e-mail typos {:.0} %, second addresses {:.0} %.</p>",
+         <p>What is lost on the way: cookie deletion at {}× the measured comScore rate, WebKit ITP cap {} days, {:.0} % private windows, {:.0} % of devices declining consent, {:.0} % of referrers lost, tag blocking per device and browser (see the scenario file), e-mail typos {:.0} %, second addresses {:.0} %.</p>",
         num(sc.persons as f64),
         sc.horizon_days,
         sc.warmup_days,

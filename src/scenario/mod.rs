@@ -486,7 +486,7 @@ pub struct Channel {
     /// (a deal can be imported while its click id is younger than this).
     #[serde(default = "d_click_window")]
     pub click_window_days: f64,
-    /// Observation: the platform is a classified tracker for Safari ITP: a
+    /// Observation: the platform is a classified tracker for WebKit ITP: a
     /// script-set cookie written on a visit carrying its click id expires
     /// after 24 hours (instead of `itp_cap_days`).
     #[serde(default)]
