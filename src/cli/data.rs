@@ -284,7 +284,7 @@ pub(super) fn cmd_attribute_events(
 }
 
 /// `score --truth DIR/truth --credit FILE.csv`: an external model's credit
-/// error against each truth (DESIGN §13 metrics).
+/// error against each truth (the `tvd` family and per-channel metrics of `score`).
 pub(super) fn cmd_score(
     truth_dir: &Path,
     credit_file: &Path,
