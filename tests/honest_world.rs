@@ -356,3 +356,55 @@ fn report_json_states_the_post_lead_share_the_shapley_truth_leaves_out() {
     let total: f64 = r.truth[closedloop::truth::SHAPLEY].total_conversions();
     assert!((total - leads).abs() < 1e-9 * leads, "{total} vs {leads}");
 }
+
+#[test]
+fn account_paths_equal_a_recount_of_the_members_touches_before_the_first_lead() {
+    // The statistic counts warm-up touches while generating; recount them
+    // from a world that kept them, account by account.
+    let sc = shipped("b2b_saas.toml", 3_000);
+    let spends = world::scenario_spends(&sc);
+    let kept = world::generate_with_options(
+        &sc,
+        0,
+        &spends,
+        GenOptions {
+            keep_warmup: true,
+            ..GenOptions::default()
+        },
+    );
+    let mut recount = Vec::new();
+    for g in kept.groups.iter().filter(|g| g.is_office) {
+        let members = g.first_person..g.first_person + g.n_persons;
+        let first_lead = members
+            .clone()
+            .filter_map(|p| match &kept.persons[p as usize].outcome {
+                Outcome::Lead(l) => Some(l.time),
+                _ => None,
+            })
+            .fold(f64::INFINITY, f64::min);
+        if first_lead == f64::INFINITY {
+            continue;
+        }
+        let before: Vec<f64> = members
+            .flat_map(|p| kept.touches_of(p))
+            .filter(|t| t.time < first_lead && !matches!(t.source, Source::FormFill(_)))
+            .map(|t| t.time)
+            .collect();
+        let window = before.iter().filter(|&&t| t >= 0.0).count() as u32;
+        recount.push(world::AccountPath {
+            window,
+            with_warmup: before.len() as u32,
+        });
+    }
+    assert!(recount.len() > 20, "too few accounts with a lead to test");
+    assert!(
+        recount.iter().any(|p| p.with_warmup > p.window),
+        "b2b_saas has warm-up touches"
+    );
+    assert_eq!(kept.account_paths(&sc), Some(recount.clone()));
+    let default = world::generate_with_spends(&sc, 0, &spends);
+    assert_eq!(default.account_paths(&sc), Some(recount));
+    // Without accounts there is no statistic.
+    let qs = shipped("quickstart.toml", 500);
+    assert_eq!(world::generate(&qs, 0).account_paths(&qs), None);
+}

@@ -82,6 +82,61 @@ pub struct WorldSummary {
     pub conversion_imports: u64,
     /// Loss events by mechanism (`handoff_loss` from the world, the rest observed).
     pub loss: Losses,
+    /// Accounts' true paths before their first lead (None without accounts).
+    pub account_path: Option<AccountPathStats>,
+}
+
+/// Mean and nearest-rank percentiles of a count per unit.
+#[derive(Clone, Copy, Debug, Default, PartialEq, serde::Serialize)]
+pub struct CountDist {
+    /// Mean (0 when there are no units).
+    pub mean: f64,
+    /// Median (nearest rank).
+    pub p50: f64,
+    /// 90th percentile (nearest rank).
+    pub p90: f64,
+}
+
+impl CountDist {
+    /// The distribution of `counts` (any order).
+    pub fn of(mut counts: Vec<u32>) -> CountDist {
+        let n = counts.len();
+        if n == 0 {
+            return CountDist::default();
+        }
+        counts.sort_unstable();
+        let rank = |q: f64| counts[((q * n as f64).ceil() as usize).clamp(1, n) - 1] as f64;
+        CountDist {
+            mean: counts.iter().map(|&c| c as f64).sum::<f64>() / n as f64,
+            p50: rank(0.5),
+            p90: rank(0.9),
+        }
+    }
+}
+
+/// True touches (channel touches and return visits) by all members of an
+/// account before the account's first lead, over the accounts with a window
+/// lead ([`World::account_paths`](world::World::account_paths)). Truth side:
+/// never in the event log.
+#[derive(Clone, Copy, Debug, Default, PartialEq, serde::Serialize)]
+pub struct AccountPathStats {
+    /// Accounts with a window lead.
+    pub accounts: u64,
+    /// Window touches only (what a tracker could at best have seen).
+    pub window: CountDist,
+    /// Warm-up touches too (the whole true path).
+    pub with_warmup: CountDist,
+}
+
+impl AccountPathStats {
+    /// The statistics of one world's account paths.
+    pub fn of(paths: &[world::AccountPath]) -> AccountPathStats {
+        AccountPathStats {
+            accounts: paths.len() as u64,
+            window: CountDist::of(paths.iter().map(|p| p.window).collect()),
+            with_warmup: CountDist::of(paths.iter().map(|p| p.with_warmup).collect()),
+        }
+    }
 }
 
 /// One model's credit on one stitcher's journeys, scored against each truth.
@@ -220,6 +275,9 @@ fn summarize_world(sc: &Scenario, w: &world::World, obs: &observe::Observation) 
             .count() as u64,
         conversion_imports: obs.log.conversion_imports.len() as u64,
         loss: obs.losses.clone(),
+        account_path: w
+            .account_paths(sc)
+            .map(|paths| AccountPathStats::of(&paths)),
     };
     let mut handoff = 0;
     for p in &w.persons {

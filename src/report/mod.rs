@@ -28,7 +28,7 @@ fn credit_json(c: &Credit) -> Value {
 }
 
 fn world_json(w: &WorldSummary) -> Value {
-    json!({
+    let mut out = json!({
         "persons": w.persons,
         "devices": w.devices,
         "cookies": w.cookies,
@@ -45,7 +45,12 @@ fn world_json(w: &WorldSummary) -> Value {
         "revenue": w.revenue,
         "existing_customers": w.existing_customers,
         "loss": w.loss.counts,
-    })
+    });
+    // Truth side, only for scenarios with accounts (absent otherwise).
+    if let Some(a) = &w.account_path {
+        out["account_path"] = serde_json::to_value(a).expect("account path serialises");
+    }
+    out
 }
 
 /// The true cause → last-touch-recorded counts as `{cause: {recorded: leads}}`,

@@ -129,6 +129,9 @@ pub struct Person {
     pub devices: (u32, u32),
     /// Range of this person's touches in `World::touches`.
     pub touches: (u32, u32),
+    /// Active warm-up touches (channel touches and return visits), counted
+    /// whether or not `GenOptions::keep_warmup` stores them.
+    pub warmup_touches: u32,
     /// What happened.
     pub outcome: Outcome,
 }
@@ -185,6 +188,15 @@ pub struct PersonCredit {
     /// Leads the whole window's game (touches after the lead included)
     /// would give channels that matter only after the lead.
     pub post_lead_conversions: f64,
+}
+
+/// True touches by an account's members before its first lead (truth side).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct AccountPath {
+    /// Touches in the window (time ≥ 0).
+    pub window: u32,
+    /// Touches in the warm-up and the window.
+    pub with_warmup: u32,
 }
 
 /// One replicate's world.
@@ -362,6 +374,47 @@ impl World {
                 Outcome::Lead(l) => Some((i as u32, &**l)),
                 _ => None,
             })
+    }
+
+    /// Per account whose members produce a window lead, in group order: the
+    /// true touches (channel touches and return visits, impressions
+    /// included; not the form-fill visit) by all its members before the
+    /// account's first lead. None when offices are not accounts. The same
+    /// whatever `GenOptions::keep_warmup` stored.
+    pub fn account_paths(&self, sc: &Scenario) -> Option<Vec<AccountPath>> {
+        if !sc.population.offices_are_accounts {
+            return None;
+        }
+        let mut out = Vec::new();
+        for g in self.groups.iter().filter(|g| g.is_office) {
+            let members = g.first_person..g.first_person + g.n_persons;
+            let first_lead = members
+                .clone()
+                .filter_map(|p| match &self.persons[p as usize].outcome {
+                    Outcome::Lead(l) => Some(l.time),
+                    _ => None,
+                })
+                .min_by(f64::total_cmp);
+            let Some(first_lead) = first_lead else {
+                continue;
+            };
+            let mut path = AccountPath::default();
+            for p in members {
+                let window = self
+                    .touches_of(p)
+                    .iter()
+                    .filter(|t| {
+                        t.time >= 0.0
+                            && t.time < first_lead
+                            && !matches!(t.source, Source::FormFill(_))
+                    })
+                    .count() as u32;
+                path.window += window;
+                path.with_warmup += window + self.persons[p as usize].warmup_touches;
+            }
+            out.push(path);
+        }
+        Some(out)
     }
 
     /// Whether a channel's touches produce visits.

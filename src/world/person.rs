@@ -652,6 +652,7 @@ pub(super) fn simulate_block(
             let is_lead = sim.in_window(first.time);
             let mut cause_touch = None;
             let mut form_pending = is_lead;
+            let mut warmup_touches = 0u32;
             let mut form_visit = 0u32;
             let form_path = if is_lead {
                 let mut w = model.path_weights.clone();
@@ -699,6 +700,7 @@ pub(super) fn simulate_block(
                     form_pending = false;
                 }
                 let (is_active, armed) = active[i];
+                warmup_touches += (is_active && c.time < 0.0) as u32;
                 // Warm-up touches matter only through the truth computed here;
                 // the tracker never saw them, so they are not stored by default.
                 if !is_active || (c.time < 0.0 && !keep_warmup) {
@@ -811,6 +813,7 @@ pub(super) fn simulate_block(
                 newsletter,
                 devices: (d_start, b.person_devices.len() as u32),
                 touches: (t_start, t_end),
+                warmup_touches,
                 outcome,
             });
             scratch_cands = sim.cands;
