@@ -10,6 +10,9 @@ use closedloop::scenario::Scenario;
 use closedloop::spec::AttributorSpec;
 use proptest::prelude::*;
 
+#[allow(dead_code)] // the binary-driving helpers are not used here
+mod common;
+
 /// Journeys from `(path, conversions, revenue, nulls)`; paths as `A>B`.
 fn journeys(rows: &[(&str, f64, f64, f64)]) -> Journeys {
     let rows: Vec<PathRow> = rows
@@ -398,12 +401,7 @@ fn logistic_and_additive_hazard_on_the_design_examples() {
 
 #[test]
 fn journeys_from_a_log_carry_the_earliest_opportunity() {
-    let mut sc = Scenario::from_path(std::path::Path::new(concat!(
-        env!("CARGO_MANIFEST_DIR"),
-        "/scenarios/quickstart.toml"
-    )))
-    .expect("quickstart loads");
-    sc.persons = 3_000;
+    let sc = common::quickstart(3_000);
     let (_, obs, _) = closedloop::experiment::simulate(&sc, 0);
     let log = &obs.log;
     let ids = closedloop::stitch::build(&closedloop::spec::StitcherSpec::Deterministic).stitch(log);

@@ -7,6 +7,9 @@ use closedloop::attribute::{self, Attributor, Journeys, Markov, WShaped};
 use closedloop::credit::Credit;
 use closedloop::spec::{AttributorSpec, MarkovRevenue};
 
+#[allow(dead_code)] // the binary-driving helpers are not used here
+mod common;
+
 fn close(a: f64, b: f64) -> bool {
     (a - b).abs() < 1e-9
 }
@@ -346,12 +349,7 @@ fn a_journey_copied_out_keeps_its_post_lead_touches() {
 
 #[test]
 fn journeys_from_a_log_keep_the_touches_between_lead_and_opportunity() {
-    let mut sc = closedloop::scenario::Scenario::from_path(std::path::Path::new(concat!(
-        env!("CARGO_MANIFEST_DIR"),
-        "/scenarios/quickstart.toml"
-    )))
-    .expect("quickstart loads");
-    sc.persons = 3_000;
+    let sc = common::quickstart(3_000);
     let (_, obs, _) = closedloop::experiment::simulate(&sc, 0);
     let log = &obs.log;
     let ids = closedloop::stitch::build(&closedloop::spec::StitcherSpec::Deterministic).stitch(log);
