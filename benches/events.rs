@@ -1,11 +1,11 @@
-//! Reading an event log (issue 10): `events::read_dir` on the quickstart's
+//! Reading an event log (issue 10): `event_log::read_dir` on the quickstart's
 //! exported log (replicate 0, 94,939 visits, 11.5 MB of CSV), written to a
 //! temporary folder at start; throughput in bytes of CSV per second. Then
 //! `attribute --events`'s work on it: `deterministic` with `markov_1`
 //! (`cargo bench --bench events`).
 
-use closedloop::events;
 use closedloop::experiment::{self, on_log};
+use closedloop::io::event_log;
 use closedloop::log::SessionRule;
 use closedloop::scenario::{JourneyUnit, Scenario};
 use closedloop::spec::{AttributorSpec, StitcherSpec};
@@ -21,11 +21,11 @@ fn read_and_attribute(c: &mut Criterion) {
     let _ = std::fs::remove_dir_all(&dir);
     std::fs::create_dir_all(&dir).expect("temp dir");
     let mut bytes = 0u64;
-    for (name, text) in events::log_tables(&obs.log) {
+    for (name, text) in event_log::log_tables(&obs.log) {
         bytes += text.len() as u64;
         std::fs::write(dir.join(name), text).expect("write a table");
     }
-    let log = events::read_dir(&dir).expect("the export reads back");
+    let log = event_log::read_dir(&dir).expect("the export reads back");
     eprintln!(
         "events bench: {} visits, {bytes} bytes of CSV",
         log.visits.len()
@@ -36,7 +36,7 @@ fn read_and_attribute(c: &mut Criterion) {
     group.measurement_time(Duration::from_secs(5));
     group.throughput(Throughput::Bytes(bytes));
     group.bench_function("read_dir", |b| {
-        b.iter(|| black_box(events::read_dir(black_box(&dir)).expect("reads")))
+        b.iter(|| black_box(event_log::read_dir(black_box(&dir)).expect("reads")))
     });
     let stitchers = [StitcherSpec::Deterministic];
     let models = [AttributorSpec::parse("markov_1").expect("registered")];

@@ -6,7 +6,8 @@
 #[path = "../benches/support/journeys.rs"]
 mod support;
 
-use closedloop::{pathfile, report, spec};
+use closedloop::io::pathfile;
+use closedloop::{report, spec};
 
 fn main() {
     let Some(out) = std::env::args_os().nth(1) else {

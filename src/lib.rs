@@ -1,40 +1,37 @@
 //! closedloop: simulate closed-loop marketing end to end and score identity
 //! stitching and attribution against a ground truth only a simulation knows.
 //!
-//! The pipeline, one way (each module uses only those above it):
+//! The modules, in layers: each uses only the modules listed above it
+//! (`tests/architecture.rs` reads the sources and fails on an upward arrow).
 //! ```text
-//! scenario   TOML → validated Scenario
-//! world      Scenario → World (persons, touches, leads, deals, counterfactuals)
-//! observe    World → EventLog (what the tracker and CRM saw) + event → person map
-//! truth      World + map → Truth (shapley, incremental, proximate credit; true persons)
+//! base       random streams, the credit currency, summary statistics
+//! charts     plotters drawings (SVG + PNG) from plain data; knows no engine
+//! log        EventLog: what a tracker and a CRM recorded, the only input a strategy sees
+//! spec       strategy ids, parameters and descriptors (`closedloop list`)
 //! stitch     EventLog → Identities (a partition)            [sees only the log]
 //! attribute  EventLog + Identities → Journeys → Credit      [sees only the log]
+//! scenario   TOML → validated Scenario
+//! world      Scenario → World (persons, touches, leads, deals, counterfactuals)
+//! observe    World → EventLog + the event → person map
+//! truth      World + map → Truth (shapley, incremental, proximate credit; true persons)
 //! score      Identities/Credit vs Truth → metrics
-//! experiment replicates × stitchers × models, in parallel, deterministic
-//! budget     base world vs the world re-run at new spends, vs model predictions
-//! feedback   the closed loop: each period's budget follows a model's credit
+//! io         files in and out: event-log tables, path files, external tables
+//! experiment replicates × stitchers × models in parallel, sweeps, budgets,
+//!            the closed loop, strategies on a user's log
 //! explain    one replicate told person by person (teaching), answer key
-//! report     report.json (schema 1), charts, report.html, written atomically
-//! charts     plotters drawings (SVG + PNG) from plain data, shipped font
-//! pathfile   path files (ChannelAttribution's format) ⇄ path rows
+//! report     report.json, charts, report.html, written atomically
 //! ```
 //! The library never prints, never parses argv and never exits the process.
 
 pub mod attribute;
-pub mod budget;
+pub mod base;
 pub mod charts;
-pub mod credit;
-pub mod events;
 pub mod experiment;
 pub mod explain;
-pub mod external;
-pub mod feedback;
+pub mod io;
 pub mod log;
 pub mod observe;
-pub mod pathfile;
-pub mod problems;
 pub mod report;
-pub mod rng;
 pub mod scenario;
 pub mod score;
 pub mod spec;

@@ -4,11 +4,12 @@
 use anyhow::Context;
 use clap::{Parser, Subcommand};
 use closedloop::attribute::{self, Journeys, Markov, MarkovFit};
-use closedloop::credit::Credit;
+use closedloop::base::credit::Credit;
 use closedloop::experiment::{self, ORACLE, RunConfig, sweep};
+use closedloop::io::pathfile;
 use closedloop::scenario::Scenario;
 use closedloop::spec::{self, AttributorSpec, StitcherSpec};
-use closedloop::{pathfile, report, stitch, truth};
+use closedloop::{report, stitch, truth};
 use std::fmt::Write as _;
 use std::io::IsTerminal;
 use std::path::{Path, PathBuf};

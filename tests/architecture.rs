@@ -3,7 +3,9 @@
 //! - `stitch` and `attribute` never name `truth`, `world` or `observe`;
 //! - the library never prints, never exits the process, never uses clap,
 //!   anyhow or indicatif;
-//! - no global, thread-local or entropy-seeded RNG anywhere under `src/`.
+//! - no global, thread-local or entropy-seeded RNG anywhere under `src/`;
+//! - the layers: a module names only the modules listed above it in the
+//!   table of `src/lib.rs`'s doc comment (no loop, no upward arrow).
 //!
 //! The checks work on code only: comments are removed and string and char
 //! literals blanked first, so prose such as "never name the truth" is allowed.
@@ -382,14 +384,108 @@ fn rng_violations(src: &str) -> Vec<String> {
     out
 }
 
+/// The layer table of `src/lib.rs`: the first word of each line of the
+/// doc comment's `text` block, top (lowest layer) first.
+fn layers(lib_rs: &str) -> Vec<String> {
+    let mut out = Vec::new();
+    let mut inside = false;
+    for line in lib_rs.lines() {
+        let Some(doc) = line.strip_prefix("//!") else {
+            continue;
+        };
+        let doc = doc.strip_prefix(' ').unwrap_or(doc);
+        if doc.starts_with("```") {
+            if inside {
+                break;
+            }
+            inside = true;
+            continue;
+        }
+        if inside && !doc.starts_with(char::is_whitespace) {
+            if let Some(word) = doc.split_whitespace().next() {
+                out.push(word.to_string());
+            }
+        }
+    }
+    out
+}
+
+/// Top-level modules a source file names through `crate::`: `crate::x::…`
+/// and each item of `crate::{x, y::z}`, with their lines.
+fn crate_modules(src: &str) -> Vec<(usize, String)> {
+    let ts = tokens(src);
+    let mut out = Vec::new();
+    for i in 0..ts.len() {
+        if ts[i].text != "crate" || tok(&ts, i as isize + 1) != "::" {
+            continue;
+        }
+        let next = i + 2;
+        if tok(&ts, next as isize) != "{" {
+            if let Some(t) = ts.get(next) {
+                out.push((t.line, t.text.clone()));
+            }
+            continue;
+        }
+        // A group: the first segment of every item at depth 1.
+        let mut depth = 0;
+        let mut item_start = true;
+        for t in &ts[next..] {
+            match t.text.as_str() {
+                "{" => {
+                    depth += 1;
+                    item_start = depth == 1;
+                    continue;
+                }
+                "}" => {
+                    depth -= 1;
+                    if depth == 0 {
+                        break;
+                    }
+                }
+                "," if depth == 1 => {
+                    item_start = true;
+                    continue;
+                }
+                name if depth == 1 && item_start && name != "self" => {
+                    out.push((t.line, name.to_string()));
+                }
+                _ => {}
+            }
+            item_start = false;
+        }
+    }
+    out
+}
+
+/// Upward or unknown arrows in a file of module `own`, given the layer
+/// order, as `line: description`.
+fn layer_violations(own: &str, order: &[String], src: &str) -> Vec<String> {
+    let rank = |m: &str| order.iter().position(|x| x == m);
+    let Some(own_rank) = rank(own) else {
+        return vec![format!("0: module `{own}` is not in lib.rs's layer table")];
+    };
+    let mut out = Vec::new();
+    for (line, m) in crate_modules(src) {
+        match rank(&m) {
+            Some(r) if r > own_rank => out.push(format!(
+                "{line}: `{own}` names `{m}`, which is listed below it (an upward arrow)"
+            )),
+            Some(_) => {}
+            None => out.push(format!(
+                "{line}: `crate::{m}` is not a module of the layer table"
+            )),
+        }
+    }
+    out
+}
+
 // ---- the invariants ----------------------------------------------------------------
 
 #[test]
 fn strategies_never_name_truth_world_or_observe() {
     let mut files = rust_files(&src_dir().join("stitch"));
     files.extend(rust_files(&src_dir().join("attribute")));
-    files.push(src_dir().join("pathfile.rs"));
-    files.extend(rust_files(&src_dir().join("pathfile")));
+    files.extend(rust_files(&src_dir().join("io/pathfile")));
     assert_clean(
         &files,
         "`stitch`, `attribute` and `pathfile` see only the log (STYLE §1)",
@@ -426,6 +522,147 @@ fn all_randomness_flows_from_the_master_seed() {
         "no global, thread-local or entropy RNG (STYLE §1, §4)",
         rng_violations,
     );
+}
+
+#[test]
+fn each_module_names_only_the_layers_above_it() {
+    let src = src_dir();
+    let lib = std::fs::read_to_string(src.join("lib.rs")).expect("read lib.rs");
+    let order = layers(&lib);
+    let declared: Vec<String> = lib
+        .lines()
+        .filter_map(|l| l.strip_prefix("pub mod "))
+        .map(|l| l.trim_end_matches(';').to_string())
+        .collect();
+    let mut sorted_order = order.clone();
+    sorted_order.sort();
+    let mut sorted_declared = declared.clone();
+    sorted_declared.sort();
+    assert_eq!(
+        sorted_order, sorted_declared,
+        "lib.rs's layer table and its `pub mod` lines must list the same modules"
+    );
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let mut violations = Vec::new();
+    for module in &order {
+        let dir = src.join(module);
+        let mut files = if dir.is_dir() {
+            rust_files(&dir)
+        } else {
+            Vec::new()
+        };
+        let single = src.join(format!("{module}.rs"));
+        if single.exists() {
+            files.push(single);
+        }
+        assert!(!files.is_empty(), "no source for module `{module}`");
+        for file in files {
+            let text = std::fs::read_to_string(&file).expect("read source");
+            let shown = file
+                .strip_prefix(root)
+                .unwrap_or(&file)
+                .display()
+                .to_string();
+            for v in layer_violations(module, &order, &text) {
+                violations.push(format!("  {shown}:{v}"));
+            }
+        }
+    }
+    assert!(
+        violations.is_empty(),
+        "Architecture invariant broken (layers point down only):\n{}",
+        violations.join("\n")
+    );
+}
+
+#[test]
+fn layer_checker_catches_upward_arrows_in_paths_and_groups() {
+    let order: Vec<String> = ["base", "log", "world", "report"]
+        .map(String::from)
+        .to_vec();
+    let upward = "use crate::report::Stats;\nfn f() { crate::base::rng::x(); }\n";
+    assert_eq!(layer_violations("world", &order, upward).len(), 1);
+    let grouped = "use crate::{base::rng, report::{a, b}, log};\n";
+    let v = layer_violations("log", &order, grouped);
+    assert_eq!(v.len(), 1, "{v:?}");
+    assert!(v[0].contains("`report`"), "{v:?}");
+    assert!(layer_violations("report", &order, grouped).is_empty());
+    assert_eq!(
+        layer_violations("log", &order, "use crate::nowhere::X;").len(),
+        1
+    );
+    // Prose and strings are not imports.
+    assert!(
+        layer_violations(
+            "base",
+            &order,
+            "// crate::report\nlet s = \"crate::report\";"
+        )
+        .is_empty()
+    );
+    assert_eq!(
+        layers(
+            "//! ```text\n//! base  the floor\n//!       more words\n//! log   the log\n//! ```\npub mod base;"
+        ),
+        ["base", "log"]
+    );
+}
+
+/// The binary's crates are optional and switched on only by the `cli`
+/// feature, which the binary requires: an embedder who turns off default
+/// features never builds clap, anyhow or indicatif.
+#[test]
+fn the_library_builds_without_the_cli_crates() {
+    let manifest = Path::new(env!("CARGO_MANIFEST_DIR")).join("Cargo.toml");
+    let text = std::fs::read_to_string(&manifest).expect("read Cargo.toml");
+    let doc: toml::Table = text.parse().expect("Cargo.toml parses");
+    let deps = doc["dependencies"].as_table().expect("[dependencies]");
+    let features = doc["features"].as_table().expect("[features]");
+    let cli: Vec<&str> = features["cli"]
+        .as_array()
+        .expect("a `cli` feature")
+        .iter()
+        .filter_map(|v| v.as_str())
+        .collect();
+    for krate in CLI_CRATES {
+        let optional = deps[krate]
+            .as_table()
+            .and_then(|t| t.get("optional"))
+            .and_then(|v| v.as_bool());
+        assert_eq!(
+            optional,
+            Some(true),
+            "`{krate}` must be an optional dependency"
+        );
+        let enabling: Vec<&String> = features
+            .iter()
+            .filter(|(_, list)| {
+                list.as_array().is_some_and(|l| {
+                    l.iter()
+                        .any(|v| v.as_str() == Some(&format!("dep:{krate}")))
+                })
+            })
+            .map(|(name, _)| name)
+            .collect();
+        assert_eq!(
+            enabling,
+            ["cli"],
+            "only the `cli` feature may enable `{krate}`"
+        );
+        assert!(cli.contains(&format!("dep:{krate}").as_str()));
+    }
+    let bins = doc["bin"].as_array().expect("[[bin]]");
+    for bin in bins {
+        let required: Vec<&str> = bin
+            .get("required-features")
+            .and_then(|v| v.as_array())
+            .map(|a| a.iter().filter_map(|v| v.as_str()).collect())
+            .unwrap_or_default();
+        assert!(
+            required.contains(&"cli"),
+            "every binary requires the `cli` feature"
+        );
+    }
 }
 
 // ---- the checkers can fail ------------------------------------------------------------

@@ -5,7 +5,7 @@
 //! Last, `additive_hazard` against `last_touch` on a lossless simulated world.
 
 use closedloop::attribute::{self, Attributor, Journeys, Markov, PathRow};
-use closedloop::credit::Credit;
+use closedloop::base::credit::Credit;
 use closedloop::scenario::Scenario;
 use closedloop::spec::AttributorSpec;
 use proptest::prelude::*;

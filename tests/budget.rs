@@ -3,8 +3,8 @@
 
 mod common;
 
-use closedloop::budget::{self, SpendChange};
 use closedloop::experiment;
+use closedloop::experiment::budget::{self, SpendChange};
 use closedloop::scenario::Scenario;
 use closedloop::spec::{AttributorSpec, StitcherSpec};
 use common::{Scratch, closedloop, json_of, quickstart};

@@ -393,11 +393,12 @@ fn documented() -> Vec<DocTable> {
                 last.2 = Some(ex.to_string());
             } else if line.starts_with("| ") && !line.starts_with("| column") {
                 let cells: Vec<&str> = line.split('|').map(str::trim).collect();
-                let ty = closedloop::events::column_type(&last.0, cells[1]).map(|t| t.name());
+                let ty =
+                    closedloop::io::event_log::column_type(&last.0, cells[1]).map(|t| t.name());
                 assert_eq!(
                     ty,
                     Some(cells[2]),
-                    "{}.{}: documented type vs events::column_type (the Parquet schema)",
+                    "{}.{}: documented type vs event_log::column_type (the Parquet schema)",
                     last.0,
                     cells[1]
                 );
@@ -417,9 +418,9 @@ fn the_schema_doc_the_writer_and_the_reader_cannot_drift() {
         !obs.log.platforms.is_empty(),
         "the quickstart has platform logs"
     );
-    let written: Vec<(&str, String)> = closedloop::events::log_tables(&obs.log)
+    let written: Vec<(&str, String)> = closedloop::io::event_log::log_tables(&obs.log)
         .into_iter()
-        .chain(closedloop::events::truth_tables(&obs.log, &truth))
+        .chain(closedloop::io::event_log::truth_tables(&obs.log, &truth))
         .collect();
     let doc = documented();
     assert_eq!(
@@ -434,7 +435,7 @@ fn the_schema_doc_the_writer_and_the_reader_cannot_drift() {
         if let Some(ex) = example {
             assert_eq!(ex.split(',').count(), header.len(), "{file}: example row");
         }
-        if let Some(spec) = closedloop::events::read::TABLES
+        if let Some(spec) = closedloop::io::event_log::read::TABLES
             .iter()
             .find(|t| t.file == *file)
         {
@@ -452,7 +453,7 @@ fn the_schema_doc_the_writer_and_the_reader_cannot_drift() {
         }
     }
     assert_eq!(
-        closedloop::events::read::TABLES.len(),
+        closedloop::io::event_log::read::TABLES.len(),
         written
             .iter()
             .filter(|w| !w.0.starts_with("truth/"))
@@ -563,7 +564,7 @@ mod mutated_logs {
             for (name, bytes) in FILES.iter().zip(&files) {
                 std::fs::write(dir.join(name), bytes).unwrap();
             }
-            match closedloop::events::read_dir(&dir) {
+            match closedloop::io::event_log::read_dir(&dir) {
                 Ok(log) => {
                     let mut ids: Vec<u64> = log.visits.iter().map(|v| v.event_id)
                         .chain(log.form_fills.iter().map(|f| f.event_id))
@@ -606,7 +607,7 @@ fn problems_planted_far_apart_are_reported_at_their_lines_in_order() {
         lines[at - 1] = f.join(",");
     }
     std::fs::write(dir.join("visits.csv"), lines.join("\n") + "\n").unwrap();
-    let e = closedloop::events::read_dir(&dir).unwrap_err();
+    let e = closedloop::io::event_log::read_dir(&dir).unwrap_err();
     let at: Vec<Option<usize>> = e.problems.iter().map(|p| p.line).collect();
     assert_eq!(at, [Some(300), Some(2_500), Some(7_000)], "{e}");
     assert!(e.problems.iter().all(|p| p.column == Some(2)));

@@ -9,7 +9,7 @@
 mod common;
 
 use closedloop::attribute::{self, Journeys};
-use closedloop::credit::Credit;
+use closedloop::base::credit::Credit;
 use closedloop::experiment;
 use closedloop::explain;
 use closedloop::observe::CookieLoss;

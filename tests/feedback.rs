@@ -3,7 +3,7 @@
 
 mod common;
 
-use closedloop::feedback::{self, Steering};
+use closedloop::experiment::closed_loop::{self, Steering};
 use closedloop::spec::{AttributorSpec, StitcherSpec};
 use common::{Scratch, closedloop, json_of, quickstart};
 use serde_json::Value;
@@ -17,7 +17,7 @@ fn every_period_keeps_the_budget_the_step_limit_and_the_cohorts() {
         Steering::Oracle,
     ];
     let limit = 0.2;
-    let runs = feedback::run(&sc, &models, &StitcherSpec::Deterministic, 6, limit, 2);
+    let runs = closed_loop::run(&sc, &models, &StitcherSpec::Deterministic, 6, limit, 2);
     assert_eq!(runs.len(), 2 * models.len());
     let total = |s: &[f64]| s.iter().sum::<f64>();
     let start = closedloop::world::scenario_spends(&sc);
@@ -57,7 +57,7 @@ fn every_period_keeps_the_budget_the_step_limit_and_the_cohorts() {
         );
     }
     // Deterministic: the same loop again gives the same periods.
-    let again = feedback::run(&sc, &models[..1], &StitcherSpec::Deterministic, 6, limit, 1);
+    let again = closed_loop::run(&sc, &models[..1], &StitcherSpec::Deterministic, 6, limit, 1);
     assert_eq!(again[0].periods, runs[0].periods);
 }
 

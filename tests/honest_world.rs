@@ -269,7 +269,7 @@ fn mean_response_curves_do_not_fall() {
     // replicates rises with each channel's spend (within its own noise).
     let mut sc = shipped("quickstart.toml", 5_000);
     sc.replicates = 8;
-    for curve in closedloop::budget::curves(&sc, 8) {
+    for curve in closedloop::experiment::budget::curves(&sc, 8) {
         let means: Vec<f64> = curve.curve.iter().map(|(_, s)| s.mean).collect();
         eprintln!("{}: {means:.0?}", curve.channel);
         for (j, pair) in curve.curve.windows(2).enumerate() {

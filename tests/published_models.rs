@@ -4,7 +4,7 @@
 //! computed by hand, to 1e-9.
 
 use closedloop::attribute::{self, Attributor, Journeys, Markov, WShaped};
-use closedloop::credit::Credit;
+use closedloop::base::credit::Credit;
 use closedloop::spec::{AttributorSpec, MarkovRevenue};
 
 #[allow(dead_code)] // the binary-driving helpers are not used here

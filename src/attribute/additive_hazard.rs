@@ -56,7 +56,7 @@
 //! Must never: name the world, the observation layer or the truth ledger.
 
 use super::{Attributor, Journey, Journeys, credit_by_journey_rule};
-use crate::credit::Credit;
+use crate::base::credit::Credit;
 use crate::log::LabelId;
 use rayon::prelude::*;
 use std::collections::BTreeMap;
@@ -166,7 +166,7 @@ impl FitData {
             let all = journeys.touches_of(j);
             if all.is_empty()
                 || (threshold != u64::MAX
-                    && crate::rng::mix64(SUBSAMPLE_KEY ^ i as u64) >= threshold)
+                    && crate::base::rng::mix64(SUBSAMPLE_KEY ^ i as u64) >= threshold)
             {
                 continue;
             }
@@ -528,7 +528,7 @@ impl Attributor for AdditiveHazard {
 mod tests {
     use super::*;
     use crate::attribute::tests::close;
-    use crate::rng::{Stream, StreamKind};
+    use crate::base::rng::{Stream, StreamKind};
 
     const DAY: i64 = 86_400_000;
 

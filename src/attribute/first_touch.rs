@@ -2,7 +2,7 @@
 //! deterministic stitching this is HubSpot's "original source".
 
 use super::{Attributor, Journeys, credit_by_rule};
-use crate::credit::Credit;
+use crate::base::credit::Credit;
 
 /// First touch wins.
 #[derive(Clone, Copy, Debug)]

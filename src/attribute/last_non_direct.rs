@@ -2,7 +2,7 @@
 //! `direct` only when every touch in the window is direct.
 
 use super::{Attributor, Journeys, credit_by_rule};
-use crate::credit::Credit;
+use crate::base::credit::Credit;
 
 /// Last non-direct touch wins.
 #[derive(Clone, Copy, Debug)]

@@ -1,7 +1,7 @@
 //! `last_touch`: all credit to the last touch before the lead.
 
 use super::{Attributor, Journeys, credit_by_rule};
-use crate::credit::Credit;
+use crate::base::credit::Credit;
 
 /// Last touch wins.
 #[derive(Clone, Copy, Debug)]

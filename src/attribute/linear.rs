@@ -1,7 +1,7 @@
 //! `linear`: equal credit to every touch in the look-back window.
 
 use super::{Attributor, Journeys, credit_by_rule};
-use crate::credit::Credit;
+use crate::base::credit::Credit;
 
 /// Equal shares.
 #[derive(Clone, Copy, Debug)]

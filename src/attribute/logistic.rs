@@ -51,8 +51,8 @@
 
 use super::shapley_rate::{SetStats, label_sets};
 use super::{Attributor, DistinctPaths, Journeys, credit_from};
-use crate::credit::Credit;
-use crate::rng::{Stream, StreamKind};
+use crate::base::credit::Credit;
+use crate::base::rng::{Stream, StreamKind};
 use rayon::prelude::*;
 use std::collections::BTreeMap;
 

@@ -85,7 +85,7 @@
 use super::paths::{fold_windows, label_bits};
 use super::{Attributor, DistinctPaths, Journey, Journeys, Touch, credit_from};
 use crate::attribute::PathHasher;
-use crate::credit::Credit;
+use crate::base::credit::Credit;
 use crate::log::LabelId;
 use crate::spec::MarkovRevenue;
 use rayon::prelude::*;

@@ -45,7 +45,7 @@ pub use shapley_rate::ShapleyRate;
 pub use time_decay::TimeDecay;
 pub use w_shaped::WShaped;
 
-use crate::credit::Credit;
+use crate::base::credit::Credit;
 use crate::spec::AttributorSpec;
 
 /// An attribution model.

@@ -7,7 +7,7 @@
 //! conserve conversions — on purpose: the point is how much they overlap.
 //! Must never: name the world, the observation layer or the truth ledger.
 
-use crate::credit::Credit;
+use crate::base::credit::Credit;
 use crate::log::EventLog;
 use std::collections::{BTreeSet, HashMap};
 

@@ -6,7 +6,7 @@
 //! Must never: name the world, the observation layer or the truth ledger.
 
 use super::{Attributor, Journeys, credit_by_rule};
-use crate::credit::Credit;
+use crate::base::credit::Credit;
 
 /// Fixed shares for the first and last touches.
 #[derive(Clone, Copy, Debug)]

@@ -8,7 +8,7 @@
 //! Must never: name the world, the observation layer or the truth ledger.
 
 use super::{Attributor, Journeys, credit_by_rule};
-use crate::credit::Credit;
+use crate::base::credit::Credit;
 
 /// Shapley value of the "conversions inside S" game.
 #[derive(Clone, Copy, Debug)]

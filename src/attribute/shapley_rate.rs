@@ -31,7 +31,7 @@
 
 use super::paths::PathMap;
 use super::{Attributor, DistinctPaths, Journeys, PathHasher, credit_from};
-use crate::credit::Credit;
+use crate::base::credit::Credit;
 use crate::log::LabelId;
 use std::collections::HashMap;
 use std::hash::BuildHasherDefault;

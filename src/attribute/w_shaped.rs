@@ -29,7 +29,7 @@
 //! Must never: name the world, the observation layer or the truth ledger.
 
 use super::{Attributor, Journeys, Touch, credit_from};
-use crate::credit::Credit;
+use crate::base::credit::Credit;
 
 /// W-shaped (first, lead, opportunity) weights.
 #[derive(Clone, Copy, Debug)]

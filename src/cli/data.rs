@@ -139,8 +139,8 @@ pub(super) fn cmd_attribute_events(
         _ => closedloop::scenario::JourneyUnit::Visit,
     };
     let clock = std::time::Instant::now();
-    let log =
-        closedloop::events::read_dir(dir).map_err(|e| bad(format!("{}: {e}", dir.display())))?;
+    let log = closedloop::io::event_log::read_dir(dir)
+        .map_err(|e| bad(format!("{}: {e}", dir.display())))?;
     let read_s = clock.elapsed().as_secs_f64();
     eprintln!(
         "read {}: {} visits, {} form fills, {} CRM leads, {} opportunities, {} deals; channels: {}",
@@ -163,7 +163,7 @@ pub(super) fn cmd_attribute_events(
             if out.is_some() {
                 clusters.push((
                     format!("clusters/{name}.csv"),
-                    closedloop::events::clusters_csv(&log, ids).into_bytes(),
+                    closedloop::io::event_log::clusters_csv(&log, ids).into_bytes(),
                 ));
             }
         },
@@ -291,7 +291,7 @@ pub(super) fn cmd_score(
     out: Option<&Path>,
     json: bool,
 ) -> anyhow::Result<ExitCode> {
-    use closedloop::external::read_credit;
+    use closedloop::io::external::read_credit;
     let read =
         |p: &Path| std::fs::read_to_string(p).map_err(|e| bad(format!("{}: {e}", p.display())));
     let manifest_path = truth_dir
@@ -326,7 +326,8 @@ pub(super) fn cmd_score(
     let channels = closedloop::score::ScoredChannels { ids, spend };
     let credit_text = read(credit_file)?;
     let model = read_credit(&credit_text, &credit_file.display().to_string(), None).map_err(bad)?;
-    let (truth_path, truth_text) = match closedloop::events::open_table(truth_dir, "credit") {
+    let (truth_path, truth_text) = match closedloop::io::event_log::open_table(truth_dir, "credit")
+    {
         Ok(Some((path, mut r))) => {
             let mut text = String::new();
             r.read_to_string(&mut text)
@@ -394,10 +395,10 @@ pub(super) fn cmd_score_clusters(
     json: bool,
 ) -> anyhow::Result<ExitCode> {
     let log_dir = truth_dir.parent().unwrap_or(Path::new("."));
-    let log = closedloop::events::read_dir(log_dir)
+    let log = closedloop::io::event_log::read_dir(log_dir)
         .map_err(|e| bad(format!("{}: {e}", log_dir.display())))?;
-    let truth = closedloop::external::read_stitch_truth(truth_dir, &log).map_err(bad)?;
-    let ids = closedloop::external::read_clusters(clusters, &log).map_err(bad)?;
+    let truth = closedloop::io::external::read_stitch_truth(truth_dir, &log).map_err(bad)?;
+    let ids = closedloop::io::external::read_clusters(clusters, &log).map_err(bad)?;
     let m = closedloop::score::score_partition(&log, &ids, &truth);
     let text = serde_json::to_string_pretty(&m).context("serialising metrics")? + "\n";
     if let Some(out) = out {
@@ -456,8 +457,8 @@ pub(super) fn cmd_export_events(
         sc.seed = s;
     }
     let (_, obs, truth) = experiment::simulate(&sc, 0);
-    let log_tables = closedloop::events::log_tables(&obs.log);
-    let truth_tables = closedloop::events::truth_tables(&obs.log, &truth);
+    let log_tables = closedloop::io::event_log::log_tables(&obs.log);
+    let truth_tables = closedloop::io::event_log::truth_tables(&obs.log, &truth);
     let rows: serde_json::Map<String, serde_json::Value> = log_tables
         .iter()
         .chain(&truth_tables)
@@ -504,8 +505,11 @@ pub(super) fn cmd_export_events(
 pub(super) fn table_bytes(name: &str, csv: String) -> anyhow::Result<Vec<u8>> {
     #[cfg(feature = "parquet")]
     if name.ends_with(".parquet") {
-        return closedloop::events::parquet::to_parquet(&name.replace(".parquet", ".csv"), &csv)
-            .map_err(anyhow::Error::msg);
+        return closedloop::io::event_log::parquet::to_parquet(
+            &name.replace(".parquet", ".csv"),
+            &csv,
+        )
+        .map_err(anyhow::Error::msg);
     }
     let _ = name;
     Ok(csv.into_bytes())

@@ -122,7 +122,7 @@ pub(super) fn credit_csv(results: &[experiment::ReplicateResult]) -> String {
     s
 }
 
-pub(super) fn share_table(c: &closedloop::credit::Credit, channels: &[String]) -> Vec<f64> {
+pub(super) fn share_table(c: &closedloop::base::credit::Credit, channels: &[String]) -> Vec<f64> {
     let v: Vec<f64> = channels
         .iter()
         .map(|ch| c.conversions.get(ch).copied().unwrap_or(0.0))
@@ -300,7 +300,7 @@ pub(super) fn print_table(sc: &Scenario, results: &[experiment::ReplicateResult]
     // (truth: the baseline), and to `unknown` (leads with no web history).
     let mean_of =
         |f: &dyn Fn(&experiment::ReplicateResult) -> f64| results.iter().map(f).sum::<f64>() / n;
-    let unknown_share = |c: &closedloop::credit::Credit| {
+    let unknown_share = |c: &closedloop::base::credit::Credit| {
         let total = c.total_conversions();
         let unknown = c.conversions.get("unknown").copied().unwrap_or(0.0);
         if total > 0.0 { unknown / total } else { 0.0 }

@@ -1,6 +1,6 @@
 //! `closedloop budget` and `closedloop loop`: the strategist's commands —
 //! argument handling, tables, CSV and the output folder; the work is in
-//! `closedloop::budget` and `closedloop::feedback`.
+//! `closedloop::experiment::budget` and `closedloop::experiment::closed_loop`.
 
 use super::*;
 
@@ -17,7 +17,7 @@ pub(super) fn cmd_loop(
     json: bool,
     quiet: bool,
 ) -> anyhow::Result<ExitCode> {
-    use closedloop::feedback::{self, Steering};
+    use closedloop::experiment::closed_loop::{self, Steering};
     let sc = load_with(path, seed, replicates)?;
     if periods == 0 || periods > 1000 {
         return Err(bad(format!("--periods {periods}: expected 1..=1000")));
@@ -54,7 +54,7 @@ pub(super) fn cmd_loop(
         sc.replicates as u64 * steering.len() as u64 + 1,
         !quiet && !json,
     );
-    let runs = feedback::run_with_progress(
+    let runs = closed_loop::run_with_progress(
         &sc,
         &steering,
         stitcher,
@@ -65,17 +65,20 @@ pub(super) fn cmd_loop(
     );
     // The split the true response curves call best (replicate 0 of the
     // scenario's own spends), to report each period's distance to it.
-    let optimal = closedloop::budget::optimal_split(&sc, &closedloop::budget::curves(&sc, 1));
+    let optimal = closedloop::experiment::budget::optimal_split(
+        &sc,
+        &closedloop::experiment::budget::curves(&sc, 1),
+    );
     bar.inc();
     bar.finish();
     let ids: Vec<String> = steering.iter().map(|s| s.id()).collect();
     let oracle_id = ORACLE.to_string();
     let of = |r: u32, m: &str| runs.iter().find(|x| x.replicate == r && x.model == m);
-    let cumulative = |run: &feedback::LoopRun| run.periods.iter().map(|p| p.profit).sum::<f64>();
+    let cumulative = |run: &closed_loop::LoopRun| run.periods.iter().map(|p| p.profit).sum::<f64>();
     let summary: Vec<serde_json::Value> = ids
         .iter()
         .map(|m| {
-            let reps: Vec<&feedback::LoopRun> =
+            let reps: Vec<&closed_loop::LoopRun> =
                 (0..sc.replicates).filter_map(|r| of(r, m)).collect();
             let profit: Vec<f64> = reps.iter().map(|x| cumulative(x)).collect();
             let cost: Vec<f64> = reps
@@ -98,7 +101,7 @@ pub(super) fn cmd_loop(
             let last_distance: Vec<f64> = reps
                 .iter()
                 .filter_map(|x| x.periods.last())
-                .map(|p| feedback::distance(&p.spends, &optimal))
+                .map(|p| closed_loop::distance(&p.spends, &optimal))
                 .collect();
             serde_json::json!({
                 "model": m,
@@ -115,7 +118,7 @@ pub(super) fn cmd_loop(
             let distance: Vec<f64> = x
                 .periods
                 .iter()
-                .map(|p| feedback::distance(&p.spends, &optimal))
+                .map(|p| closed_loop::distance(&p.spends, &optimal))
                 .collect();
             serde_json::json!({
                 "replicate": x.replicate,
@@ -196,7 +199,7 @@ pub(super) fn cmd_loop(
 /// against the oracle, and the spends per paid channel.
 pub(super) fn loop_csv(
     sc: &Scenario,
-    runs: &[closedloop::feedback::LoopRun],
+    runs: &[closedloop::experiment::closed_loop::LoopRun],
     ids: &[String],
     periods: u32,
 ) -> String {
@@ -210,7 +213,7 @@ pub(super) fn loop_csv(
     s.push('\n');
     for m in ids {
         for p in 0..periods as usize {
-            let of = |model: &str| -> Vec<&closedloop::feedback::Period> {
+            let of = |model: &str| -> Vec<&closedloop::experiment::closed_loop::Period> {
                 runs.iter()
                     .filter(|r| r.model == model)
                     .map(|r| &r.periods[p])
@@ -218,8 +221,8 @@ pub(super) fn loop_csv(
             };
             let (mine, oracle) = (of(m), of(ORACLE));
             let n = mine.len().max(1) as f64;
-            let mean = |f: &dyn Fn(&closedloop::feedback::Period) -> f64,
-                        v: &[&closedloop::feedback::Period]| {
+            let mean = |f: &dyn Fn(&closedloop::experiment::closed_loop::Period) -> f64,
+                        v: &[&closedloop::experiment::closed_loop::Period]| {
                 v.iter().map(|x| f(x)).sum::<f64>() / v.len().max(1) as f64
             };
             let regret = mean(&|x| x.profit, &oracle) - mean(&|x| x.profit, &mine);
@@ -254,7 +257,7 @@ pub(super) fn cmd_budget(
     json: bool,
     quiet: bool,
 ) -> anyhow::Result<ExitCode> {
-    use closedloop::budget;
+    use closedloop::experiment::budget;
     let sc = load_with(path, seed, replicates)?;
     let changes: Vec<budget::SpendChange> = changes
         .iter()
@@ -355,11 +358,15 @@ pub(super) fn cmd_budget(
 
 /// Chart-ready response curves: channel, share of current spend, spend, true
 /// incremental revenue over the channel switched off.
-pub(super) fn curves_csv(curves: &[closedloop::budget::ChannelCurve]) -> String {
+pub(super) fn curves_csv(curves: &[closedloop::experiment::budget::ChannelCurve]) -> String {
     let mut s = String::from("channel,spend_share,spend,mean,sd,ci95_low,ci95_high,n\n");
     let opt = |x: Option<f64>| x.map_or(String::new(), |v| v.to_string());
     for c in curves {
-        for ((spend, st), share) in c.curve.iter().zip(closedloop::budget::CURVE_POINTS) {
+        for ((spend, st), share) in c
+            .curve
+            .iter()
+            .zip(closedloop::experiment::budget::CURVE_POINTS)
+        {
             let _ = writeln!(
                 s,
                 "{},{},{},{},{},{},{},{}",
@@ -378,7 +385,7 @@ pub(super) fn curves_csv(curves: &[closedloop::budget::ChannelCurve]) -> String 
 }
 
 /// Tidy budget table: channel, measure, series (actual or model), statistic.
-pub(super) fn budget_csv(rows: &[closedloop::budget::BudgetRow]) -> String {
+pub(super) fn budget_csv(rows: &[closedloop::experiment::budget::BudgetRow]) -> String {
     let mut s = String::from("channel,measure,series,kind,mean,sd,ci95_low,ci95_high,n\n");
     let opt = |x: Option<f64>| x.map_or(String::new(), |v| v.to_string());
     for r in rows {
@@ -411,7 +418,7 @@ pub(super) fn budget_csv(rows: &[closedloop::budget::BudgetRow]) -> String {
 /// Each paid channel's true marginal ROI, the share that would have
 /// converted anyway, and the optimal split of the current budget.
 pub(super) fn print_curves(
-    curves: &[closedloop::budget::ChannelCurve],
+    curves: &[closedloop::experiment::budget::ChannelCurve],
     optimal: &[f64],
     sc: &Scenario,
     profit: &report::Stats,
@@ -453,7 +460,7 @@ pub(super) fn print_budget(
     old: &[f64],
     new: &[f64],
     stitcher: &StitcherSpec,
-    rows: &[closedloop::budget::BudgetRow],
+    rows: &[closedloop::experiment::budget::BudgetRow],
 ) {
     let changed: Vec<String> = sc
         .channels

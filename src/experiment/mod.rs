@@ -8,7 +8,7 @@
 //! Must never: hand the truth to a stitcher or an attributor.
 
 use crate::attribute::{self, Journeys};
-use crate::credit::Credit;
+use crate::base::credit::Credit;
 use crate::observe::{self, Losses};
 use crate::scenario::{JourneyUnit, Scenario};
 use crate::score::{self, CreditErrors, ScoredChannels, StitchMetrics};
@@ -18,6 +18,8 @@ use crate::truth::{SHAPLEY, Truth};
 use crate::world::{self, Outcome};
 use rayon::prelude::*;
 
+pub mod budget;
+pub mod closed_loop;
 pub mod on_log;
 pub mod pictures;
 pub mod sweep;
@@ -518,7 +520,7 @@ fn ablation_row(
                 &credit,
                 &truth.shapley,
                 &channels,
-                crate::credit::Measure::Conversions,
+                crate::base::credit::Measure::Conversions,
             );
             (spec.id(), e.tvd)
         })

@@ -7,7 +7,7 @@
 //! Must never: take, need or name the truth ledger.
 
 use crate::attribute::{self, Journeys};
-use crate::credit::Credit;
+use crate::base::credit::Credit;
 use crate::log::{EventLog, SessionRule};
 use crate::scenario::JourneyUnit;
 use crate::score::{self, MeanP95, PathLengths};

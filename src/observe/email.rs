@@ -1,7 +1,7 @@
 //! Emails: each person's addresses, and the ways a typed email differs from
 //! the true one (typos, case / dot / plus-tag variants).
 
-use crate::rng::Stream;
+use crate::base::rng::Stream;
 
 const FIRST: [&str; 24] = [
     "anna", "ben", "chloe", "david", "emma", "felix", "grace", "hugo", "iris", "jack", "kim",

@@ -21,8 +21,8 @@
 
 pub mod email;
 
+use crate::base::rng::{Stream, StreamKind, mix64};
 use crate::log::{self, ConversionImport, CrmLead, Deal, EventLog, FormFill, Opportunity, Visit};
-use crate::rng::{Stream, StreamKind, mix64};
 use crate::scenario::{BROWSERS, ConsentMode, CookieSetting, DEVICE_TYPES, Scenario};
 use crate::world::{Outcome, Source, World};
 use rayon::prelude::*;
@@ -566,7 +566,7 @@ fn observe_group(
         let mut ds = Stream::new(seed, rep, StreamKind::ObserveDevice, device as u64, 0, 0);
         let declined = ds.uniform() < o.consent_decline_rate;
         let class_u = ds.uniform();
-        let class = crate::rng::pick_with(class_u, &DELETION_MIXTURE.map(|m| m.0));
+        let class = crate::base::rng::pick_with(class_u, &DELETION_MIXTURE.map(|m| m.0));
         let deletion_rate = DELETION_MIXTURE[class].1 * o.cookie_deletion_scale;
         // Its own stream, so the rate thins blocked devices monotonically and
         // leaves every other draw of the device alone.

@@ -2,13 +2,13 @@
 //! data as report.json (its `summary` means) plus the replicates' pictures,
 //! and rendered in parallel (results in a fixed order).
 
-use crate::budget::{BudgetRow, ChannelCurve};
 use crate::charts::{
     self, ChartError, FlowChart, GroupedBars, HBars, Heatmap, Line, Lines, Palette,
     PrecisionRecall, Rendered, ShareBars, Timeline,
 };
+use crate::experiment::budget::{BudgetRow, ChannelCurve};
+use crate::experiment::closed_loop::LoopRun;
 use crate::experiment::{ORACLE, ReplicateResult, sweep::SweepPoint};
-use crate::feedback::LoopRun;
 use crate::scenario::Scenario;
 use crate::score::LENGTH_BINS;
 use crate::truth::{BASELINE, SHAPLEY, TRUTHS};

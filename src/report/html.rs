@@ -649,8 +649,8 @@ pub fn sweep_html(
 /// report.html of a budget run: the budget table and the two charts.
 pub fn budget_html(
     sc: &Scenario,
-    rows: &[crate::budget::BudgetRow],
-    curves: &[crate::budget::ChannelCurve],
+    rows: &[crate::experiment::budget::BudgetRow],
+    curves: &[crate::experiment::budget::ChannelCurve],
     charts: &[Rendered],
 ) -> String {
     let models: Vec<String> = rows

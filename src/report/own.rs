@@ -4,8 +4,8 @@
 //! Must never: show a number that needs the truth (there is none here).
 
 use super::html::{cell, escape, figure, page, pct, section, table};
+use crate::base::credit::Credit;
 use crate::charts::{self, ChartError, Palette, Rendered, ShareBars};
-use crate::credit::Credit;
 use crate::experiment::on_log::LogRun;
 use rayon::prelude::*;
 

@@ -7,7 +7,7 @@ mod paths;
 
 pub use paths::{LENGTH_BINS, LengthDist, PathLengths, path_lengths};
 
-use crate::credit::{Credit, Measure};
+use crate::base::credit::{Credit, Measure};
 use crate::log::EventLog;
 use crate::stitch::Identities;
 use crate::truth::{BASELINE, Truth};
@@ -668,9 +668,9 @@ mod tests {
 
     /// Random non-negative credits over `n` channels plus `direct` (model) and
     /// `baseline` (truth); some channels get nothing.
-    fn random_pair(rng: &mut crate::rng::Stream, n: usize) -> (Credit, Credit) {
+    fn random_pair(rng: &mut crate::base::rng::Stream, n: usize) -> (Credit, Credit) {
         let (mut m, mut t) = (Credit::default(), Credit::default());
-        let draw = |rng: &mut crate::rng::Stream| {
+        let draw = |rng: &mut crate::base::rng::Stream| {
             if rng.uniform() < 0.15 {
                 0.0
             } else {
@@ -707,7 +707,7 @@ mod tests {
         // most that much). Below the baseline share a move can rightly help:
         // under-crediting `no channel` is an error like any other (see
         // `moving_credit_into_direct_can_fix_a_missing_baseline`).
-        let mut rng = crate::rng::Stream::from_key(0x7164_0016);
+        let mut rng = crate::base::rng::Stream::from_key(0x7164_0016);
         let (mut checked, mut rose) = (0, 0);
         for case in 0..20_000 {
             let n = 1 + case % 6;
@@ -775,7 +775,7 @@ mod tests {
         // on `no channel`, so its `tvd` is at least 0.5 − 0.15 = 0.35, above
         // the `tvd_channels` it keeps whenever that was below 0.35 (every
         // built-in model on the shipped scenarios).
-        let mut rng = crate::rng::Stream::from_key(0x7164_0015);
+        let mut rng = crate::base::rng::Stream::from_key(0x7164_0015);
         let mut below = 0;
         for _ in 0..5_000 {
             let (m, _) = random_pair(&mut rng, 3);

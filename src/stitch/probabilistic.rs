@@ -315,7 +315,7 @@ fn random_pair_u(cookies: &[Cookie]) -> Probs {
     let n = cookies.len() as u64;
     if n >= 2 {
         for i in 0..n.min(1_000_000) {
-            let j = crate::rng::mix64(i ^ 0x5eed_u64) % n;
+            let j = crate::base::rng::mix64(i ^ 0x5eed_u64) % n;
             if j == i {
                 continue;
             }

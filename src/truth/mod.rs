@@ -9,7 +9,7 @@
 //! Only `score` and `experiment` receive a `Truth`; strategies never do.
 //! Must never: be reachable from `stitch` or `attribute`.
 
-use crate::credit::Credit;
+use crate::base::credit::Credit;
 use crate::observe::EventPersons;
 use crate::scenario::Scenario;
 use crate::world::{Cause, Outcome, World};

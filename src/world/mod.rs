@@ -15,7 +15,7 @@
 
 mod person;
 
-use crate::rng::{Stream, StreamKind};
+use crate::base::rng::{Stream, StreamKind};
 use crate::scenario::{Scenario, TouchKind};
 use rayon::prelude::*;
 

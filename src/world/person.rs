@@ -2,7 +2,7 @@
 //! of present channels, the lead, sales, and the counterfactual credit.
 
 use super::*;
-use crate::rng::{key_with, pick_with, stream_prefix};
+use crate::base::rng::{key_with, pick_with, stream_prefix};
 use crate::scenario::{Audience, Trigger};
 use statrs::function::gamma::ln_gamma;
 

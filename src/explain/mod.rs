@@ -21,7 +21,7 @@
 //! the sentences. Must never: print, or feed the truth to a strategy.
 
 use crate::attribute::{self, Journeys};
-use crate::credit::Credit;
+use crate::base::credit::Credit;
 use crate::experiment::{self, ORACLE, RunConfig};
 use crate::log::EventLog;
 use crate::observe::{CookieLoss, Observation};
@@ -774,7 +774,7 @@ pub fn hubspot_cookie(cookie_id: u64) -> String {
     format!(
         "{:016x}{:016x}",
         cookie_id,
-        crate::rng::mix64(cookie_id ^ 0x0068_7562_7370_6f74)
+        crate::base::rng::mix64(cookie_id ^ 0x0068_7562_7370_6f74)
     )
 }
 

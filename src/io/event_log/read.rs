@@ -32,8 +32,8 @@ use std::io::BufRead;
 use std::num::NonZeroU64;
 use std::path::Path;
 
-pub use crate::problems::MAX_PROBLEMS;
-use crate::problems::ProblemList;
+pub use crate::io::problems::MAX_PROBLEMS;
+use crate::io::problems::ProblemList;
 
 /// A table of the format: file name, columns (name, required), and whether
 /// the file itself is required.

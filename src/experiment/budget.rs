@@ -6,8 +6,8 @@
 //! come from the base period's event log and one stitcher's partition only.
 
 use crate::attribute::{self, Journeys};
+use crate::base::stats::Stats;
 use crate::experiment;
-use crate::report::Stats;
 use crate::scenario::Scenario;
 use crate::spec::{AttributorSpec, StitcherSpec};
 use crate::stitch;

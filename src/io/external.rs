@@ -6,10 +6,10 @@
 //! `truth/leads.csv`.
 //! Must never: panic on input; every problem names file, line and column.
 
-use crate::credit::Credit;
-use crate::events::TableReader;
+use crate::base::credit::Credit;
+use crate::io::event_log::TableReader;
+use crate::io::problems::ProblemList;
 use crate::log::EventLog;
-use crate::problems::ProblemList;
 use crate::score::{LeadCause, StitchTruth};
 use crate::stitch::Identities;
 use std::borrow::Cow;
@@ -28,7 +28,7 @@ impl ProblemList<String> {
 
 /// Open a table of an exported folder by stem (`events`): CSV or Parquet.
 fn open(dir: &Path, stem: &str, problems: &mut Problems) -> Option<(String, TableReader)> {
-    match crate::events::open_table(dir, stem) {
+    match crate::io::event_log::open_table(dir, stem) {
         Ok(Some((path, r))) => Some((path.display().to_string(), r)),
         Ok(None) => {
             problems.push(format!(
@@ -261,7 +261,7 @@ pub fn read_clusters(path: &Path, log: &EventLog) -> Result<Identities, String> 
     let mut names: HashMap<String, u64> = HashMap::new();
     let source = path.display().to_string();
     let opened = match path.extension().and_then(|e| e.to_str()) {
-        Some("parquet") => crate::events::open_table(
+        Some("parquet") => crate::io::event_log::open_table(
             path.parent().unwrap_or(Path::new(".")),
             path.file_stem().and_then(|s| s.to_str()).unwrap_or(""),
         )

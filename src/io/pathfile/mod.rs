@@ -34,8 +34,8 @@ use std::fmt;
 
 mod chunked;
 
-pub use crate::problems::MAX_PROBLEMS;
-use crate::problems::ProblemList;
+pub use crate::io::problems::MAX_PROBLEMS;
+use crate::io::problems::ProblemList;
 
 /// Required header columns.
 const PATH: &str = "path";

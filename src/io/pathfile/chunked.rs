@@ -465,7 +465,7 @@ mod tests {
     impl Dice {
         fn roll(&mut self, n: usize) -> usize {
             self.0 += 1;
-            (crate::rng::mix64(self.0) % n as u64) as usize
+            (crate::base::rng::mix64(self.0) % n as u64) as usize
         }
 
         fn pick<'a>(&mut self, from: &[&'a str]) -> &'a str {
@@ -682,7 +682,7 @@ mod tests {
                 .collect();
             let point = dice.roll(digits.len() + 1);
             texts.push(format!("{}.{}", &digits[..point], &digits[point..]));
-            let x = f64::from_bits(crate::rng::mix64(dice.0) >> 2);
+            let x = f64::from_bits(crate::base::rng::mix64(dice.0) >> 2);
             texts.push(format!("{x}"));
             texts.push(format!("{:.9}", x / 1e300));
             texts.push(digits);

@@ -11,8 +11,8 @@
 //! Must never: let a model see the truth (only the oracle does, by name).
 
 use crate::attribute::{self, Journeys};
-use crate::budget;
 use crate::experiment;
+use crate::experiment::budget;
 use crate::scenario::Scenario;
 use crate::spec::{AttributorSpec, StitcherSpec};
 use crate::stitch;
