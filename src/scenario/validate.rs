@@ -194,6 +194,40 @@ pub(super) fn check(s: &Scenario) -> Vec<Problem> {
     let mut c = Checker {
         problems: Vec::new(),
     };
+    check_top_level(&mut c, s);
+    check_population(&mut c, s);
+    check_segments(&mut c, s);
+    let ids = check_channels(&mut c, s);
+    check_synergy(&mut c, s, &ids);
+    check_form_fill_and_sales(&mut c, s, &ids);
+    check_observe(&mut c, s);
+
+    let mut strategy_ids = BTreeSet::new();
+    for st in &s.stitchers {
+        if !strategy_ids.insert(st.id()) {
+            c.push(&format!("stitchers.{}", st.id()), st.id(), "listed twice");
+        }
+    }
+    let mut model_ids = BTreeSet::new();
+    for a in &s.attributors {
+        c.within(
+            &format!("attributors.{}.lookback_days", a.id()),
+            a.lookback_days(),
+            0.0,
+            3650.0,
+        );
+        for (name, value, reason) in a.param_problems() {
+            c.push(&format!("attributors.{}.{name}", a.id()), value, reason);
+        }
+        if !model_ids.insert(a.id()) {
+            c.push(&format!("attributors.{}", a.id()), a.id(), "listed twice");
+        }
+    }
+    c.problems
+}
+
+/// The top-level keys: name, sizes, horizon, dates, margin.
+fn check_top_level(c: &mut Checker, s: &Scenario) {
     let name_ok = !s.name.is_empty()
         && s.name
             .chars()
@@ -219,7 +253,10 @@ pub(super) fn check(s: &Scenario) -> Vec<Problem> {
             "must be a date YYYY-MM-DD from 1970 on",
         );
     }
+}
 
+/// `[population]`.
+fn check_population(c: &mut Checker, s: &Scenario) {
     let p = &s.population;
     c.within(
         "population.household_size_mean",
@@ -300,7 +337,10 @@ pub(super) fn check(s: &Scenario) -> Vec<Problem> {
         0.0,
         3600.0,
     );
+}
 
+/// `[[segments]]`.
+fn check_segments(c: &mut Checker, s: &Scenario) {
     if s.segments.is_empty() {
         c.missing("segments", "at least one [[segments]] table is needed");
     }
@@ -327,7 +367,10 @@ pub(super) fn check(s: &Scenario) -> Vec<Problem> {
     if !s.segments.is_empty() && s.segments.iter().map(|g| g.share.max(0.0)).sum::<f64>() <= 0.0 {
         c.missing("segments", "at least one segment share must be > 0");
     }
+}
 
+/// `[[channels]]`; returns the channel ids (for the tables that name them).
+fn check_channels(c: &mut Checker, s: &Scenario) -> BTreeSet<String> {
     if s.channels.is_empty() {
         c.missing("channels", "at least one [[channels]] table is needed");
     }
@@ -352,180 +395,8 @@ pub(super) fn check(s: &Scenario) -> Vec<Problem> {
         if !ids.insert(ch.id.clone()) {
             c.push(&format!("{base}.id"), &ch.id, "duplicate channel id");
         }
-        match ch.spend {
-            Some(spend) => {
-                c.non_negative(&format!("{base}.spend"), spend);
-                match ch.max_rate {
-                    Some(m) => c.within(&format!("{base}.max_rate"), m, 0.0, 50.0),
-                    None => c.missing(&format!("{base}.max_rate"), "a paid channel (with `spend`) needs max_rate, touches/person/day at saturation"),
-                }
-                match ch.half_saturation {
-                    Some(k) => c.positive(&format!("{base}.half_saturation"), k),
-                    None => c.missing(&format!("{base}.half_saturation"), "a paid channel (with `spend`) needs half_saturation, the spend per 1,000 persons giving half of max_rate"),
-                }
-                c.within(
-                    &format!("{base}.hill_exponent"),
-                    ch.hill_exponent,
-                    0.1,
-                    10.0,
-                );
-                if ch.rate.is_some() {
-                    c.push(
-                        &format!("{base}.rate"),
-                        ch.rate.unwrap_or(0.0),
-                        "a paid channel's rate comes from spend; remove `rate` or `spend`",
-                    );
-                }
-            }
-            None => {
-                match ch.rate {
-                    Some(r) => c.within(&format!("{base}.rate"), r, 0.0, 50.0),
-                    None => c.missing(&format!("{base}.rate"), "an unpaid channel needs rate, touches/person/day (or give it spend, max_rate, half_saturation)"),
-                }
-                if ch.max_rate.is_some() || ch.half_saturation.is_some() {
-                    c.missing(
-                        &format!("{base}.spend"),
-                        "max_rate and half_saturation need spend",
-                    );
-                }
-            }
-        }
-        c.within(
-            &format!("{base}.conversion_rate"),
-            ch.conversion_rate,
-            0.0,
-            1.0,
-        );
-        c.gamma(&format!("{base}.delay"), &ch.delay);
-        if ch.intent_exponent <= -s.population.frailty_shape {
-            c.push(
-                &format!("{base}.intent_exponent"),
-                ch.intent_exponent,
-                format!(
-                    "must be > -population.frailty_shape ({}), or E[z^γ] is infinite",
-                    s.population.frailty_shape
-                ),
-            );
-        }
-        if ch.campaigns.len() > 200 {
-            c.push(
-                &format!("{base}.campaigns"),
-                ch.campaigns.len(),
-                "at most 200 campaigns per channel",
-            );
-        }
-        if ch.audience == Audience::Subscribers && s.population.newsletter_rate == 0.0 {
-            c.push(
-                &format!("{base}.audience"),
-                "\"subscribers\"",
-                "reaches nobody: population.newsletter_rate is 0",
-            );
-        }
-        c.within(&format!("{base}.quality"), ch.quality, 0.0, 100.0);
-        c.within(
-            &format!("{base}.intent_exponent"),
-            ch.intent_exponent,
-            -5.0,
-            10.0,
-        );
-        c.within(
-            &format!("{base}.engagement_exponent"),
-            ch.engagement_exponent,
-            -5.0,
-            5.0,
-        );
-        c.within(
-            &format!("{base}.trigger_window_days"),
-            ch.trigger_window_days,
-            0.0,
-            3650.0,
-        );
-        c.shares(
-            &format!("{base}.device_mix"),
-            &DEVICE_TYPES,
-            &ch.device_mix.as_array(),
-        );
-        if let Some(r) = ch.referrer_loss_rate {
-            c.within(&format!("{base}.referrer_loss_rate"), r, 0.0, 1.0);
-            if ch.recorded_as.contains_key(crate::log::DIRECT) {
-                c.push(
-                    &format!("{base}.recorded_as.direct"),
-                    ch.recorded_as[crate::log::DIRECT],
-                    "give either referrer_loss_rate or recorded_as.direct, not both",
-                );
-            }
-        }
-        if let Some(param) = &ch.click_id {
-            let ok = !param.is_empty()
-                && param
-                    .chars()
-                    .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_');
-            if !ok {
-                c.push(
-                    &format!("{base}.click_id"),
-                    format!("{param:?}"),
-                    "a URL parameter name of lowercase letters, digits and `_` (e.g. \"gclid\")",
-                );
-            }
-            if ch.kind == TouchKind::Impression {
-                c.push(
-                    &format!("{base}.click_id"),
-                    format!("{param:?}"),
-                    "only click channels carry click ids (this one has kind = \"impression\")",
-                );
-            }
-        }
-        c.within(
-            &format!("{base}.claim_click_days"),
-            ch.claim_click_days,
-            0.0,
-            400.0,
-        );
-        c.within(
-            &format!("{base}.claim_view_days"),
-            ch.claim_view_days,
-            0.0,
-            400.0,
-        );
-        c.within(
-            &format!("{base}.click_window_days"),
-            ch.click_window_days,
-            1.0,
-            3650.0,
-        );
-        for (label, &share) in &ch.recorded_as {
-            let path = format!("{base}.recorded_as.{label}");
-            let known = label == crate::log::DIRECT
-                || label == crate::log::UNASSIGNED
-                || (label != &ch.id && s.channel_index(label).is_some());
-            if !known {
-                c.push(
-                    &path,
-                    share,
-                    "the key must be `direct`, `unassigned` or another channel's id",
-                );
-            }
-            c.within(&path, share, 0.0, 1.0);
-        }
-        let row_sum: f64 = ch
-            .recorded_as_row(s.observe.referrer_loss_rate)
-            .iter()
-            .map(|(_, s)| s)
-            .sum();
-        if row_sum > 1.0 + 1e-12 {
-            c.push(
-                &format!("{base}.recorded_as"),
-                row_sum,
-                "shares recorded as other labels (direct included) must sum to <= 1",
-            );
-        }
-        if !ch.landing_page.starts_with('/') {
-            c.push(
-                &format!("{base}.landing_page"),
-                format!("{:?}", ch.landing_page),
-                "must be a path starting with /",
-            );
-        }
+        check_channel_response(c, s, ch, &base);
+        check_channel_observation(c, s, ch, &base);
     }
     if !s.channels.is_empty() && s.channels.iter().all(|ch| ch.kind == TouchKind::Impression) {
         c.missing(
@@ -533,7 +404,193 @@ pub(super) fn check(s: &Scenario) -> Vec<Problem> {
             "at least one channel must be of kind \"click\" (impressions produce no visit)",
         );
     }
+    ids
+}
 
+/// A channel's spend, response curve, delays and targeting.
+fn check_channel_response(c: &mut Checker, s: &Scenario, ch: &Channel, base: &str) {
+    match ch.spend {
+        Some(spend) => {
+            c.non_negative(&format!("{base}.spend"), spend);
+            match ch.max_rate {
+                    Some(m) => c.within(&format!("{base}.max_rate"), m, 0.0, 50.0),
+                    None => c.missing(&format!("{base}.max_rate"), "a paid channel (with `spend`) needs max_rate, touches/person/day at saturation"),
+                }
+            match ch.half_saturation {
+                    Some(k) => c.positive(&format!("{base}.half_saturation"), k),
+                    None => c.missing(&format!("{base}.half_saturation"), "a paid channel (with `spend`) needs half_saturation, the spend per 1,000 persons giving half of max_rate"),
+                }
+            c.within(
+                &format!("{base}.hill_exponent"),
+                ch.hill_exponent,
+                0.1,
+                10.0,
+            );
+            if ch.rate.is_some() {
+                c.push(
+                    &format!("{base}.rate"),
+                    ch.rate.unwrap_or(0.0),
+                    "a paid channel's rate comes from spend; remove `rate` or `spend`",
+                );
+            }
+        }
+        None => {
+            match ch.rate {
+                    Some(r) => c.within(&format!("{base}.rate"), r, 0.0, 50.0),
+                    None => c.missing(&format!("{base}.rate"), "an unpaid channel needs rate, touches/person/day (or give it spend, max_rate, half_saturation)"),
+                }
+            if ch.max_rate.is_some() || ch.half_saturation.is_some() {
+                c.missing(
+                    &format!("{base}.spend"),
+                    "max_rate and half_saturation need spend",
+                );
+            }
+        }
+    }
+    c.within(
+        &format!("{base}.conversion_rate"),
+        ch.conversion_rate,
+        0.0,
+        1.0,
+    );
+    c.gamma(&format!("{base}.delay"), &ch.delay);
+    if ch.intent_exponent <= -s.population.frailty_shape {
+        c.push(
+            &format!("{base}.intent_exponent"),
+            ch.intent_exponent,
+            format!(
+                "must be > -population.frailty_shape ({}), or E[z^γ] is infinite",
+                s.population.frailty_shape
+            ),
+        );
+    }
+    if ch.campaigns.len() > 200 {
+        c.push(
+            &format!("{base}.campaigns"),
+            ch.campaigns.len(),
+            "at most 200 campaigns per channel",
+        );
+    }
+    if ch.audience == Audience::Subscribers && s.population.newsletter_rate == 0.0 {
+        c.push(
+            &format!("{base}.audience"),
+            "\"subscribers\"",
+            "reaches nobody: population.newsletter_rate is 0",
+        );
+    }
+    c.within(&format!("{base}.quality"), ch.quality, 0.0, 100.0);
+    c.within(
+        &format!("{base}.intent_exponent"),
+        ch.intent_exponent,
+        -5.0,
+        10.0,
+    );
+    c.within(
+        &format!("{base}.engagement_exponent"),
+        ch.engagement_exponent,
+        -5.0,
+        5.0,
+    );
+    c.within(
+        &format!("{base}.trigger_window_days"),
+        ch.trigger_window_days,
+        0.0,
+        3650.0,
+    );
+    c.shares(
+        &format!("{base}.device_mix"),
+        &DEVICE_TYPES,
+        &ch.device_mix.as_array(),
+    );
+}
+
+/// How a channel's visits are recorded: referrers, click ids, sources, landing page.
+fn check_channel_observation(c: &mut Checker, s: &Scenario, ch: &Channel, base: &str) {
+    if let Some(r) = ch.referrer_loss_rate {
+        c.within(&format!("{base}.referrer_loss_rate"), r, 0.0, 1.0);
+        if ch.recorded_as.contains_key(crate::log::DIRECT) {
+            c.push(
+                &format!("{base}.recorded_as.direct"),
+                ch.recorded_as[crate::log::DIRECT],
+                "give either referrer_loss_rate or recorded_as.direct, not both",
+            );
+        }
+    }
+    if let Some(param) = &ch.click_id {
+        let ok = !param.is_empty()
+            && param
+                .chars()
+                .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_');
+        if !ok {
+            c.push(
+                &format!("{base}.click_id"),
+                format!("{param:?}"),
+                "a URL parameter name of lowercase letters, digits and `_` (e.g. \"gclid\")",
+            );
+        }
+        if ch.kind == TouchKind::Impression {
+            c.push(
+                &format!("{base}.click_id"),
+                format!("{param:?}"),
+                "only click channels carry click ids (this one has kind = \"impression\")",
+            );
+        }
+    }
+    c.within(
+        &format!("{base}.claim_click_days"),
+        ch.claim_click_days,
+        0.0,
+        400.0,
+    );
+    c.within(
+        &format!("{base}.claim_view_days"),
+        ch.claim_view_days,
+        0.0,
+        400.0,
+    );
+    c.within(
+        &format!("{base}.click_window_days"),
+        ch.click_window_days,
+        1.0,
+        3650.0,
+    );
+    for (label, &share) in &ch.recorded_as {
+        let path = format!("{base}.recorded_as.{label}");
+        let known = label == crate::log::DIRECT
+            || label == crate::log::UNASSIGNED
+            || (label != &ch.id && s.channel_index(label).is_some());
+        if !known {
+            c.push(
+                &path,
+                share,
+                "the key must be `direct`, `unassigned` or another channel's id",
+            );
+        }
+        c.within(&path, share, 0.0, 1.0);
+    }
+    let row_sum: f64 = ch
+        .recorded_as_row(s.observe.referrer_loss_rate)
+        .iter()
+        .map(|(_, s)| s)
+        .sum();
+    if row_sum > 1.0 + 1e-12 {
+        c.push(
+            &format!("{base}.recorded_as"),
+            row_sum,
+            "shares recorded as other labels (direct included) must sum to <= 1",
+        );
+    }
+    if !ch.landing_page.starts_with('/') {
+        c.push(
+            &format!("{base}.landing_page"),
+            format!("{:?}", ch.landing_page),
+            "must be a path starting with /",
+        );
+    }
+}
+
+/// `[[synergy]]` pairs of channel ids.
+fn check_synergy(c: &mut Checker, s: &Scenario, ids: &BTreeSet<String>) {
     let mut pairs = BTreeSet::new();
     for (i, syn) in s.synergy.iter().enumerate() {
         let base = format!("synergy.{i}");
@@ -562,7 +619,10 @@ pub(super) fn check(s: &Scenario) -> Vec<Problem> {
         }
         c.within(&format!("{base}.multiplier"), syn.multiplier, 1.0, 100.0);
     }
+}
 
+/// `[form_fill]` and `[sales]`.
+fn check_form_fill_and_sales(c: &mut Checker, s: &Scenario, ids: &BTreeSet<String>) {
     let mut path_total = 0.0;
     for (key, &w) in &s.form_fill.path {
         let path = format!("form_fill.path.{key}");
@@ -591,7 +651,10 @@ pub(super) fn check(s: &Scenario) -> Vec<Problem> {
         0.0,
         1.0,
     );
+}
 
+/// `[observe]` and `[sessions]`.
+fn check_observe(c: &mut Checker, s: &Scenario) {
     let o = &s.observe;
     c.within(
         "observe.cookie_deletion_scale",
@@ -652,29 +715,6 @@ pub(super) fn check(s: &Scenario) -> Vec<Problem> {
     c.within("observe.email_variant_rate", o.email_variant_rate, 0.0, 1.0);
     c.within("observe.second_email_rate", o.second_email_rate, 0.0, 1.0);
     c.within("observe.rep_typo_rate", o.rep_typo_rate, 0.0, 1.0);
-
-    let mut strategy_ids = BTreeSet::new();
-    for st in &s.stitchers {
-        if !strategy_ids.insert(st.id()) {
-            c.push(&format!("stitchers.{}", st.id()), st.id(), "listed twice");
-        }
-    }
-    let mut model_ids = BTreeSet::new();
-    for a in &s.attributors {
-        c.within(
-            &format!("attributors.{}.lookback_days", a.id()),
-            a.lookback_days(),
-            0.0,
-            3650.0,
-        );
-        for (name, value, reason) in a.param_problems() {
-            c.push(&format!("attributors.{}.{name}", a.id()), value, reason);
-        }
-        if !model_ids.insert(a.id()) {
-            c.push(&format!("attributors.{}", a.id()), a.id(), "listed twice");
-        }
-    }
-    c.problems
 }
 
 #[cfg(test)]
