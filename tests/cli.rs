@@ -1,8 +1,9 @@
-//! End-to-end tests of the `closedloop` binary (STYLE §5 "CLI"): every shipped
-//! scenario runs and validates, broken input exits 2 with every problem named,
-//! the registry is listed, reports are deterministic across thread counts, and
-//! the output folder is written atomically. Path files: `attribute --paths`
-//! on the worked examples of docs/model.md §4.6, malformed files, and `export` round trips.
+//! End-to-end tests of the `closedloop` binary: every shipped scenario runs
+//! and validates, broken input exits 2 with every problem named, the registry
+//! is listed, reports are deterministic across thread counts and change with
+//! the seed, and the output folder is written atomically. Path files:
+//! `attribute --paths` on the worked examples of docs/model.md §4.6, malformed
+//! files, and `export` round trips.
 
 mod common;
 
@@ -133,8 +134,8 @@ fn report_problems(report: &Value, facts: &ScenarioFacts, replicates: i64) -> Ve
                             let e = &a["error"][truth][measure];
                             let at = format!("{row} error.{truth}.{measure}");
                             // Incremental and Shapley revenue are signed
-                            // (ARCHITECTURE: a warm-up customer is worth 0 in
-                            // every counterfactual): shares not bounded by 0..=1.
+                            // (docs/model.md §3.2: removing a low-quality cause
+                            // can let a better one fire): shares not bounded by 0..=1.
                             let signed = truth != "proximate" && measure == "revenue";
                             let ch = &facts.channels;
                             problems.extend(credit_error_problems(e, ch, signed, &at));
