@@ -1,5 +1,6 @@
 //! The event log: everything a tracker and a CRM recorded, and all that a
-//! stitcher or an attribution model may read (DESIGN §3.4, §8).
+//! stitcher or an attribution model may read (docs/model.md §2.8; the file
+//! format is docs/event-log.md).
 //!
 //! Tables are sorted by time; event ids are unique across the whole log.
 //! Nothing here says which person an event belongs to: identity must be

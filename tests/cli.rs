@@ -1,8 +1,9 @@
-//! End-to-end tests of the `closedloop` binary (STYLE §5 "CLI"): every shipped
-//! scenario runs and validates, broken input exits 2 with every problem named,
-//! the registry is listed, reports are deterministic across thread counts, and
-//! the output folder is written atomically. Path files: `attribute --paths`
-//! on DESIGN §10's worked examples, malformed files, and `export` round trips.
+//! End-to-end tests of the `closedloop` binary: every shipped scenario runs
+//! and validates, broken input exits 2 with every problem named, the registry
+//! is listed, reports are deterministic across thread counts and change with
+//! the seed, and the output folder is written atomically. Path files:
+//! `attribute --paths` on the worked examples of docs/model.md §4.6, malformed
+//! files, and `export` round trips.
 
 mod common;
 
@@ -133,8 +134,8 @@ fn report_problems(report: &Value, facts: &ScenarioFacts, replicates: i64) -> Ve
                             let e = &a["error"][truth][measure];
                             let at = format!("{row} error.{truth}.{measure}");
                             // Incremental and Shapley revenue are signed
-                            // (ARCHITECTURE: a warm-up customer is worth 0 in
-                            // every counterfactual): shares not bounded by 0..=1.
+                            // (docs/model.md §3.2: removing a low-quality cause
+                            // can let a better one fire): shares not bounded by 0..=1.
                             let signed = truth != "proximate" && measure == "revenue";
                             let ch = &facts.channels;
                             problems.extend(credit_error_problems(e, ch, signed, &at));
@@ -164,7 +165,7 @@ fn report_problems(report: &Value, facts: &ScenarioFacts, replicates: i64) -> Ve
     problems
 }
 
-/// Problems with one credit-error object (DESIGN §13): every metric present,
+/// Problems with one credit-error object (docs/model.md §5.2): every metric present,
 /// per-channel maps over every channel, and the metrics consistent with each
 /// other (Σ|bias| = 2·tvd_channels, max_miss = max |bias|, the headline
 /// `tvd` at least the gap between the no-channel and baseline shares, shares
@@ -518,8 +519,13 @@ fn reports_do_not_depend_on_the_thread_count() {
 
 #[test]
 fn the_seed_changes_the_report() {
+    // What the engine computes from the seed must change with it: the
+    // world's counts, the truths, every stitcher's scores and every model's
+    // credit. `scenario.seed` only echoes the flag, so it proves nothing and
+    // is left out: this fails if `--seed` reached the report but not the
+    // random streams.
     let scratch = Scratch::new("cli", "seed");
-    let mut reports = Vec::new();
+    let mut replicates = Vec::new();
     for seed in ["7", "8"] {
         let out = scratch.join(&format!("seed{seed}"));
         closedloop(scratch.path())
@@ -531,12 +537,46 @@ fn the_seed_changes_the_report() {
             .success();
         let report = read_report(&out);
         assert_eq!(report["scenario"]["seed"], seed.parse::<u64>().unwrap());
-        reports.push(std::fs::read(out.join("report.json")).unwrap());
+        replicates.push(report["replicates"][0].clone());
     }
-    assert!(
-        reports[0] != reports[1],
-        "--seed 7 and --seed 8 gave the same report"
+    let (a, b) = (&replicates[0], &replicates[1]);
+    assert_eq!(
+        a["world"]["persons"], b["world"]["persons"],
+        "the population size is the scenario's, not the seed's"
     );
+    for count in ["devices", "visits", "recorded_visits", "leads", "revenue"] {
+        assert_ne!(
+            a["world"][count], b["world"][count],
+            "world.{count} is the same under --seed 7 and --seed 8"
+        );
+    }
+    assert_ne!(a["truth"], b["truth"], "the truths ignore the seed");
+    let stitchers = a["stitching"].as_object().unwrap();
+    assert!(stitchers.len() > 2);
+    for (name, metrics) in stitchers {
+        if name == "oracle" {
+            continue; // the true partition scores 1 under every seed
+        }
+        assert_ne!(
+            metrics["pairwise"], b["stitching"][name]["pairwise"],
+            "{name}'s pairwise scores ignore the seed"
+        );
+    }
+    let rows = a["attribution"].as_array().unwrap();
+    assert!(rows.len() > 20);
+    for row in rows {
+        let other = b["attribution"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|x| x["stitcher"] == row["stitcher"] && x["model"] == row["model"])
+            .unwrap();
+        assert_ne!(
+            row["credit"], other["credit"],
+            "{} × {}: credit ignores the seed",
+            row["stitcher"], row["model"]
+        );
+    }
 }
 
 #[test]

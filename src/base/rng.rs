@@ -5,7 +5,8 @@
 //! each further part (replicate, stream kind, then entity indices), and the
 //! Xoshiro256++ state is filled from `h` by splitmix64 as `seed_from_u64` does.
 //! An extra draw for one entity therefore never shifts another entity's draws,
-//! which is what common random numbers (DESIGN §5) and monotone sweeps rely on.
+//! which is what common random numbers and monotone sweeps rely on
+//! (docs/model.md §7).
 //!
 //! Must never: use a global, thread-local or OS-seeded generator.
 

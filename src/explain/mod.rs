@@ -1,5 +1,5 @@
-//! Explain: the four-step loop of DESIGN §2 told person by person, from one
-//! replicate's world, observation and truth — for teaching.
+//! Explain: the four-step loop (docs/teaching.md) told person by person, from
+//! one replicate's world, observation and truth — for teaching.
 //!
 //! A narrator, not a strategy: it reads the truth (which touch caused the
 //! lead, why a cookie was lost) and sets beside it what the tracker and the

@@ -1,6 +1,7 @@
 //! Scoring what an external tool produced against an exported truth
-//! (`closedloop score`, issue 10): an attribution model's credit table
-//! (`label,conversions[,revenue]`) against `truth/credit.csv`, with the
+//! (`closedloop score`; the metrics are docs/model.md §5): an attribution
+//! model's credit table (`label,conversions[,revenue]`) against
+//! `truth/credit.csv`, with the
 //! channels and spends `events.json` records; an external stitcher's
 //! clusters (`event_id,cluster_id`) against `truth/events.csv` and
 //! `truth/leads.csv`.

@@ -1,4 +1,5 @@
-//! Observation: what the tracker and the CRM record of the world (DESIGN §3.4).
+//! Observation: what the tracker and the CRM record of the world
+//! (docs/model.md §2).
 //!
 //! Cookies churn (deletion by the comScore mixture × `cookie_deletion_scale`,
 //! WebKit ITP expiry, private windows, declined consent); tag-blocked devices

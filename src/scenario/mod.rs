@@ -1,10 +1,10 @@
 //! Scenario files: the TOML types with their defaults and units, loading, and
 //! one validation pass that reports every problem with its key path.
 //!
-//! Keys use marketers' words (DESIGN §13); `scenarios/reference.toml` lists
-//! every key with its default and source. World keys change what happens;
-//! keys under `[observe]` (and a channel's `referrer_loss_rate`) change only
-//! what is recorded. After [`Scenario::from_toml_str`] succeeds, the engine
+//! Keys use marketers' words (what each does: docs/model.md §1–§2);
+//! `scenarios/reference.toml` lists every key with its default and source.
+//! World keys change what happens; keys under `[observe]` (and a channel's
+//! `referrer_loss_rate`) change only what is recorded. After [`Scenario::from_toml_str`] succeeds, the engine
 //! trusts every value and never re-checks.
 //! Must never: depend on any module to its right (world, observe, …).
 

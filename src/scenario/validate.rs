@@ -1,7 +1,8 @@
 //! Loading and the one validation pass: every problem is collected with its key
-//! path (DESIGN §13 addressing: array elements by their `id`), its value and what
-//! was expected; unknown keys are found with `serde_ignored` so they are listed
-//! together with the value errors rather than stopping at the first.
+//! path (array elements addressed by their `id`, as `scenarios/reference.toml`
+//! describes), its value and what was expected; unknown keys are found with
+//! `serde_ignored` so they are listed together with the value errors rather
+//! than stopping at the first.
 
 use super::*;
 use std::collections::BTreeSet;

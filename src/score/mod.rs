@@ -1,5 +1,6 @@
 //! Scoring: a stitcher's partition against the true persons, and a model's
-//! credit against each truth (DESIGN §13 conventions).
+//! credit against each truth (the metrics and their conventions:
+//! docs/model.md §5).
 //!
 //! Must never: feed anything back to a strategy.
 

@@ -1,5 +1,5 @@
 //! The truth ledger: the true person of every logged event, the true cause of
-//! each lead, and the three truths of DESIGN §3.3 per label, in conversions
+//! each lead, and the three truths of docs/model.md §3 per label, in conversions
 //! and revenue: `shapley` (per-person game, baseline a player: the headline),
 //! `incremental` (removal on the same draws: the headline for budgets and the
 //! loop) and `proximate` (the touch whose clock happened to fire: for

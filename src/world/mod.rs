@@ -1,4 +1,4 @@
-//! The world: what really happens (DESIGN §3.1–§3.3, §3.5, §5).
+//! The world: what really happens (docs/model.md §1; its draws: §7).
 //!
 //! Groups (households, offices) of persons with intent frailty, devices and
 //! browsers; channels whose candidate touches are generated at their maximum

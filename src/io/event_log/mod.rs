@@ -1,6 +1,6 @@
-//! The event log and, separately, the truth ledger as CSV tables (DESIGN §8,
-//! §13; issue 10): what `closedloop export --events DIR` writes, one row per
-//! event with its `event_id` and integer-millisecond UTC times, and under
+//! The event log and, separately, the truth ledger as CSV tables: what
+//! `closedloop export --events DIR` writes, one row per event with its
+//! `event_id` and integer-millisecond UTC times, and under
 //! `truth/` the true person of every event, every true lead's cause and the
 //! three truths. Column meanings are documented in `docs/event-log.md`.
 //! Must never: put anything from the truth ledger into a log table — a tool

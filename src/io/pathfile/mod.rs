@@ -1,4 +1,4 @@
-//! Path files: ChannelAttribution's aggregated path format (DESIGN §8), a CSV
+//! Path files: ChannelAttribution's aggregated path format, a CSV
 //! (RFC 4180: quoted fields, `""` inside quotes, LF or CRLF) whose header
 //! names the columns `path`, `total_conversions`, `total_conversion_value`
 //! (read as revenue) and `total_null`, with a path's steps joined by ` > `.
@@ -12,11 +12,11 @@
 //! often carry more); `total_conversion_value` and `total_null` may be
 //! absent (0 revenue, 0 non-converting journeys — as ChannelAttribution's
 //! `var_value` and `var_null` are optional); ASCII whitespace around steps,
-//! numbers and header names is ignored; a UTF-8 BOM and blank lines are skipped. An
-//! empty path, or the path `unknown` alone (DESIGN §13: a lead with no web
-//! history), is a journey with no touch, which every model credits to
-//! `unknown`; [`write()`] writes such a row as `unknown`, so a round trip is
-//! lossless.
+//! numbers and header names is ignored; a UTF-8 BOM and blank lines are
+//! skipped. An empty path, or the path `unknown` alone (docs/model.md §4.3: a
+//! lead with no web history), is a journey with no touch, which every model
+//! credits to `unknown`; [`write()`] writes such a row as `unknown`, so a
+//! round trip is lossless.
 //!
 //! **Strictness.** Everything else is a [`Problem`] naming its line (where the
 //! record starts), column (1-based field) and what was expected: a missing or
