@@ -59,17 +59,57 @@ pub fn stream_key(seed: u64, replicate: u32, kind: StreamKind, a: u64, b: u64, c
 /// index (the touches of one person and channel) share it.
 #[inline]
 pub fn stream_prefix(seed: u64, replicate: u32, kind: StreamKind, a: u64, b: u64) -> u64 {
-    let mut h = mix64(seed);
-    h = mix64(h ^ replicate as u64);
-    h = mix64(h ^ kind as u64);
-    h = mix64(h ^ a);
-    mix64(h ^ b)
+    KindKey::new(seed, replicate, kind).prefix(a, b)
+}
+
+/// The key chain of (seed, replicate, kind), computed once for the many
+/// streams of one kind in a replicate (the same keys as [`stream_key`]).
+#[derive(Clone, Copy, Debug)]
+pub struct KindKey(u64);
+
+impl KindKey {
+    /// The chain of `seed`, `replicate` and `kind`.
+    #[inline]
+    pub fn new(seed: u64, replicate: u32, kind: StreamKind) -> Self {
+        let mut h = mix64(seed);
+        h = mix64(h ^ replicate as u64);
+        KindKey(mix64(h ^ kind as u64))
+    }
+
+    /// `stream_prefix(seed, replicate, kind, a, b)`.
+    #[inline]
+    pub fn prefix(self, a: u64, b: u64) -> u64 {
+        mix64(mix64(self.0 ^ a) ^ b)
+    }
+
+    /// The stream `Stream::new(seed, replicate, kind, a, b, c)`.
+    #[inline]
+    pub fn stream(self, a: u64, b: u64, c: u64) -> Stream {
+        Stream::from_key(key_with(self.prefix(a, b), c))
+    }
 }
 
 /// Complete a key from its prefix and last index.
 #[inline]
 pub fn key_with(prefix: u64, c: u64) -> u64 {
     mix64(prefix ^ c)
+}
+
+/// A small-mean Poisson distribution with its `e^−mean` computed once.
+#[derive(Clone, Copy, Debug)]
+pub struct SmallPoisson {
+    mean: f64,
+    p0: f64,
+}
+
+impl SmallPoisson {
+    /// The distribution of mean `mean` (≤ 0: always 0).
+    pub fn new(mean: f64) -> Self {
+        SmallPoisson {
+            mean,
+            p0: (-mean).exp(),
+        }
+    }
 }
 
 /// A seeded stream of draws with the few samplers the simulation needs.
@@ -127,11 +167,19 @@ impl Stream {
 
     /// Poisson by inversion; meant for small means (< 30).
     pub fn poisson_small(&mut self, mean: f64) -> u32 {
+        self.poisson(SmallPoisson::new(mean))
+    }
+
+    /// Poisson by inversion with `e^−mean` computed once (the same draws as
+    /// [`Stream::poisson_small`]): for a mean used in an inner loop.
+    #[inline]
+    pub fn poisson(&mut self, d: SmallPoisson) -> u32 {
+        let SmallPoisson { mean, p0 } = d;
         if mean <= 0.0 {
             return 0;
         }
         let mut k = 0u32;
-        let mut p = (-mean).exp();
+        let mut p = p0;
         let mut cdf = p;
         let u = self.uniform();
         while u > cdf && k < 1000 {
@@ -196,6 +244,31 @@ pub fn pick_with(u: f64, weights: &[f64]) -> usize {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_kind_key_gives_the_same_streams_as_the_full_chain() {
+        for (seed, rep, a, b, c) in [
+            (1, 0, 0, 0, 0),
+            (2024, 3, 17, 5, 9),
+            (u64::MAX, 7, 1 << 40, 3, 255),
+        ] {
+            let k = KindKey::new(seed, rep, StreamKind::Touch);
+            assert_eq!(
+                k.prefix(a, b),
+                stream_prefix(seed, rep, StreamKind::Touch, a, b)
+            );
+            let mut x = k.stream(a, b, c);
+            let mut y = Stream::new(seed, rep, StreamKind::Touch, a, b, c);
+            assert_eq!(x.next_u64(), y.next_u64());
+        }
+        let (mut p, mut q) = (
+            Stream::new(9, 0, StreamKind::Person, 1, 2, 0),
+            Stream::new(9, 0, StreamKind::Person, 1, 2, 0),
+        );
+        for mean in [0.0, 0.3, 2.5, 12.0] {
+            assert_eq!(p.poisson_small(mean), q.poisson(SmallPoisson::new(mean)));
+        }
+    }
 
     /// Value stability: a change to the hash or the generator shows up here.
     #[test]

@@ -2,7 +2,7 @@
 //! of present channels, the lead, sales, and the counterfactual credit.
 
 use super::*;
-use crate::base::rng::{key_with, pick_with, stream_prefix};
+use crate::base::rng::{KindKey, SmallPoisson, key_with, pick_with};
 use crate::scenario::{Audience, Trigger};
 use statrs::function::gamma::ln_gamma;
 
@@ -366,7 +366,6 @@ fn pick_device(u_type: f64, u_dev: f64, mix: [f64; 3], devices: &[(u32, u8)]) ->
 struct BlockCtx<'a> {
     sc: &'a Scenario,
     model: &'a ChannelModel,
-    replicate: u32,
     keep_warmup: bool,
     pop: &'a crate::scenario::Population,
     seg_shares: &'a [f64],
@@ -375,6 +374,22 @@ struct BlockCtx<'a> {
     horizon: f64,
     warmup: f64,
     n_ch: usize,
+    /// Pages read beyond the first in a visit.
+    extra_pages: SmallPoisson,
+    /// Devices beyond the first of a person.
+    extra_devices: SmallPoisson,
+    /// Each stream kind's key chain for this seed and replicate.
+    keys: BlockKeys,
+}
+
+/// The key chains of the world's stream kinds, computed once per block.
+#[derive(Clone, Copy)]
+struct BlockKeys {
+    group: KindKey,
+    person: KindKey,
+    candidates: KindKey,
+    touch: KindKey,
+    return_visits: KindKey,
 }
 
 /// Buffers reused from person to person.
@@ -420,7 +435,6 @@ pub(super) fn simulate_block(
     let ctx = BlockCtx {
         sc,
         model,
-        replicate,
         keep_warmup,
         pop,
         seg_shares: &seg_shares,
@@ -433,6 +447,15 @@ pub(super) fn simulate_block(
         horizon: sc.horizon_days,
         warmup: sc.warmup_days,
         n_ch: sc.channels.len(),
+        extra_pages: SmallPoisson::new(pop.pages_mean - 1.0),
+        extra_devices: SmallPoisson::new(pop.extra_devices_mean),
+        keys: BlockKeys {
+            group: KindKey::new(sc.seed, replicate, StreamKind::Group),
+            person: KindKey::new(sc.seed, replicate, StreamKind::Person),
+            candidates: KindKey::new(sc.seed, replicate, StreamKind::Candidates),
+            touch: KindKey::new(sc.seed, replicate, StreamKind::Touch),
+            return_visits: KindKey::new(sc.seed, replicate, StreamKind::ReturnVisits),
+        },
     };
     for (gi, &(is_office, size)) in plans.iter().enumerate() {
         let ids = (first_group + gi as u32, gi as u32);
@@ -452,22 +475,13 @@ fn simulate_group(
     size: u32,
 ) {
     let BlockCtx {
-        sc,
-        replicate,
         pop,
         seg_shares,
         type_mix,
         browser_mix,
         ..
     } = *ctx;
-    let mut gs = Stream::new(
-        sc.seed,
-        replicate,
-        StreamKind::Group,
-        group_index as u64,
-        0,
-        0,
-    );
+    let mut gs = ctx.keys.group.stream(group_index as u64, 0, 0);
     let segment = gs.pick(seg_shares) as u16;
     let ip = gs.next_u64();
     let shared_u = gs.uniform();
@@ -530,11 +544,7 @@ fn simulate_person<'a>(
     let BlockCtx {
         sc,
         model,
-        replicate,
-        keep_warmup,
         pop,
-        type_mix,
-        browser_mix,
         horizon,
         n_ch,
         ..
@@ -544,54 +554,18 @@ fn simulate_person<'a>(
         local_group,
         segment,
         is_office,
-        shared_device,
+        ..
     } = g;
     let person_index = b.persons.len() as u32;
-    let mut ps = Stream::new(
-        sc.seed,
-        replicate,
-        StreamKind::Person,
-        group_index as u64,
-        local as u64,
-        0,
-    );
-    let k = pop.frailty_shape;
-    let z = ps.gamma(k, 1.0 / k);
-    let newsletter = ps.uniform() < pop.newsletter_rate;
-    let n_dev = 1 + ps.poisson_small(pop.extra_devices_mean);
     let mut devs = std::mem::take(&mut scratch.devs);
-    devs.clear();
-    for _ in 0..n_dev {
-        let ty = ps.pick(&type_mix) as u8;
-        let browser = ps.pick(&browser_mix[ty as usize]) as u8;
-        b.devices.push(Device {
-            group: local_group,
-            device_type: ty,
-            browser,
-            shared: false,
-        });
-        devs.push(((b.devices.len() - 1) as u32, ty));
-    }
-    if let Some(d) = shared_device {
-        devs.push(d);
-    }
-    let baseline_u = ps.uniform();
-    let baseline_t = ps.uniform() * horizon;
-    let seg = &sc.segments[segment as usize];
-    let draws = SalesDraws {
-        handoff_u: ps.uniform(),
-        qualify_u: ps.uniform(),
-        qualify_delay: ps.gamma(seg.qualify_delay.shape, seg.qualify_delay.scale_days),
-        close_u: ps.uniform(),
-        cycle: ps.gamma(seg.sales_cycle.shape, seg.sales_cycle.scale_days),
-        deal_size: seg.deal_size.median * (seg.deal_size.sigma * ps.normal()).exp(),
-    };
-    let path_u = ps.uniform();
-    let form_dev_u = (ps.uniform(), ps.uniform());
-    // The converting session: landing page, pages read, the form page.
-    let form_pages = 2 + ps.poisson_small(pop.pages_mean - 1.0) as u16;
-    let form_dwell_s = (form_pages as f64 * ps.exp(1.0) * pop.dwell_seconds_mean)
-        .clamp(MIN_FORM_SESSION_S, 65_535.0);
+    let PersonDraws {
+        z,
+        newsletter,
+        baseline_u,
+        baseline_t,
+        draws,
+        form,
+    } = draw_person(ctx, b, g, local, &mut devs);
 
     // Candidate touches, channel by channel, at max rate × targeting.
     let mut cands = std::mem::take(&mut scratch.cands);
@@ -631,8 +605,235 @@ fn simulate_person<'a>(
     let first = sim.evaluate(Present::window(all_mask, true), Some(active));
 
     // Store the active touches and, for a lead, the form-fill visit.
+    let is_lead = sim.in_window(first.time);
+    let stored = store_touches(ctx, b, (&sim, active, first), person_index, &form, &devs);
+    let Stored {
+        range: (t_start, t_end),
+        cause_touch,
+        form_visit,
+        warmup_touches,
+    } = stored;
+
+    let outcome = outcome_of(
+        sc,
+        segment,
+        &draws,
+        first,
+        is_lead,
+        (cause_touch, form_visit),
+    );
+
+    let in_account = is_office && pop.offices_are_accounts;
+    // Only a window lead has credit: the warm-up is history, the same
+    // in every counterfactual, so an existing customer stays one and
+    // removing window touches never arms a clock.
+    if is_lead {
+        let mut credit =
+            counterfactual_credit(&sim, segment as usize, &draws, active, first, person_index);
+        if in_account {
+            // Leads stay the person's; revenue is the account's.
+            strip_revenue(&mut credit);
+        }
+        b.credit.push(credit);
+    }
+    // Members who are not window leads are not window leads under any
+    // coalition either (removing players never arms a clock).
+    let member = (in_account && is_lead).then(|| Member {
+        sim: PersonSim {
+            sc,
+            model,
+            z,
+            cands: sim.cands.clone(),
+            baseline_fire: sim.baseline_fire,
+            horizon,
+        },
+        draws,
+        active: active.clone(),
+        first,
+        person: person_index,
+        segment: segment as usize,
+    });
+
+    let d_start = b.person_devices.len() as u32;
+    b.person_devices.extend(devs.iter().map(|d| d.0));
+    b.persons.push(Person {
+        group: local_group,
+        segment,
+        z,
+        newsletter,
+        devices: (d_start, b.person_devices.len() as u32),
+        touches: (t_start, t_end),
+        warmup_touches,
+        outcome,
+    });
+    scratch.cands = sim.cands;
+    scratch.devs = devs;
+    member
+}
+
+/// A person's outcome: a window lead and its sales, an existing customer
+/// (a lead during the warm-up), or nothing.
+fn outcome_of(
+    sc: &Scenario,
+    segment: u16,
+    draws: &SalesDraws,
+    first: Firing,
+    is_lead: bool,
+    (cause_touch, form_visit): (Option<u32>, u32),
+) -> Outcome {
+    if is_lead {
+        let s = sales(
+            sc,
+            segment as usize,
+            draws,
+            first.time,
+            quality_of(sc, first.cause),
+        );
+        Outcome::Lead(Box::new(Lead {
+            time: first.time,
+            cause: first.cause.map(Cause::Channel).unwrap_or(Cause::Baseline),
+            cause_touch,
+            form_visit,
+            contacted: s.contacted,
+            opportunity: s.opportunity,
+            deal: s.deal,
+        }))
+    } else if first.time < 0.0 {
+        Outcome::ExistingCustomer { time: first.time }
+    } else {
+        Outcome::None
+    }
+}
+
+/// A person's own draws, in their stream's order: intent, newsletter,
+/// devices (pushed to the block, listed in `devs`), the baseline clock, the
+/// sales draws and the converting session.
+struct PersonDraws {
+    z: f64,
+    newsletter: bool,
+    baseline_u: f64,
+    baseline_t: f64,
+    draws: SalesDraws,
+    form: FormDraws,
+}
+
+fn draw_person(
+    ctx: &BlockCtx,
+    b: &mut Block,
+    g: GroupDraws,
+    local: u32,
+    devs: &mut Vec<(u32, u8)>,
+) -> PersonDraws {
+    let BlockCtx {
+        sc,
+        pop,
+        type_mix,
+        browser_mix,
+        horizon,
+        ..
+    } = *ctx;
+    let GroupDraws {
+        group_index,
+        local_group,
+        segment,
+        shared_device,
+        ..
+    } = g;
+    let mut ps = ctx.keys.person.stream(group_index as u64, local as u64, 0);
+    let k = pop.frailty_shape;
+    let z = ps.gamma(k, 1.0 / k);
+    let newsletter = ps.uniform() < pop.newsletter_rate;
+    let n_dev = 1 + ps.poisson(ctx.extra_devices);
+    devs.clear();
+    for _ in 0..n_dev {
+        let ty = ps.pick(&type_mix) as u8;
+        let browser = ps.pick(&browser_mix[ty as usize]) as u8;
+        b.devices.push(Device {
+            group: local_group,
+            device_type: ty,
+            browser,
+            shared: false,
+        });
+        devs.push(((b.devices.len() - 1) as u32, ty));
+    }
+    if let Some(d) = shared_device {
+        devs.push(d);
+    }
+    let baseline_u = ps.uniform();
+    let baseline_t = ps.uniform() * horizon;
+    let seg = &sc.segments[segment as usize];
+    let draws = SalesDraws {
+        handoff_u: ps.uniform(),
+        qualify_u: ps.uniform(),
+        qualify_delay: ps.gamma(seg.qualify_delay.shape, seg.qualify_delay.scale_days),
+        close_u: ps.uniform(),
+        cycle: ps.gamma(seg.sales_cycle.shape, seg.sales_cycle.scale_days),
+        deal_size: seg.deal_size.median * (seg.deal_size.sigma * ps.normal()).exp(),
+    };
+    let path_u = ps.uniform();
+    let device_u = (ps.uniform(), ps.uniform());
+    // The converting session: landing page, pages read, the form page.
+    let pages = 2 + ps.poisson(ctx.extra_pages) as u16;
+    let dwell_s =
+        (pages as f64 * ps.exp(1.0) * pop.dwell_seconds_mean).clamp(MIN_FORM_SESSION_S, 65_535.0);
+    PersonDraws {
+        z,
+        newsletter,
+        baseline_u,
+        baseline_t,
+        draws,
+        form: FormDraws {
+            path_u,
+            device_u,
+            pages,
+            dwell_s,
+        },
+    }
+}
+
+/// The converting session's draws, taken with the person's (its device and
+/// the form's path among them).
+#[derive(Clone, Copy)]
+struct FormDraws {
+    path_u: f64,
+    device_u: (f64, f64),
+    pages: u16,
+    dwell_s: f64,
+}
+
+/// Where a person's stored touches are, and which of them matter.
+struct Stored {
+    range: (u32, u32),
+    cause_touch: Option<u32>,
+    form_visit: u32,
+    warmup_touches: u32,
+}
+
+/// Store a person's active touches in time order and, for a window lead,
+/// the converting visit (the form fill) at the lead time minus its dwell.
+fn store_touches(
+    ctx: &BlockCtx,
+    b: &mut Block,
+    (sim, active, first): (&PersonSim, &[(bool, bool)], Firing),
+    person_index: u32,
+    form: &FormDraws,
+    devs: &[(u32, u8)],
+) -> Stored {
+    let BlockCtx {
+        sc,
+        model,
+        keep_warmup,
+        type_mix,
+        ..
+    } = *ctx;
     let t_start = b.touches.len() as u32;
     let is_lead = sim.in_window(first.time);
+    let FormDraws {
+        path_u,
+        device_u: form_dev_u,
+        pages: form_pages,
+        dwell_s: form_dwell_s,
+    } = *form;
     let mut cause_touch = None;
     let mut form_pending = is_lead;
     let mut warmup_touches = 0u32;
@@ -661,7 +862,7 @@ fn simulate_person<'a>(
             Some(c) => sc.channels[c as usize].device_mix.as_array(),
             None => type_mix,
         };
-        let device = pick_device(form_dev_u.0, form_dev_u.1, mix, &devs);
+        let device = pick_device(form_dev_u.0, form_dev_u.1, mix, devs);
         touches.push(Touch {
             person: person_index,
             time: form_visit_time,
@@ -723,75 +924,12 @@ fn simulate_person<'a>(
     }
     let t_end = b.touches.len() as u32;
 
-    let outcome = if is_lead {
-        let s = sales(
-            sc,
-            segment as usize,
-            &draws,
-            first.time,
-            quality_of(sc, first.cause),
-        );
-        Outcome::Lead(Box::new(Lead {
-            time: first.time,
-            cause: first.cause.map(Cause::Channel).unwrap_or(Cause::Baseline),
-            cause_touch,
-            form_visit,
-            contacted: s.contacted,
-            opportunity: s.opportunity,
-            deal: s.deal,
-        }))
-    } else if first.time < 0.0 {
-        Outcome::ExistingCustomer { time: first.time }
-    } else {
-        Outcome::None
-    };
-
-    let in_account = is_office && pop.offices_are_accounts;
-    // Only a window lead has credit: the warm-up is history, the same
-    // in every counterfactual, so an existing customer stays one and
-    // removing window touches never arms a clock.
-    if is_lead {
-        let mut credit =
-            counterfactual_credit(&sim, segment as usize, &draws, active, first, person_index);
-        if in_account {
-            // Leads stay the person's; revenue is the account's.
-            strip_revenue(&mut credit);
-        }
-        b.credit.push(credit);
-    }
-    // Members who are not window leads are not window leads under any
-    // coalition either (removing players never arms a clock).
-    let member = (in_account && is_lead).then(|| Member {
-        sim: PersonSim {
-            sc,
-            model,
-            z,
-            cands: sim.cands.clone(),
-            baseline_fire: sim.baseline_fire,
-            horizon,
-        },
-        draws,
-        active: active.clone(),
-        first,
-        person: person_index,
-        segment: segment as usize,
-    });
-
-    let d_start = b.person_devices.len() as u32;
-    b.person_devices.extend(devs.iter().map(|d| d.0));
-    b.persons.push(Person {
-        group: local_group,
-        segment,
-        z,
-        newsletter,
-        devices: (d_start, b.person_devices.len() as u32),
-        touches: (t_start, t_end),
+    Stored {
+        range: (t_start, t_end),
+        cause_touch,
+        form_visit,
         warmup_touches,
-        outcome,
-    });
-    scratch.cands = sim.cands;
-    scratch.devs = devs;
-    member
+    }
 }
 
 /// Candidate touches, channel by channel, at max rate × targeting: each kept
@@ -807,12 +945,12 @@ fn channel_candidates(
     let BlockCtx {
         sc,
         model,
-        replicate,
         pop,
         horizon,
         warmup,
         ..
     } = *ctx;
+    let candidates_prefix = ctx.keys.candidates.prefix(group_index as u64, local as u64);
     for (ci, ch) in sc.channels.iter().enumerate() {
         if ch.audience == Audience::Subscribers && !newsletter {
             continue;
@@ -822,21 +960,11 @@ fn channel_candidates(
             continue;
         }
         let (keep, keep_history) = (model.keep[ci], model.keep_history[ci]);
-        let mut cs = Stream::new(
-            sc.seed,
-            replicate,
-            StreamKind::Candidates,
-            group_index as u64,
-            local as u64,
-            ci as u64,
-        );
-        let touch_prefix = stream_prefix(
-            sc.seed,
-            replicate,
-            StreamKind::Touch,
-            group_index as u64,
-            ((local as u64) << 8) | ci as u64,
-        );
+        let mut cs = Stream::from_key(key_with(candidates_prefix, ci as u64));
+        let touch_prefix = ctx
+            .keys
+            .touch
+            .prefix(group_index as u64, ((local as u64) << 8) | ci as u64);
         let mut t = -warmup;
         let mut j = 0u32;
         loop {
@@ -851,7 +979,7 @@ fn channel_candidates(
                 let mut ts = Stream::from_key(key_with(touch_prefix, j as u64));
                 let arm_u = ts.uniform();
                 let delay = ts.gamma(ch.delay.shape, ch.delay.scale_days);
-                let pages = 1 + ts.poisson_small(pop.pages_mean - 1.0) as u16;
+                let pages = 1 + ts.poisson(ctx.extra_pages) as u16;
                 let dwell_s =
                     (pages as f64 * ts.exp(1.0) * pop.dwell_seconds_mean).min(65_535.0) as u16;
                 let g = if ch.engagement_exponent == 0.0 {
@@ -894,7 +1022,6 @@ fn return_candidates(
 ) {
     let BlockCtx {
         sc,
-        replicate,
         pop,
         type_mix,
         horizon,
@@ -911,14 +1038,11 @@ fn return_candidates(
         .map(|c| c.time)
         .fold(f64::INFINITY, f64::min);
     if pop.return_visit_rate > 0.0 && first_click < horizon {
-        let mut rs = Stream::new(
-            sc.seed,
-            replicate,
-            StreamKind::ReturnVisits,
-            group_index as u64,
-            local as u64,
-            0,
-        );
+        let prefix = ctx
+            .keys
+            .return_visits
+            .prefix(group_index as u64, local as u64);
+        let mut rs = Stream::from_key(key_with(prefix, 0));
         let mut t = -warmup;
         let mut j = 0u32;
         loop {
@@ -931,15 +1055,8 @@ fn return_candidates(
             if t <= first_click {
                 continue;
             }
-            let mut vs = Stream::new(
-                sc.seed,
-                replicate,
-                StreamKind::ReturnVisits,
-                group_index as u64,
-                local as u64,
-                j as u64,
-            );
-            let pages = 1 + vs.poisson_small(pop.pages_mean - 1.0) as u16;
+            let mut vs = Stream::from_key(key_with(prefix, j as u64));
+            let pages = 1 + vs.poisson(ctx.extra_pages) as u16;
             let dwell_s =
                 (pages as f64 * vs.exp(1.0) * pop.dwell_seconds_mean).min(65_535.0) as u16;
             let device = pick_device(vs.uniform(), vs.uniform(), type_mix, devs);
