@@ -79,7 +79,14 @@ impl KindKey {
     /// `stream_prefix(seed, replicate, kind, a, b)`.
     #[inline]
     pub fn prefix(self, a: u64, b: u64) -> u64 {
-        mix64(mix64(self.0 ^ a) ^ b)
+        self.at(a).prefix(b)
+    }
+
+    /// The chain extended by the first index: for the several streams of
+    /// one entity (a device's sub-streams).
+    #[inline]
+    pub fn at(self, a: u64) -> EntityKey {
+        EntityKey(mix64(self.0 ^ a))
     }
 
     /// The stream `Stream::new(seed, replicate, kind, a, b, c)`.
@@ -93,6 +100,24 @@ impl KindKey {
 #[inline]
 pub fn key_with(prefix: u64, c: u64) -> u64 {
     mix64(prefix ^ c)
+}
+
+/// The key chain of (seed, replicate, kind, first index).
+#[derive(Clone, Copy, Debug)]
+pub struct EntityKey(u64);
+
+impl EntityKey {
+    /// `stream_prefix(seed, replicate, kind, a, b)`.
+    #[inline]
+    pub fn prefix(self, b: u64) -> u64 {
+        mix64(self.0 ^ b)
+    }
+
+    /// The stream `Stream::new(seed, replicate, kind, a, b, c)`.
+    #[inline]
+    pub fn stream(self, b: u64, c: u64) -> Stream {
+        Stream::from_key(key_with(self.prefix(b), c))
+    }
 }
 
 /// A small-mean Poisson distribution with its `e^−mean` computed once.

@@ -21,11 +21,12 @@
 //! recover a true person other than what a real tracker would record.
 
 pub mod email;
+mod group;
 
-use crate::base::rng::{Stream, StreamKind, mix64};
+use crate::base::rng::{KindKey, StreamKind, mix64};
 use crate::log::{self, ConversionImport, CrmLead, Deal, EventLog, FormFill, Opportunity, Visit};
-use crate::scenario::{BROWSERS, ConsentMode, CookieSetting, DEVICE_TYPES, Scenario};
-use crate::world::{Outcome, Source, World};
+use crate::scenario::{BROWSERS, DEVICE_TYPES, Scenario};
+use crate::world::{Source, World};
 use rayon::prelude::*;
 use std::collections::BTreeMap;
 
@@ -134,6 +135,9 @@ struct Tables {
     campaign_base: Vec<u16>,
     landing: Vec<u16>,
     ua: Vec<[u16; 3]>,
+    /// Stream key chains of the observation kinds for this seed and replicate.
+    device_key: KindKey,
+    person_key: KindKey,
 }
 
 struct PendingForm {
@@ -270,6 +274,8 @@ pub fn observe(sc: &Scenario, world: &World) -> Observation {
         campaign_base,
         landing,
         ua,
+        device_key: KindKey::new(sc.seed, world.replicate, StreamKind::ObserveDevice),
+        person_key: KindKey::new(sc.seed, world.replicate, StreamKind::ObservePerson),
     };
     let start_ms = sc.start_epoch_ms();
     log.window_start_ms = start_ms;
@@ -281,7 +287,7 @@ pub fn observe(sc: &Scenario, world: &World) -> Observation {
         .map(|b| {
             let mut out = BlockOut::default();
             for g in b * BLOCK_GROUPS..((b + 1) * BLOCK_GROUPS).min(n_groups) {
-                observe_group(sc, world, &tables, start_ms, g as u32, &mut out);
+                group::observe_group(sc, world, &tables, start_ms, g as u32, &mut out);
             }
             out
         })
@@ -504,389 +510,6 @@ fn click_id(salt: u64, touch: u32) -> std::num::NonZeroU64 {
 /// Cookie ids: a bijective mix of (device, generation), so ids are unique and opaque.
 fn cookie_id(salt: u64, device: u32, generation: u32) -> u64 {
     mix64(salt ^ (((device as u64) << 32) | generation as u64))
-}
-
-fn observe_group(
-    sc: &Scenario,
-    world: &World,
-    t: &Tables,
-    start_ms: i64,
-    g: u32,
-    out: &mut BlockOut,
-) {
-    let o = &sc.observe;
-    let (seed, rep) = (sc.seed, world.replicate);
-    let group = &world.groups[g as usize];
-    let p0 = group.first_person;
-    let p1 = p0 + group.n_persons;
-    let (t0, t1) = (
-        world.persons[p0 as usize].touches.0,
-        world.persons[(p1 - 1) as usize].touches.1,
-    );
-    let salt = cookie_salt(seed, rep);
-    let ip_hash = mix64(group.ip ^ salt);
-    let horizon = sc.horizon_days;
-
-    // Visits of the group by (device, time).
-    let mut order: Vec<u32> = (t0..t1)
-        .filter(|&i| world.touches[i as usize].is_visit)
-        .collect();
-    order.sort_unstable_by(|&a, &b| {
-        let (ta, tb) = (&world.touches[a as usize], &world.touches[b as usize]);
-        ta.device
-            .cmp(&tb.device)
-            .then(ta.time.total_cmp(&tb.time))
-            .then(a.cmp(&b))
-    });
-    // Cookie of each visit touch (None: not recorded), indexed by touch − t0.
-    let mut cookie_of: Vec<Option<u64>> = vec![None; (t1 - t0) as usize];
-    // The click id the visit's cookie held after the visit, indexed likewise.
-    let mut click_of: Vec<Option<StoredClick>> = vec![None; (t1 - t0) as usize];
-    // Whether the site's tags (and so the platforms' pixels) ran on the visit.
-    let mut pixel_of: Vec<bool> = vec![false; (t1 - t0) as usize];
-    let direct = sc.channels.len() as u16;
-    // Accounts: a person's first form fill in the window creates one; later
-    // return visits may be logged in.
-    let account_from: Vec<Option<f64>> = (p0..p1)
-        .map(|person| {
-            let (a, b) = world.persons[person as usize].touches;
-            (a..b)
-                .map(|ti| &world.touches[ti as usize])
-                .filter(|t| t.form_fill && t.time >= 0.0 && t.time <= horizon)
-                .map(|t| t.time + t.dwell_s as f64 / 86_400.0)
-                .reduce(f64::min)
-        })
-        .collect();
-    // Newsletter tokens, computed once per person when first needed.
-    let mut token_of: Vec<Option<std::num::NonZeroU64>> = vec![None; group.n_persons as usize];
-
-    let mut i = 0;
-    while i < order.len() {
-        let device = world.touches[order[i] as usize].device;
-        let dev = &world.devices[device as usize];
-        let mut ds = Stream::new(seed, rep, StreamKind::ObserveDevice, device as u64, 0, 0);
-        let declined = ds.uniform() < o.consent_decline_rate;
-        let class_u = ds.uniform();
-        let class = crate::base::rng::pick_with(class_u, &DELETION_MIXTURE.map(|m| m.0));
-        let deletion_rate = DELETION_MIXTURE[class].1 * o.cookie_deletion_scale;
-        // Its own stream, so the rate thins blocked devices monotonically and
-        // leaves every other draw of the device alone.
-        let block_u =
-            Stream::new(seed, rep, StreamKind::ObserveDevice, device as u64, 1, 0).uniform();
-        let blocked = block_u
-            < o.tag_block_rate
-                .rate(dev.device_type as usize, dev.browser as usize);
-        // IP noise: two uniforms per visit from the device's own stream.
-        let mut ip_stream = Stream::new(seed, rep, StreamKind::ObserveDevice, device as u64, 2, 0);
-        let ip_noise = o.ip_noise_rate.as_array()[dev.device_type as usize];
-        // Logins: one uniform per visit from the device's sub-stream 3.
-        let mut login_stream =
-            Stream::new(seed, rep, StreamKind::ObserveDevice, device as u64, 3, 0);
-        // WebKit (so ITP): every Safari, and the share of other families
-        // that run on iOS; one uniform from the device's sub-stream 4.
-        let webkit_u =
-            Stream::new(seed, rep, StreamKind::ObserveDevice, device as u64, 4, 0).uniform();
-        let webkit = BROWSERS[dev.browser as usize] == "safari"
-            || webkit_u
-                < o.webkit_share
-                    .rate(dev.device_type as usize, dev.browser as usize);
-        let itp = webkit && o.cookie_setting == CookieSetting::Js && o.itp_cap_days > 0.0;
-        let mut generation: u32 = 0;
-        let mut one_off: u32 = 1 << 31;
-        let mut last_write: Option<f64> = None;
-        // The main cookie's stored click id, and its ITP cap after the last write.
-        let mut stored_click: Option<StoredClick> = None;
-        let mut cap_days = o.itp_cap_days;
-        while i < order.len() && world.touches[order[i] as usize].device == device {
-            let ti = order[i];
-            let touch = &world.touches[ti as usize];
-            let (gap_u, private_u, referrer_u) = (ds.uniform(), ds.uniform(), ds.uniform());
-            let (noise_u, carrier_u) = (ip_stream.uniform(), ip_stream.uniform());
-            let login_u = login_stream.uniform();
-            i += 1;
-            let in_window = touch.time >= 0.0 && touch.time <= horizon;
-            let count = |out: &mut BlockOut, k: &'static str| {
-                if in_window {
-                    out.losses.add(k, 1);
-                }
-            };
-            let note = |out: &mut BlockOut, why: CookieLoss| {
-                if in_window {
-                    out.cookie_losses.push((ti, why));
-                }
-            };
-            if blocked {
-                // The tracker never ran: nothing recorded, no cookie written.
-                count(out, "tag_blocked");
-                note(out, CookieLoss::TagBlocked);
-                continue;
-            }
-            // The recorded label (None: correct) and the click id the visit carries.
-            let true_label = match touch.source {
-                Source::Channel(c) => Some(c),
-                Source::Return => None,
-                Source::FormFill(path) => path,
-            };
-            let confused = true_label.and_then(|c| {
-                t.recorded_as[c as usize]
-                    .iter()
-                    .find(|(cum, _, _)| referrer_u < *cum)
-                    .map(|&(_, label, mechanism)| (label, mechanism))
-            });
-            let visit_click: Option<StoredClick> = true_label
-                .filter(|&c| sc.channels[c as usize].click_id.is_some())
-                .filter(|_| !matches!(confused, Some((l, _)) if l == direct))
-                .map(|c| (click_id(salt, ti), c, touch.time));
-            let private = private_u < o.private_window_rate;
-            let mut cookie = if private {
-                count(out, "private_window");
-                note(out, CookieLoss::PrivateWindow);
-                one_off += 1;
-                cookie_id(salt, device, one_off)
-            } else {
-                if let Some(lw) = last_write {
-                    let gap = touch.time - lw;
-                    if gap_u < 1.0 - (-deletion_rate * gap).exp() {
-                        generation += 1;
-                        stored_click = None;
-                        count(out, "cookie_deletion");
-                        note(out, CookieLoss::Deleted);
-                    } else if itp && gap > cap_days {
-                        generation += 1;
-                        stored_click = None;
-                        count(out, "itp_expiry");
-                        note(out, CookieLoss::ItpExpired);
-                    }
-                }
-                last_write = Some(touch.time);
-                if visit_click.is_some() {
-                    stored_click = visit_click;
-                }
-                // ITP 2.2: written on a page reached by a classified tracker's
-                // link decoration, the cookie lives 24 hours.
-                let decorated = visit_click
-                    .is_some_and(|(_, c, _)| sc.channels[c as usize].click_id_classified);
-                cap_days = if decorated {
-                    o.itp_cap_days.min(1.0)
-                } else {
-                    o.itp_cap_days
-                };
-                cookie_id(salt, device, generation)
-            };
-            // A throwaway cookie holds only this visit's click id.
-            let mut held_click = if private { visit_click } else { stored_click };
-            if declined {
-                count(out, "consent_declined");
-                note(out, CookieLoss::ConsentDeclined);
-                match o.consent_mode {
-                    ConsentMode::NotRecorded => continue,
-                    ConsentMode::OneOffId => {
-                        one_off += 1;
-                        cookie = cookie_id(salt, device, one_off);
-                        held_click = visit_click;
-                    }
-                }
-            }
-            if !in_window {
-                continue;
-            }
-            cookie_of[(ti - t0) as usize] = Some(cookie);
-            click_of[(ti - t0) as usize] = held_click;
-            pixel_of[(ti - t0) as usize] = !declined;
-            // Recorded source: the confusion-matrix row on one uniform,
-            // `direct` first, so the referrer-loss decision is the same draw
-            // whatever else is set.
-            let campaign = match touch.source {
-                Source::Channel(c) => Some(t.campaign_base[c as usize] + touch.campaign as u16),
-                Source::Return => None,
-                Source::FormFill(path) => path.map(|c| t.campaign_base[c as usize]),
-            };
-            let (channel, campaign) = match (true_label, confused) {
-                (Some(_), Some((label, mechanism))) => {
-                    count(out, mechanism);
-                    (label, None)
-                }
-                (Some(c), None) => (c, campaign),
-                (None, _) => (direct, None),
-            };
-            let person = touch.person;
-            let email_token = match touch.source {
-                Source::Channel(c)
-                    if sc.channels[c as usize].audience
-                        == crate::scenario::Audience::Subscribers =>
-                {
-                    let slot = &mut token_of[(person - p0) as usize];
-                    Some(*slot.get_or_insert_with(|| {
-                        log::email_token(&person_emails(sc, world, person).0)
-                    }))
-                }
-                _ => None,
-            };
-            let visit_ip = if noise_u < ip_noise {
-                count(out, "ip_noise");
-                carrier_ip(salt, carrier_u, sc.persons)
-            } else {
-                ip_hash
-            };
-            let logged_in = !declined
-                && matches!(touch.source, Source::Return)
-                && login_u < o.login_rate
-                && account_from[(touch.person - p0) as usize].is_some_and(|t| touch.time > t);
-            let n = sc.channels.len();
-            out.visits.push(Recorded {
-                visit: Visit {
-                    event_id: 0,
-                    time_ms: to_ms(start_ms, touch.time),
-                    cookie_id: cookie,
-                    channel,
-                    campaign,
-                    click_id: visit_click.map(|c| c.0),
-                    landing_page: match touch.source {
-                        Source::Channel(c) => t.landing[c as usize],
-                        Source::Return => t.landing[n],
-                        Source::FormFill(_) => t.landing[n + 1],
-                    },
-                    pages_viewed: touch.pages,
-                    dwell_s: touch.dwell_s as f32,
-                    ip_hash: visit_ip,
-                    user_agent: t.ua[dev.browser as usize][dev.device_type as usize],
-                    email_token,
-                    user_id: logged_in.then(|| account_id(salt, touch.person)),
-                },
-                person,
-                touch: ti,
-            });
-        }
-    }
-
-    // Form fills and CRM records, person by person.
-    for person in p0..p1 {
-        let p = &world.persons[person as usize];
-        let Outcome::Lead(lead) = &p.outcome else {
-            continue;
-        };
-        let (primary, second) = person_emails(sc, world, person);
-        platform_views(sc, world, t0, &pixel_of, salt, start_ms, person, out);
-        let mut ps = Stream::new(seed, rep, StreamKind::ObservePerson, person as u64, 0, 0);
-        let mut records: Vec<(String, u64)> = Vec::new(); // (lowercased email, lead key)
-        let mut first_record: Option<(u64, String, Option<StoredClick>)> = None;
-        let (a, b) = p.touches;
-        for ti in a..b {
-            let touch = &world.touches[ti as usize];
-            if !touch.form_fill || touch.time > horizon {
-                continue;
-            }
-            let typed = email::type_email(
-                &mut ps,
-                &primary,
-                &second,
-                o.second_email_rate,
-                o.email_typo_rate,
-                o.email_variant_rate,
-            );
-            for (flag, k) in [
-                (typed.second, "second_email"),
-                (typed.typo, "email_typo"),
-                (typed.variant, "email_variant"),
-            ] {
-                if flag {
-                    out.losses.add(k, 1);
-                }
-            }
-            // Submitted at the end of the visit's session.
-            let time_ms = to_ms(start_ms, touch.time) + 1000 * touch.dwell_s as i64;
-            let form_key = ((person as u64) << 24) | (ti - a) as u64;
-            let form_click = click_of[(ti - t0) as usize];
-            out.forms.push(PendingForm {
-                f: FormFill {
-                    event_id: 0,
-                    time_ms,
-                    cookie_id: cookie_of[(ti - t0) as usize],
-                    click_id: form_click.map(|c| c.0),
-                    user_id: (o.login_rate > 0.0).then(|| account_id(salt, person)),
-                    email: typed.email.clone(),
-                },
-                person,
-                key: form_key,
-            });
-            let lower = typed.email.to_ascii_lowercase();
-            if !records.iter().any(|r| r.0 == lower) {
-                let key = form_key;
-                records.push((lower, key));
-                out.leads.push(PendingLead {
-                    l: CrmLead {
-                        event_id: 0,
-                        time_ms,
-                        email: typed.email.clone(),
-                        form_fill_id: 0,
-                        click_id: form_click.map(|c| c.0),
-                    },
-                    person,
-                    form_key,
-                    key,
-                });
-                if first_record.is_none() {
-                    first_record = Some((key, typed.email.clone(), form_click));
-                }
-            }
-        }
-        let Some((lead_key, lead_email, lead_click)) = first_record else {
-            continue;
-        };
-        if let Some(t_opp) = lead.opportunity {
-            out.opps.push(PendingOpp {
-                o: Opportunity {
-                    event_id: 0,
-                    time_ms: to_ms(start_ms, t_opp),
-                    crm_lead_id: 0,
-                },
-                person,
-                lead_key,
-            });
-        }
-        if let Some((t_deal, revenue)) = lead.deal {
-            let (u_typo, u_kind, u_pos, u_char, u_case) = (
-                ps.uniform(),
-                ps.uniform(),
-                ps.uniform(),
-                ps.uniform(),
-                ps.uniform(),
-            );
-            let mut rep_email = lead_email.clone();
-            if u_case < o.email_variant_rate {
-                rep_email = email::variant(&rep_email, 0.0);
-            }
-            if u_typo < o.rep_typo_rate {
-                out.losses.add("rep_typo", 1);
-                rep_email = email::typo(&rep_email, u_kind, u_pos, u_char);
-            }
-            // Offline conversion import: the worked record's click id, while
-            // the click is younger than its platform's window.
-            if let Some((id, c, clicked)) = lead_click {
-                if t_deal - clicked <= sc.channels[c as usize].click_window_days {
-                    out.imports.push(PendingImport {
-                        i: ConversionImport {
-                            event_id: 0,
-                            time_ms: to_ms(start_ms, t_deal),
-                            channel: c,
-                            click_id: id,
-                            revenue,
-                        },
-                        person,
-                    });
-                }
-            }
-            out.deals.push(PendingDeal {
-                d: Deal {
-                    event_id: 0,
-                    time_ms: to_ms(start_ms, t_deal),
-                    revenue,
-                    email: rep_email,
-                },
-                person,
-            });
-        }
-    }
 }
 
 /// A person's primary and second email addresses.
