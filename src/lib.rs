@@ -7,9 +7,10 @@
 //! base       random streams, the credit currency, summary statistics
 //! charts     plotters drawings (SVG + PNG) from plain data; knows no engine
 //! log        EventLog: what a tracker and a CRM recorded, the only input a strategy sees
-//! spec       strategy ids, parameters and descriptors (`closedloop list`)
+//! strategy   what a strategy says about itself: id, parameters with default values, doc line, needs
 //! stitch     EventLog → Identities (a partition)            [sees only the log]
 //! attribute  EventLog + Identities → Journeys → Credit      [sees only the log]
+//! spec       the registry: every stitcher and model, one line each (`closedloop list`, ids, parser)
 //! scenario   TOML → validated Scenario
 //! world      Scenario → World (persons, touches, leads, deals, counterfactuals)
 //! observe    World → EventLog + the event → person map
@@ -36,5 +37,6 @@ pub mod scenario;
 pub mod score;
 pub mod spec;
 pub mod stitch;
+pub mod strategy;
 pub mod truth;
 pub mod world;

@@ -1166,12 +1166,11 @@ fn a_longer_lookback_only_coarsens_and_infinity_is_deterministic() {
     let det = stitch::build(&StitcherSpec::Deterministic).stitch(&obs.log);
     let inf = stitch::Lookback {
         days: f64::INFINITY,
-        forward_only: false,
     };
     assert_eq!(stitch::Stitcher::stitch(&inf, &obs.log), det);
     let mut prev: Option<closedloop::score::Pairwise> = None;
     for days in [0.0, 1.0, 7.0, 30.0, 365.0] {
-        let ids = stitch::build(&StitcherSpec::Lookback { days }).stitch(&obs.log);
+        let ids = stitch::build(&stitch::Lookback { days }).stitch(&obs.log);
         let pw = closedloop::score::pairwise(&truth.events.visit_person, &ids.visit);
         if let Some(p) = prev {
             assert!(
@@ -1191,7 +1190,7 @@ fn lossless_world_normalized_and_infinite_lookback_equal_the_oracle() {
     let oracle = oracle_identities(&truth);
     for spec in [
         StitcherSpec::Normalized,
-        StitcherSpec::Lookback { days: 1e9 },
+        StitcherSpec::Lookback(stitch::Lookback { days: 1e9 }),
         StitcherSpec::LastLogin,
         StitcherSpec::parse("graph").unwrap(),
     ] {
@@ -1282,7 +1281,7 @@ fn probabilistic_thresholds_only_remove_links_and_match_the_stitcher() {
     let mut prev: Option<closedloop::score::Pairwise> = None;
     for (t, ids) in ts.iter().zip(&parts) {
         // The sweep's partition is the stitcher's at that threshold.
-        let alone = stitch::build(&StitcherSpec::Probabilistic { threshold: *t }).stitch(log);
+        let alone = stitch::build(&stitch::Probabilistic { threshold: *t }).stitch(log);
         assert_eq!(&alone, ids, "threshold {t}");
         let pw = closedloop::score::pairwise(&truth.events.visit_person, &ids.visit);
         if let Some(p) = prev {

@@ -195,10 +195,10 @@ fn markov_value_ids_and_defaults() {
     assert_eq!(default.id(), "markov_1");
     assert!(matches!(
         default,
-        AttributorSpec::Markov {
+        AttributorSpec::Markov(Markov {
             revenue: MarkovRevenue::Share,
             ..
-        }
+        })
     ));
 }
 

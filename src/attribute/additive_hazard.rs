@@ -55,14 +55,19 @@
 //! only converting journeys' touches are credited.
 //! Must never: name the world, the observation layer or the truth ledger.
 
-use super::{Attributor, Journey, Journeys, credit_by_journey_rule};
+use super::{
+    Attributor, DEFAULT_LOOKBACK_DAYS, Journey, Journeys, LOOKBACK, credit_by_journey_rule,
+};
 use crate::base::credit::Credit;
 use crate::log::LabelId;
+use crate::strategy::{Needs, Strategy, StrategyDescriptor};
 use rayon::prelude::*;
+use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 
 /// Additive hazard model (Zhang, Wei & Ren 2014) with a baseline.
-#[derive(Clone, Copy, Debug)]
+#[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default = "crate::strategy::default")]
 pub struct AdditiveHazard {
     /// Touches older than this before the lead are ignored (and a touch acts
     /// for this long).
@@ -508,12 +513,28 @@ impl AdditiveHazard {
     }
 }
 
+impl Strategy for AdditiveHazard {
+    const DESCRIPTOR: StrategyDescriptor = StrategyDescriptor {
+        kind: "additive_hazard",
+        summary: "additive hazard, touch effects beta*exp(-omega*age) plus a baseline, fit by maximum likelihood (Zhang, Wei & Ren 2014); needs touch times",
+        params: &[LOOKBACK],
+        needs: Needs {
+            touch_times: true,
+            opportunities: false,
+        },
+    };
+    const DEFAULT: Self = AdditiveHazard {
+        lookback_days: DEFAULT_LOOKBACK_DAYS,
+    };
+}
+
 impl Attributor for AdditiveHazard {
     fn name(&self) -> String {
-        crate::spec::AttributorSpec::AdditiveHazard {
-            lookback_days: self.lookback_days,
-        }
-        .id()
+        super::model_id(self.id(), self.lookback_days)
+    }
+
+    fn lookback_days(&self) -> f64 {
+        self.lookback_days
     }
 
     fn attribute(&self, journeys: &Journeys) -> Credit {

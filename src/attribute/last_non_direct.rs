@@ -1,22 +1,38 @@
 //! `last_non_direct`: the last touch that is not `direct` (GA's default);
 //! `direct` only when every touch in the window is direct.
 
-use super::{Attributor, Journeys, credit_by_rule};
+use super::{Attributor, DEFAULT_LOOKBACK_DAYS, Journeys, LOOKBACK, credit_by_rule};
 use crate::base::credit::Credit;
+use crate::strategy::{Needs, Strategy, StrategyDescriptor};
+use serde::{Deserialize, Serialize};
 
 /// Last non-direct touch wins.
-#[derive(Clone, Copy, Debug)]
+#[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default = "crate::strategy::default")]
 pub struct LastNonDirect {
     /// Touches older than this before the lead are ignored.
     pub lookback_days: f64,
 }
 
+impl Strategy for LastNonDirect {
+    const DESCRIPTOR: StrategyDescriptor = StrategyDescriptor {
+        kind: "last_non_direct",
+        summary: "last touch that is not direct (the GA-style default)",
+        params: &[LOOKBACK],
+        needs: Needs::NOTHING,
+    };
+    const DEFAULT: Self = LastNonDirect {
+        lookback_days: DEFAULT_LOOKBACK_DAYS,
+    };
+}
+
 impl Attributor for LastNonDirect {
     fn name(&self) -> String {
-        crate::spec::AttributorSpec::LastNonDirect {
-            lookback_days: self.lookback_days,
-        }
-        .id()
+        super::model_id(self.id(), self.lookback_days)
+    }
+
+    fn lookback_days(&self) -> f64 {
+        self.lookback_days
     }
 
     fn attribute(&self, journeys: &Journeys) -> Credit {

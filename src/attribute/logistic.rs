@@ -50,14 +50,20 @@
 //! Must never: name the world, the observation layer or the truth ledger.
 
 use super::shapley_rate::{SetStats, label_sets};
-use super::{Attributor, DistinctPaths, Journeys, credit_from};
+use super::{Attributor, DEFAULT_LOOKBACK_DAYS, DistinctPaths, Journeys, LOOKBACK, credit_from};
 use crate::base::credit::Credit;
 use crate::base::rng::{Stream, StreamKind};
+use crate::strategy::{
+    Needs, ParamDescriptor, ParamProblem, ParamValue, SpecError, Strategy, StrategyDescriptor,
+    at_most, number, spec_err,
+};
 use rayon::prelude::*;
+use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 
 /// Bagged logistic regression on label presence (Shao & Li 2011).
-#[derive(Clone, Copy, Debug)]
+#[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default = "crate::strategy::default")]
 pub struct Logistic {
     /// Bags averaged (≥ 1).
     pub bags: u32,
@@ -368,14 +374,83 @@ impl Logistic {
     }
 }
 
+/// Most bags of `logistic`.
+pub const MAX_LOGISTIC_BAGS: u32 = 10_000;
+
+impl Strategy for Logistic {
+    const DESCRIPTOR: StrategyDescriptor = StrategyDescriptor {
+        kind: "logistic",
+        summary: "bagged logistic regression on channel presence (Shao & Li 2011); each converting set split by positive mean coefficients, seeded (CLI logistic:BAGS:FRACTION)",
+        params: &[
+            ParamDescriptor {
+                name: "bags",
+                help: "logistic fits on resampled journeys, averaged (1..=10000)",
+                default: ParamValue::Count(Self::DEFAULT.bags),
+            },
+            ParamDescriptor {
+                name: "sample_fraction",
+                help: "share of the journeys each bag draws (0 < f <= 1)",
+                default: ParamValue::Number(Self::DEFAULT.sample_fraction),
+            },
+            LOOKBACK,
+        ],
+        needs: Needs::NOTHING,
+    };
+    /// 50 bags of half the journeys (Shao & Li 2011 and the `mta` package use 0.5).
+    const DEFAULT: Self = Logistic {
+        bags: 50,
+        sample_fraction: 0.5,
+        lookback_days: DEFAULT_LOOKBACK_DAYS,
+    };
+
+    fn from_cli(given: &str, parts: &[&str]) -> Result<Self, SpecError> {
+        let usage = "logistic:BAGS:FRACTION";
+        at_most(given, parts, 2, usage)?;
+        let d = Self::DEFAULT;
+        let bags = match parts.get(1) {
+            None => d.bags,
+            Some(p) => p.parse::<u32>().map_err(|_| {
+                spec_err(
+                    given,
+                    format!("{usage} takes a whole number of bags 1..={MAX_LOGISTIC_BAGS}"),
+                )
+            })?,
+        };
+        Ok(Logistic {
+            bags,
+            sample_fraction: number(given, parts, 2, d.sample_fraction, usage)?,
+            ..d
+        })
+    }
+
+    fn id(&self) -> String {
+        format!("logistic_{}_{}", self.bags, self.sample_fraction)
+    }
+
+    fn param_problems(&self) -> Vec<ParamProblem> {
+        let mut out = Vec::new();
+        if !(1..=MAX_LOGISTIC_BAGS).contains(&self.bags) {
+            out.push((
+                "bags",
+                self.bags as f64,
+                format!("must be within 1..={MAX_LOGISTIC_BAGS}"),
+            ));
+        }
+        let f = self.sample_fraction;
+        if !(f.is_finite() && f > 0.0 && f <= 1.0) {
+            out.push(("sample_fraction", f, "must be within 0 < f <= 1".into()));
+        }
+        out
+    }
+}
+
 impl Attributor for Logistic {
     fn name(&self) -> String {
-        crate::spec::AttributorSpec::Logistic {
-            bags: self.bags,
-            sample_fraction: self.sample_fraction,
-            lookback_days: self.lookback_days,
-        }
-        .id()
+        super::model_id(self.id(), self.lookback_days)
+    }
+
+    fn lookback_days(&self) -> f64 {
+        self.lookback_days
     }
 
     fn attribute(&self, journeys: &Journeys) -> Credit {

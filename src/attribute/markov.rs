@@ -83,17 +83,25 @@
 //! Must never: name the world, the observation layer or the truth ledger.
 
 use super::paths::{fold_windows, label_bits};
-use super::{Attributor, DistinctPaths, Journey, Journeys, Touch, credit_from};
+use super::{
+    Attributor, DEFAULT_LOOKBACK_DAYS, DistinctPaths, Journey, Journeys, LOOKBACK, Touch,
+    credit_from,
+};
 use crate::attribute::PathHasher;
 use crate::base::credit::Credit;
 use crate::log::LabelId;
-use crate::spec::MarkovRevenue;
+use crate::strategy::{
+    Needs, ParamDescriptor, ParamProblem, ParamValue, SpecError, Strategy, StrategyDescriptor,
+    at_most, spec_err,
+};
 use rayon::prelude::*;
+use serde::{Deserialize, Serialize};
 use std::collections::{BTreeMap, HashMap};
 use std::hash::BuildHasherDefault;
 
 /// Markov-chain removal effects of a given order.
-#[derive(Clone, Copy, Debug)]
+#[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default = "crate::strategy::default")]
 pub struct Markov {
     /// Labels of history in a state; clamped to 1..=4.
     pub order: u8,
@@ -591,7 +599,7 @@ impl Chain {
 
 impl Markov {
     fn chain_order(&self) -> u32 {
-        self.order.clamp(1, crate::spec::MAX_MARKOV_ORDER) as u32
+        self.order.clamp(1, MAX_MARKOV_ORDER) as u32
     }
 
     /// P(conversion) and the removal effect of every label (indexed by
@@ -740,14 +748,114 @@ impl Fitted {
     }
 }
 
+/// Highest supported order of `markov`.
+pub const MAX_MARKOV_ORDER: u8 = 4;
+
+/// How `markov` splits revenue.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum MarkovRevenue {
+    /// By the conversion removal-effect shares: one set of shares for
+    /// conversions and revenue (the default).
+    #[default]
+    Share,
+    /// By value removal effects: the share of the expected revenue lost
+    /// without a label, each conversion's value tied to the chain state it
+    /// left from (ChannelAttribution's `var_value`, computed exactly).
+    Value,
+}
+
+impl MarkovRevenue {
+    /// As written in a scenario and on the CLI.
+    pub const fn word(self) -> &'static str {
+        match self {
+            MarkovRevenue::Share => "share",
+            MarkovRevenue::Value => "value",
+        }
+    }
+}
+
+impl Strategy for Markov {
+    const DESCRIPTOR: StrategyDescriptor = StrategyDescriptor {
+        kind: "markov",
+        summary: "removal effects of an order-k Markov chain over the paths, exact; revenue split by the conversion removal-effect shares (default) or by value removal effects as ChannelAttribution's var_value, computed exactly (CLI markov:K or markov:K:value)",
+        params: &[
+            ParamDescriptor {
+                name: "order",
+                help: "channels of history in a state (1..=4)",
+                default: ParamValue::Count(Self::DEFAULT.order as u32),
+            },
+            ParamDescriptor {
+                name: "revenue",
+                help: "share: revenue split as the conversions are; value: by each channel's share of the expected revenue lost without it",
+                default: ParamValue::Word(Self::DEFAULT.revenue.word()),
+            },
+            LOOKBACK,
+        ],
+        needs: Needs::NOTHING,
+    };
+    const DEFAULT: Self = Markov {
+        order: 1,
+        lookback_days: DEFAULT_LOOKBACK_DAYS,
+        revenue: MarkovRevenue::Share,
+    };
+
+    fn from_cli(given: &str, parts: &[&str]) -> Result<Self, SpecError> {
+        let usage = "markov:ORDER:REVENUE";
+        at_most(given, parts, 2, usage)?;
+        let order = match parts.get(1) {
+            None => Self::DEFAULT.order,
+            Some(p) => p.parse::<u8>().map_err(|_| {
+                spec_err(
+                    given,
+                    format!("{usage} takes an order 1..={MAX_MARKOV_ORDER}"),
+                )
+            })?,
+        };
+        let revenue = match parts.get(2).copied() {
+            None | Some("share") => MarkovRevenue::Share,
+            Some("value") => MarkovRevenue::Value,
+            Some(_) => {
+                return Err(spec_err(
+                    given,
+                    format!("{usage} takes a revenue split `share` or `value`"),
+                ));
+            }
+        };
+        Ok(Markov {
+            order,
+            revenue,
+            ..Self::DEFAULT
+        })
+    }
+
+    fn id(&self) -> String {
+        match self.revenue {
+            MarkovRevenue::Share => format!("markov_{}", self.order),
+            MarkovRevenue::Value => format!("markov_{}_value", self.order),
+        }
+    }
+
+    fn param_problems(&self) -> Vec<ParamProblem> {
+        if (1..=MAX_MARKOV_ORDER).contains(&self.order) {
+            Vec::new()
+        } else {
+            vec![(
+                "order",
+                self.order as f64,
+                format!("must be within 1..={MAX_MARKOV_ORDER}"),
+            )]
+        }
+    }
+}
+
 impl Attributor for Markov {
     fn name(&self) -> String {
-        crate::spec::AttributorSpec::Markov {
-            order: self.order,
-            lookback_days: self.lookback_days,
-            revenue: self.revenue,
-        }
-        .id()
+        super::model_id(self.id(), self.lookback_days)
+    }
+
+    fn lookback_days(&self) -> f64 {
+        self.lookback_days
     }
 
     fn attribute(&self, journeys: &Journeys) -> Credit {

@@ -5,11 +5,17 @@
 //! are 0).
 //! Must never: name the world, the observation layer or the truth ledger.
 
-use super::{Attributor, Journeys, credit_by_rule};
+use super::{Attributor, DEFAULT_LOOKBACK_DAYS, Journeys, LOOKBACK, credit_by_rule};
 use crate::base::credit::Credit;
+use crate::strategy::{
+    Needs, ParamDescriptor, ParamProblem, ParamValue, SpecError, Strategy, StrategyDescriptor,
+    at_most, number, spec_err,
+};
+use serde::{Deserialize, Serialize};
 
 /// Fixed shares for the first and last touches.
-#[derive(Clone, Copy, Debug)]
+#[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default = "crate::strategy::default")]
 pub struct PositionBased {
     /// Share of the first touch (0..=1, `first + last <= 1`).
     pub first: f64,
@@ -47,14 +53,70 @@ pub(crate) fn u_shaped(first: f64, last: f64, w: &mut [f64]) {
     }
 }
 
+impl Strategy for PositionBased {
+    const DESCRIPTOR: StrategyDescriptor = StrategyDescriptor {
+        kind: "position_based",
+        summary: "shares to the first and last touches, the rest split over the middle (CLI position_based:FIRST:LAST)",
+        params: &[
+            ParamDescriptor {
+                name: "first",
+                help: "share of the first touch (first + last <= 1)",
+                default: ParamValue::Number(Self::DEFAULT.first),
+            },
+            ParamDescriptor {
+                name: "last",
+                help: "share of the last touch (first + last <= 1)",
+                default: ParamValue::Number(Self::DEFAULT.last),
+            },
+            LOOKBACK,
+        ],
+        needs: Needs::NOTHING,
+    };
+    const DEFAULT: Self = PositionBased {
+        first: 0.4,
+        last: 0.4,
+        lookback_days: DEFAULT_LOOKBACK_DAYS,
+    };
+
+    fn from_cli(given: &str, parts: &[&str]) -> Result<Self, SpecError> {
+        let usage = "position_based:FIRST:LAST";
+        at_most(given, parts, 2, usage)?;
+        if parts.len() == 2 {
+            return Err(spec_err(given, format!("give both shares: {usage}")));
+        }
+        let d = Self::DEFAULT;
+        Ok(PositionBased {
+            first: number(given, parts, 1, d.first, usage)?,
+            last: number(given, parts, 2, d.last, usage)?,
+            ..d
+        })
+    }
+
+    fn id(&self) -> String {
+        format!("position_based_{}_{}", self.first, self.last)
+    }
+
+    fn param_problems(&self) -> Vec<ParamProblem> {
+        let mut out = Vec::new();
+        for (name, v) in [("first", self.first), ("last", self.last)] {
+            if !(v.is_finite() && (0.0..=1.0).contains(&v)) {
+                out.push((name, v, "must be within 0..=1".into()));
+            }
+        }
+        if self.first + self.last > 1.0 + 1e-12 {
+            out.push(("last", self.last, "first + last must be <= 1".into()));
+        }
+        out
+    }
+}
+
 impl Attributor for PositionBased {
     fn name(&self) -> String {
-        crate::spec::AttributorSpec::PositionBased {
-            first: self.first,
-            last: self.last,
-            lookback_days: self.lookback_days,
-        }
-        .id()
+        super::model_id(self.id(), self.lookback_days)
+    }
+
+    fn lookback_days(&self) -> f64 {
+        self.lookback_days
     }
 
     fn attribute(&self, journeys: &Journeys) -> Credit {

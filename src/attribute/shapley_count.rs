@@ -7,22 +7,38 @@
 //! A journey with no touch in the window credits `unknown`.
 //! Must never: name the world, the observation layer or the truth ledger.
 
-use super::{Attributor, Journeys, credit_by_rule};
+use super::{Attributor, DEFAULT_LOOKBACK_DAYS, Journeys, LOOKBACK, credit_by_rule};
 use crate::base::credit::Credit;
+use crate::strategy::{Needs, Strategy, StrategyDescriptor};
+use serde::{Deserialize, Serialize};
 
 /// Shapley value of the "conversions inside S" game.
-#[derive(Clone, Copy, Debug)]
+#[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default = "crate::strategy::default")]
 pub struct ShapleyCount {
     /// Touches older than this before the lead are ignored.
     pub lookback_days: f64,
 }
 
+impl Strategy for ShapleyCount {
+    const DESCRIPTOR: StrategyDescriptor = StrategyDescriptor {
+        kind: "shapley_count",
+        summary: "Shapley value of conversions inside a channel set (= deduplicated linear)",
+        params: &[LOOKBACK],
+        needs: Needs::NOTHING,
+    };
+    const DEFAULT: Self = ShapleyCount {
+        lookback_days: DEFAULT_LOOKBACK_DAYS,
+    };
+}
+
 impl Attributor for ShapleyCount {
     fn name(&self) -> String {
-        crate::spec::AttributorSpec::ShapleyCount {
-            lookback_days: self.lookback_days,
-        }
-        .id()
+        super::model_id(self.id(), self.lookback_days)
+    }
+
+    fn lookback_days(&self) -> f64 {
+        self.lookback_days
     }
 
     fn attribute(&self, journeys: &Journeys) -> Credit {

@@ -30,14 +30,19 @@
 //! Must never: name the world, the observation layer or the truth ledger.
 
 use super::paths::PathMap;
-use super::{Attributor, DistinctPaths, Journeys, PathHasher, credit_from};
+use super::{
+    Attributor, DEFAULT_LOOKBACK_DAYS, DistinctPaths, Journeys, LOOKBACK, PathHasher, credit_from,
+};
 use crate::base::credit::Credit;
 use crate::log::LabelId;
+use crate::strategy::{Needs, Strategy, StrategyDescriptor};
+use serde::{Deserialize, Serialize};
 use std::collections::HashMap;
 use std::hash::BuildHasherDefault;
 
 /// Shapley value of the "conversion rate of exactly S" game, per converting set.
-#[derive(Clone, Copy, Debug)]
+#[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default = "crate::strategy::default")]
 pub struct ShapleyRate {
     /// Touches older than this before the lead are ignored.
     pub lookback_days: f64,
@@ -263,12 +268,25 @@ impl ShapleyRate {
     }
 }
 
+impl Strategy for ShapleyRate {
+    const DESCRIPTOR: StrategyDescriptor = StrategyDescriptor {
+        kind: "shapley_rate",
+        summary: "Shapley value of the conversion rate of each exact channel set, per converting set; our choices, not the published method: negative values floored at 0, each converting set's values renormalised to its conversions",
+        params: &[LOOKBACK],
+        needs: Needs::NOTHING,
+    };
+    const DEFAULT: Self = ShapleyRate {
+        lookback_days: DEFAULT_LOOKBACK_DAYS,
+    };
+}
+
 impl Attributor for ShapleyRate {
     fn name(&self) -> String {
-        crate::spec::AttributorSpec::ShapleyRate {
-            lookback_days: self.lookback_days,
-        }
-        .id()
+        super::model_id(self.id(), self.lookback_days)
+    }
+
+    fn lookback_days(&self) -> f64 {
+        self.lookback_days
     }
 
     fn attribute(&self, journeys: &Journeys) -> Credit {

@@ -7,11 +7,17 @@
 //! as relative to the lead), so old touches underflow to 0, never the sum.
 //! Must never: name the world, the observation layer or the truth ledger.
 
-use super::{Attributor, Journeys, credit_by_rule};
+use super::{Attributor, DEFAULT_LOOKBACK_DAYS, Journeys, LOOKBACK, credit_by_rule};
 use crate::base::credit::Credit;
+use crate::strategy::{
+    Needs, ParamDescriptor, ParamProblem, ParamValue, SpecError, Strategy, StrategyDescriptor,
+    at_most, number,
+};
+use serde::{Deserialize, Serialize};
 
 /// Exponential decay with a half-life.
-#[derive(Clone, Copy, Debug)]
+#[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default = "crate::strategy::default")]
 pub struct TimeDecay {
     /// Days for a touch's weight to halve (> 0).
     pub half_life_days: f64,
@@ -19,13 +25,58 @@ pub struct TimeDecay {
     pub lookback_days: f64,
 }
 
+impl Strategy for TimeDecay {
+    const DESCRIPTOR: StrategyDescriptor = StrategyDescriptor {
+        kind: "time_decay",
+        summary: "touch weights halve every half-life before the lead (CLI time_decay:DAYS)",
+        params: &[
+            ParamDescriptor {
+                name: "half_life_days",
+                help: "days for a touch's weight to halve (> 0)",
+                default: ParamValue::Number(Self::DEFAULT.half_life_days),
+            },
+            LOOKBACK,
+        ],
+        needs: Needs {
+            touch_times: true,
+            opportunities: false,
+        },
+    };
+    const DEFAULT: Self = TimeDecay {
+        half_life_days: 7.0,
+        lookback_days: DEFAULT_LOOKBACK_DAYS,
+    };
+
+    fn from_cli(given: &str, parts: &[&str]) -> Result<Self, SpecError> {
+        let usage = "time_decay:HALF_LIFE_DAYS";
+        at_most(given, parts, 1, usage)?;
+        Ok(TimeDecay {
+            half_life_days: number(given, parts, 1, Self::DEFAULT.half_life_days, usage)?,
+            ..Self::DEFAULT
+        })
+    }
+
+    fn id(&self) -> String {
+        format!("time_decay_{}", self.half_life_days)
+    }
+
+    fn param_problems(&self) -> Vec<ParamProblem> {
+        let h = self.half_life_days;
+        if h.is_finite() && h > 0.0 {
+            Vec::new()
+        } else {
+            vec![("half_life_days", h, "must be > 0".into())]
+        }
+    }
+}
+
 impl Attributor for TimeDecay {
     fn name(&self) -> String {
-        crate::spec::AttributorSpec::TimeDecay {
-            half_life_days: self.half_life_days,
-            lookback_days: self.lookback_days,
-        }
-        .id()
+        super::model_id(self.id(), self.lookback_days)
+    }
+
+    fn lookback_days(&self) -> f64 {
+        self.lookback_days
     }
 
     fn attribute(&self, journeys: &Journeys) -> Credit {

@@ -28,11 +28,14 @@
 //!
 //! Must never: name the world, the observation layer or the truth ledger.
 
-use super::{Attributor, Journeys, Touch, credit_from};
+use super::{Attributor, DEFAULT_LOOKBACK_DAYS, Journeys, LOOKBACK, Touch, credit_from};
 use crate::base::credit::Credit;
+use crate::strategy::{Needs, Strategy, StrategyDescriptor};
+use serde::{Deserialize, Serialize};
 
 /// W-shaped (first, lead, opportunity) weights.
-#[derive(Clone, Copy, Debug)]
+#[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default = "crate::strategy::default")]
 pub struct WShaped {
     /// Touches older than this before the lead are ignored.
     pub lookback_days: f64,
@@ -68,12 +71,28 @@ fn weights(before: &[Touch], after: &[Touch], opp_ms: Option<i64>, w: &mut Vec<f
     w.iter_mut().for_each(|x| *x /= sum);
 }
 
+impl Strategy for WShaped {
+    const DESCRIPTOR: StrategyDescriptor = StrategyDescriptor {
+        kind: "w_shaped",
+        summary: "30% each to the first, lead-creating and opportunity-creating touches (the journey read up to the opportunity), 10% over the rest",
+        params: &[LOOKBACK],
+        needs: Needs {
+            touch_times: false,
+            opportunities: true,
+        },
+    };
+    const DEFAULT: Self = WShaped {
+        lookback_days: DEFAULT_LOOKBACK_DAYS,
+    };
+}
+
 impl Attributor for WShaped {
     fn name(&self) -> String {
-        crate::spec::AttributorSpec::WShaped {
-            lookback_days: self.lookback_days,
-        }
-        .id()
+        super::model_id(self.id(), self.lookback_days)
+    }
+
+    fn lookback_days(&self) -> f64 {
+        self.lookback_days
     }
 
     fn attribute(&self, journeys: &Journeys) -> Credit {

@@ -32,19 +32,8 @@ pub(super) fn cmd_attribute(
         .iter()
         .map(|s| {
             let credit = attribute::build(s).attribute(&journeys);
-            let fit = match *s {
-                AttributorSpec::Markov {
-                    order,
-                    lookback_days,
-                    revenue,
-                } if json => Some(
-                    Markov {
-                        order,
-                        lookback_days,
-                        revenue,
-                    }
-                    .fit(&journeys),
-                ),
+            let fit = match s {
+                AttributorSpec::Markov(markov) if json => Some(markov.fit(&journeys)),
                 _ => None,
             };
             (s.id(), credit, fit)

@@ -18,6 +18,9 @@ use crate::truth::{SHAPLEY, Truth};
 use crate::world::{self, Outcome};
 use rayon::prelude::*;
 
+pub use ablation::{ABLATIONS, Ablation, AblationRow, LossMechanism, without_loss};
+
+pub mod ablation;
 pub mod budget;
 pub mod closed_loop;
 pub mod on_log;
@@ -333,7 +336,7 @@ pub fn run_replicate(sc: &Scenario, cfg: &RunConfig, replicate: u32) -> Replicat
     let channels = scored_channels(sc);
     let world = summarize_world(sc, &w, &obs);
     let loss_ablation = if sc.loss_ablation {
-        loss_ablation(sc, &w, &obs.log, &truth)
+        ablation::loss_ablation(sc, &w, &obs.log, &truth)
     } else {
         Vec::new()
     };
@@ -439,118 +442,6 @@ pub fn run_replicate(sc: &Scenario, cfg: &RunConfig, replicate: u32) -> Replicat
         timings,
         pictures,
     }
-}
-
-/// Loss mechanisms the ablation switches off one at a time, then `all`.
-pub const ABLATIONS: [&str; 8] = [
-    "consent",
-    "tag_blocking",
-    "itp",
-    "cookie_deletion",
-    "private_windows",
-    "source_loss",
-    "ip_noise",
-    "all",
-];
-
-/// The stitcher and models the loss ablation scores (a fixed, cheap set:
-/// what a default tracker and the GA-style report would show).
-const ABLATION_STITCHER: StitcherSpec = StitcherSpec::Deterministic;
-const ABLATION_MODELS: [&str; 3] = ["last_non_direct", "linear", "markov_1"];
-
-/// One loss mechanism switched off: what stitching and credit get back.
-#[derive(Clone, Debug, PartialEq, serde::Serialize)]
-pub struct AblationRow {
-    /// The mechanism switched off (`none` = the scenario as it is).
-    pub switched_off: String,
-    /// Stitcher scored.
-    pub stitcher: String,
-    /// Pairwise F1 of that stitcher.
-    pub f1: f64,
-    /// Pairwise recall.
-    pub recall: f64,
-    /// Headline error (`tvd` of lead shares vs shapley) per model id.
-    pub tvd: std::collections::BTreeMap<String, f64>,
-}
-
-/// The scenario with one observation mechanism switched off (`mechanism`
-/// is one of [`ABLATIONS`]; anything else is a programming error).
-pub fn without_loss(sc: &Scenario, mechanism: &str) -> Scenario {
-    let mut s = sc.clone();
-    let o = &mut s.observe;
-    match mechanism {
-        "consent" => o.consent_decline_rate = 0.0,
-        "tag_blocking" => o.tag_block_rate = crate::scenario::TagBlockRates::NONE,
-        "itp" => o.itp_cap_days = 0.0,
-        "cookie_deletion" => o.cookie_deletion_scale = 0.0,
-        "private_windows" => o.private_window_rate = 0.0,
-        "ip_noise" => o.ip_noise_rate = crate::scenario::Observe::lossless().ip_noise_rate,
-        "source_loss" | "all" => {
-            if mechanism == "all" {
-                *o = crate::scenario::Observe::lossless();
-            }
-            s.observe.referrer_loss_rate = 0.0;
-            for ch in &mut s.channels {
-                ch.referrer_loss_rate = None;
-                ch.recorded_as.clear();
-            }
-        }
-        other => panic!("unknown loss mechanism {other}"),
-    }
-    s
-}
-
-/// Score the ablation stitcher and models on one log.
-fn ablation_row(
-    sc: &Scenario,
-    name: &str,
-    log: &crate::log::EventLog,
-    truth: &Truth,
-) -> AblationRow {
-    let ids = stitch::build(&ABLATION_STITCHER).stitch(log);
-    let metrics = score::score_stitching(log, &ids, truth);
-    let journeys = Journeys::build(log, &ids);
-    let channels = scored_channels(sc);
-    let tvd = ABLATION_MODELS
-        .iter()
-        .map(|id| {
-            let spec = AttributorSpec::parse(id).expect("registered model id");
-            let credit = attribute::build(&spec).attribute(&journeys);
-            let e = score::credit_error(
-                &credit,
-                &truth.shapley,
-                &channels,
-                crate::base::credit::Measure::Conversions,
-            );
-            (spec.id(), e.tvd)
-        })
-        .collect();
-    AblationRow {
-        switched_off: name.to_string(),
-        stitcher: ABLATION_STITCHER.id(),
-        f1: metrics.pairwise.f1,
-        recall: metrics.pairwise.recall,
-        tvd,
-    }
-}
-
-/// Re-observe the same world with each mechanism of [`ABLATIONS`] switched
-/// off in turn (the world and the truth stay as they are).
-fn loss_ablation(
-    sc: &Scenario,
-    w: &world::World,
-    log: &crate::log::EventLog,
-    truth: &Truth,
-) -> Vec<AblationRow> {
-    let mut rows = vec![ablation_row(sc, "none", log, truth)];
-    for m in ABLATIONS {
-        let s = without_loss(sc, m);
-        let mut obs = observe::observe(&s, w);
-        let events = std::mem::take(&mut obs.persons);
-        let t = Truth::assemble(&s, w, events);
-        rows.push(ablation_row(&s, m, &obs.log, &t));
-    }
-    rows
 }
 
 /// The `stitcher` of attribution rows computed without journeys

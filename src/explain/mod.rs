@@ -96,7 +96,7 @@ pub fn explain(sc: &Scenario, opts: &ExplainOptions) -> Result<Explained, Explai
     let best_model = cfg
         .models
         .iter()
-        .find(|m| attribute::build(m).name() == answers.best_model)
+        .find(|m| attribute::build(*m).name() == answers.best_model)
         .cloned();
     if let (Some(s), Some(m)) = (best_stitcher, best_model) {
         reports.push(("best_model".to_string(), s, m));

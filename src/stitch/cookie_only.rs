@@ -4,14 +4,25 @@
 
 use super::{Identities, Stitcher, stitch_with};
 use crate::log::EventLog;
+use crate::strategy::{Needs, Strategy, StrategyDescriptor};
 
 /// Each cookie is a person.
-#[derive(Clone, Copy, Debug, Default)]
+#[derive(Clone, Copy, Debug, Default, PartialEq)]
 pub struct CookieOnly;
+
+impl Strategy for CookieOnly {
+    const DESCRIPTOR: StrategyDescriptor = StrategyDescriptor {
+        kind: "cookie_only",
+        summary: "a journey is the visits of the form-fill cookie (no cross-device joins)",
+        params: &[],
+        needs: Needs::NOTHING,
+    };
+    const DEFAULT: Self = CookieOnly;
+}
 
 impl Stitcher for CookieOnly {
     fn name(&self) -> String {
-        "cookie_only".into()
+        self.id()
     }
 
     fn stitch(&self, log: &EventLog) -> Identities {

@@ -6,14 +6,25 @@
 
 use super::{Identities, Nodes, Stitcher, login_links, stitch_with};
 use crate::log::{EventLog, email_token};
+use crate::strategy::{Needs, Strategy, StrategyDescriptor};
 
 /// Exact-email identity graph over cookies.
-#[derive(Clone, Copy, Debug, Default)]
+#[derive(Clone, Copy, Debug, Default, PartialEq)]
 pub struct Deterministic;
+
+impl Strategy for Deterministic {
+    const DESCRIPTOR: StrategyDescriptor = StrategyDescriptor {
+        kind: "deterministic",
+        summary: "cookies joined through exact emails typed and newsletter tokens, retroactively (HubSpot-style)",
+        params: &[],
+        needs: Needs::NOTHING,
+    };
+    const DEFAULT: Self = Deterministic;
+}
 
 impl Stitcher for Deterministic {
     fn name(&self) -> String {
-        "deterministic".into()
+        self.id()
     }
 
     fn stitch(&self, log: &EventLog) -> Identities {

@@ -14,10 +14,15 @@
 use super::normalized::normalize_email;
 use super::{Identities, IntMap, Stitcher, UnionFind, crm_nodes_with, days_to_ms, identifications};
 use crate::log::{EventLog, email_token};
+use crate::strategy::{
+    Needs, ParamDescriptor, ParamValue, SpecError, Strategy, StrategyDescriptor, spec_err,
+};
+use serde::{Deserialize, Serialize};
 use std::collections::HashMap;
 
 /// Capped identity graph.
-#[derive(Clone, Copy, Debug)]
+#[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default = "crate::strategy::default")]
 pub struct Graph {
     /// Most distinct normalised emails in one person (0 = no cap).
     pub max_emails: u32,
@@ -76,14 +81,78 @@ impl Capped {
     }
 }
 
+impl Strategy for Graph {
+    const DESCRIPTOR: StrategyDescriptor = StrategyDescriptor {
+        kind: "graph",
+        summary: "union-find over cookies, emails, tokens and CRM records, with caps, a junk blocklist and a link TTL (CLI graph:EMAILS:COOKIES:TTL_DAYS)",
+        params: &[
+            ParamDescriptor {
+                name: "max_emails",
+                help: "most distinct emails in one person (0 = no cap)",
+                default: ParamValue::Count(Self::DEFAULT.max_emails),
+            },
+            ParamDescriptor {
+                name: "max_cookies",
+                help: "most cookies in one person (0 = no cap)",
+                default: ParamValue::Count(Self::DEFAULT.max_cookies),
+            },
+            ParamDescriptor {
+                name: "ttl_days",
+                help: "a cookie's visits join only within this many days of an identification",
+                default: ParamValue::Number(Self::DEFAULT.ttl_days),
+            },
+        ],
+        needs: Needs::NOTHING,
+    };
+    const DEFAULT: Self = Graph {
+        max_emails: 3,
+        max_cookies: 20,
+        ttl_days: 365.0,
+    };
+
+    fn from_cli(given: &str, parts: &[&str]) -> Result<Self, SpecError> {
+        let num = |i: usize, default: f64| -> Result<f64, SpecError> {
+            match parts.get(i) {
+                None => Ok(default),
+                Some(p) => p
+                    .parse::<f64>()
+                    .ok()
+                    .filter(|v| v.is_finite() && *v >= 0.0)
+                    .ok_or_else(|| {
+                        spec_err(given, "graph:EMAILS:COOKIES:TTL_DAYS takes numbers >= 0")
+                    }),
+            }
+        };
+        if parts.len() > 4 {
+            return Err(spec_err(
+                given,
+                "graph takes at most three parameters, graph:EMAILS:COOKIES:TTL_DAYS",
+            ));
+        }
+        let d = Self::DEFAULT;
+        Ok(Graph {
+            max_emails: num(1, d.max_emails as f64)? as u32,
+            max_cookies: num(2, d.max_cookies as f64)? as u32,
+            ttl_days: num(3, d.ttl_days)?,
+        })
+    }
+
+    /// `graph` at the defaults, `graph_{emails}_{cookies}_{ttl}` otherwise.
+    fn id(&self) -> String {
+        if *self == Self::DEFAULT {
+            "graph".into()
+        } else {
+            format!(
+                "graph_{}_{}_{}",
+                self.max_emails, self.max_cookies, self.ttl_days
+            )
+        }
+    }
+}
+
 impl Stitcher for Graph {
     fn name(&self) -> String {
-        crate::spec::StitcherSpec::Graph {
-            max_emails: self.max_emails,
-            max_cookies: self.max_cookies,
-            ttl_days: self.ttl_days,
-        }
-        .id()
+        self.id()
     }
 
     fn stitch(&self, log: &EventLog) -> Identities {

@@ -5,14 +5,25 @@
 
 use super::{Identities, IntMap, Stitcher, UnionFind, crm_nodes, identifications};
 use crate::log::{EventLog, email_token};
+use crate::strategy::{Needs, Strategy, StrategyDescriptor};
 
 /// Cookie → its last identity.
-#[derive(Clone, Copy, Debug, Default)]
+#[derive(Clone, Copy, Debug, Default, PartialEq)]
 pub struct LastLogin;
+
+impl Strategy for LastLogin {
+    const DESCRIPTOR: StrategyDescriptor = StrategyDescriptor {
+        kind: "last_login",
+        summary: "each cookie belongs to the person who last identified on it (shared devices go to one person)",
+        params: &[],
+        needs: Needs::NOTHING,
+    };
+    const DEFAULT: Self = LastLogin;
+}
 
 impl Stitcher for LastLogin {
     fn name(&self) -> String {
-        "last_login".into()
+        self.id()
     }
 
     fn stitch(&self, log: &EventLog) -> Identities {

@@ -2,8 +2,10 @@
 //! registry, and the shared machinery (union–find, dense relabelling).
 //!
 //! A stitcher reads the whole event log and returns a cluster key for every
-//! visit, form fill, CRM lead, opportunity and deal: a partition. Adding a
-//! stitcher = one file + one line in [`build`] + a `spec` entry + its tests.
+//! visit, form fill, CRM lead, opportunity and deal: a partition. Each
+//! stitcher's struct is its spec (it implements `strategy::Strategy`: id,
+//! parameters, doc line); adding a stitcher = one file here, one line in
+//! the registry (`spec`) and its tests.
 //! Must never: name the world, the observation layer or the truth ledger.
 
 mod cookie_only;
@@ -18,12 +20,11 @@ pub use cookie_only::CookieOnly;
 pub use deterministic::Deterministic;
 pub use graph::Graph;
 pub use last_login::LastLogin;
-pub use lookback::Lookback;
+pub use lookback::{ForwardOnly, Lookback};
 pub use normalized::Normalized;
 pub use probabilistic::{Linkage, NEIGHBOURS, Probabilistic, stitch_linkage};
 
 use crate::log::EventLog;
-use crate::spec::StitcherSpec;
 use std::collections::HashMap;
 use std::hash::{BuildHasherDefault, Hasher};
 
@@ -138,34 +139,10 @@ pub trait Stitcher: Send + Sync {
     fn stitch(&self, log: &EventLog) -> Identities;
 }
 
-/// Build a stitcher from its spec.
-pub fn build(spec: &StitcherSpec) -> Box<dyn Stitcher> {
-    match spec {
-        StitcherSpec::CookieOnly => Box::new(CookieOnly),
-        StitcherSpec::Deterministic => Box::new(Deterministic),
-        StitcherSpec::ForwardOnly => Box::new(Lookback {
-            days: 0.0,
-            forward_only: true,
-        }),
-        StitcherSpec::Lookback { days } => Box::new(Lookback {
-            days: *days,
-            forward_only: false,
-        }),
-        StitcherSpec::LastLogin => Box::new(LastLogin),
-        StitcherSpec::Normalized => Box::new(Normalized),
-        StitcherSpec::Graph {
-            max_emails,
-            max_cookies,
-            ttl_days,
-        } => Box::new(Graph {
-            max_emails: *max_emails,
-            max_cookies: *max_cookies,
-            ttl_days: *ttl_days,
-        }),
-        StitcherSpec::Probabilistic { threshold } => Box::new(Probabilistic {
-            threshold: *threshold,
-        }),
-    }
+/// Build a stitcher from its spec: a stitcher's struct, or the registry's
+/// `spec::StitcherSpec` (itself a stitcher).
+pub fn build(spec: &(impl Stitcher + Clone + 'static)) -> Box<dyn Stitcher> {
+    Box::new(spec.clone())
 }
 
 /// Union–find with path halving and union by size.
@@ -445,6 +422,7 @@ pub(crate) fn crm_nodes_with(
 pub(crate) mod tests {
     use super::*;
     use crate::log::{CrmLead, Deal, FormFill, Opportunity, Visit};
+    use crate::strategy::Strategy;
 
     pub(crate) fn visit(
         event_id: u64,
@@ -545,23 +523,20 @@ pub(crate) mod tests {
         let mut w = visit(21, 90_000_000_001, 40, 0, None);
         w.user_id = std::num::NonZeroU64::new(78);
         log.visits.push(w);
-        for spec in [
-            StitcherSpec::Deterministic,
-            StitcherSpec::Normalized,
-            StitcherSpec::Graph {
-                max_emails: 3,
-                max_cookies: 20,
-                ttl_days: 365.0,
-            },
-            StitcherSpec::Probabilistic { threshold: 50.0 },
-        ] {
-            let ids = build(&spec).stitch(&log);
-            assert_eq!(ids.visit[5], ids.visit[0], "{}: login joins", spec.id());
-            assert_eq!(ids.visit[5], ids.crm_lead[0], "{}", spec.id());
-            assert_ne!(ids.visit[6], ids.visit[0], "{}: another account", spec.id());
+        let stitchers: [Box<dyn Stitcher>; 4] = [
+            build(&Deterministic),
+            build(&Normalized),
+            build(&Graph::DEFAULT),
+            build(&Probabilistic { threshold: 50.0 }),
+        ];
+        for s in stitchers {
+            let ids = s.stitch(&log);
+            assert_eq!(ids.visit[5], ids.visit[0], "{}: login joins", s.name());
+            assert_eq!(ids.visit[5], ids.crm_lead[0], "{}", s.name());
+            assert_ne!(ids.visit[6], ids.visit[0], "{}: another account", s.name());
         }
         // A cookie-only stitcher ignores logins.
-        let ids = build(&StitcherSpec::CookieOnly).stitch(&log);
+        let ids = build(&CookieOnly).stitch(&log);
         assert_ne!(ids.visit[5], ids.visit[0]);
     }
 

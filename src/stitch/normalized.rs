@@ -7,11 +7,22 @@
 
 use super::{Identities, Nodes, Stitcher, UnionFind, cookie_nodes, crm_nodes_with};
 use crate::log::{EventLog, email_token};
+use crate::strategy::{Needs, Strategy, StrategyDescriptor};
 use std::collections::HashMap;
 
 /// Deterministic linking on normalised emails.
-#[derive(Clone, Copy, Debug, Default)]
+#[derive(Clone, Copy, Debug, Default, PartialEq)]
 pub struct Normalized;
+
+impl Strategy for Normalized {
+    const DESCRIPTOR: StrategyDescriptor = StrategyDescriptor {
+        kind: "normalized",
+        summary: "as deterministic, with email normalisation (case, dots, plus tags) and edit-distance-1 deal joins",
+        params: &[],
+        needs: Needs::NOTHING,
+    };
+    const DEFAULT: Self = Normalized;
+}
 
 /// Lower case, plus tag dropped, dots removed from the local part.
 pub fn normalize_email(email: &str) -> String {
@@ -62,7 +73,7 @@ fn deletions(s: &str) -> Vec<String> {
 
 impl Stitcher for Normalized {
     fn name(&self) -> String {
-        "normalized".into()
+        self.id()
     }
 
     fn stitch(&self, log: &EventLog) -> Identities {

@@ -37,7 +37,11 @@
 
 use super::{Identities, IntMap, Nodes, Stitcher, UnionFind, cookie_nodes, crm_nodes};
 use crate::log::{EventLog, email_token};
+use crate::strategy::{
+    Needs, ParamDescriptor, ParamValue, SpecError, Strategy, StrategyDescriptor, spec_err,
+};
 use rayon::slice::ParallelSliceMut;
+use serde::{Deserialize, Serialize};
 
 /// Cookies compared with each cookie on one IP (sorted-neighbourhood window).
 pub const NEIGHBOURS: usize = 8;
@@ -52,10 +56,51 @@ const N_PATTERNS: usize = 3 * 2 * 4 * 2;
 const DAY_MS: i64 = 86_400_000;
 
 /// Fellegi–Sunter cookie linkage over the deterministic links.
-#[derive(Clone, Copy, Debug)]
+#[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default = "crate::strategy::default")]
 pub struct Probabilistic {
     /// Least match weight (log2 likelihood ratio) at which two cookies link.
     pub threshold: f64,
+}
+
+impl Strategy for Probabilistic {
+    const DESCRIPTOR: StrategyDescriptor = StrategyDescriptor {
+        kind: "probabilistic",
+        summary: "Fellegi-Sunter linkage of cookies on shared IP, browser, time gap and campaign (m/u by EM), over the deterministic links (CLI probabilistic:THRESHOLD)",
+        params: &[ParamDescriptor {
+            name: "threshold",
+            help: "least match weight, log2 likelihood ratio, at which two cookies link",
+            default: ParamValue::Number(Self::DEFAULT.threshold),
+        }],
+        needs: Needs::NOTHING,
+    };
+    const DEFAULT: Self = Probabilistic { threshold: 2.0 };
+
+    fn from_cli(given: &str, parts: &[&str]) -> Result<Self, SpecError> {
+        match parts.len() {
+            1 => Ok(Self::DEFAULT),
+            2 => match parts[1].parse::<f64>() {
+                Ok(threshold) if threshold.is_finite() => Ok(Probabilistic { threshold }),
+                _ => Err(spec_err(
+                    given,
+                    "probabilistic:THRESHOLD takes a finite number (log2 units)",
+                )),
+            },
+            _ => Err(spec_err(
+                given,
+                "probabilistic takes one parameter, probabilistic:THRESHOLD",
+            )),
+        }
+    }
+
+    /// `probabilistic` at the default threshold, `probabilistic_t{threshold}` otherwise.
+    fn id(&self) -> String {
+        if self.threshold == Self::DEFAULT.threshold {
+            "probabilistic".into()
+        } else {
+            format!("probabilistic_t{}", self.threshold)
+        }
+    }
 }
 
 /// The fitted model and the scored candidate pairs of one log.
@@ -188,10 +233,7 @@ pub fn stitch_linkage(log: &EventLog, linkage: &Linkage, thresholds: &[f64]) -> 
 
 impl Stitcher for Probabilistic {
     fn name(&self) -> String {
-        crate::spec::StitcherSpec::Probabilistic {
-            threshold: self.threshold,
-        }
-        .id()
+        self.id()
     }
 
     fn stitch(&self, log: &EventLog) -> Identities {
