@@ -1,4 +1,4 @@
-//! Attribution throughput (issue 5): 1M journeys over 8 channels with
+//! Attribution throughput: 1M journeys over 8 channels with
 //! geometric path lengths (~200k distinct paths), generated deterministically
 //! here; every model (`logistic` and `additive_hazard` too), and the
 //! distinct-path counting pass alone

@@ -1,4 +1,4 @@
-//! Reading an event log (issue 10): `event_log::read_dir` on the quickstart's
+//! Reading an event log: `event_log::read_dir` on the quickstart's
 //! exported log (replicate 0, 94,939 visits, 11.5 MB of CSV), written to a
 //! temporary folder at start; throughput in bytes of CSV per second. Then
 //! `attribute --events`'s work on it: `deterministic` with `markov_1`

@@ -244,7 +244,7 @@ pub fn email_token(email: &str) -> NonZeroU64 {
     NonZeroU64::new(h).unwrap_or(NonZeroU64::MIN)
 }
 
-/// How analytics tools cut a cookie's visits into sessions (DESIGN §3.4).
+/// How analytics tools cut a cookie's visits into sessions (docs/model.md §2.8).
 #[derive(Clone, Copy, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 #[serde(default)]
 pub struct SessionRule {

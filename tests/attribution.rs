@@ -1,4 +1,4 @@
-//! Attribution models on known answers (DESIGN §10 (a), (b), (d)) and on the
+//! Attribution models on known answers (docs/model.md §4.6 (a), (b), (d)) and on the
 //! properties every model must keep: conservation, symmetry under renaming,
 //! one channel ⇒ 100 %, no conversions ⇒ nothing, never NaN or negative.
 //! Journeys come from path rows (`Journeys::from_paths`), as a path file's do.
@@ -333,7 +333,7 @@ proptest! {
         let b = rows_to_journeys(n, &raw, &renamed);
         let total: f64 = raw.iter().map(|r| r.1 as f64 + r.3 as f64).sum();
         for spec in every_model() {
-            // `logistic` orders its features by label id (DESIGN §4.2), so a
+            // `logistic` orders its features by label id (docs/model.md §4.4), so a
             // renaming reorders the Newton solve's sums: equal up to rounding,
             // 1e-12 of the total (1,500 cases passed at 1e-13). Every other
             // model (additive_hazard included: its parameters follow first

@@ -1,4 +1,4 @@
-//! Budget scenarios (DESIGN §5, issue 7 §2): the re-run on the same draws is
+//! Budget scenarios (docs/model.md §6.4): the re-run on the same draws is
 //! exact where the truth says what must happen, and bad changes are bad input.
 
 mod common;

@@ -1,4 +1,4 @@
-//! Experiments (DESIGN §7, issue 7 §1): paired differences, sweeps and their
+//! Experiments (docs/model.md §5.3, §6.2): paired differences, sweeps and their
 //! tables, determinism across thread counts, bad sweep keys. The CI formula
 //! and its coverage are tested next to it in `src/report`.
 

@@ -1,4 +1,4 @@
-//! `closedloop explain` (issue 9): the classroom story pinned by a snapshot;
+//! `closedloop explain` (docs/teaching.md): the classroom story pinned by a snapshot;
 //! for every narrated person, events in time order and credit lines equal to
 //! the truth ledger's entry and to the real models applied to that person's
 //! journey (rebuilt here from the log and the partition, independently of

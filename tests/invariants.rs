@@ -1,4 +1,4 @@
-//! Invariants of the world, the observation layer and the truth (issue 3):
+//! Invariants of the world, the observation layer and the truth (docs/model.md §1–§3):
 //! each test asserts a property that a real modelling bug would break.
 
 use closedloop::attribute::{self, Journeys};

@@ -355,7 +355,7 @@ def tvd(a, b, channels):
 
 
 # --------------------------------------------------------------------------
-# DESIGN §10 worked examples: who is exact
+# docs/model.md §4.6 worked examples: who is exact
 # --------------------------------------------------------------------------
 
 EXAMPLES = {
@@ -387,7 +387,7 @@ def fmt_credit(credit, keys):
 
 
 def worked_examples(args, out):
-    out.append("## DESIGN §10 worked examples: who is exact")
+    out.append("## docs/model.md §4.6 worked examples: who is exact")
     out.append("")
     out.append("Credit in conversions (peers that return shares are scaled to the total).")
     out.append("")
@@ -430,7 +430,7 @@ def worked_examples(args, out):
                         cr = {k: v / s * total for k, v in cr.items()}  # mta: shares or REs
                     cells.append(fmt_credit(cr, labels))
             rows.append(cells)
-    print_table(["example", "model", "exact (DESIGN)", "closedloop"] + list(PEERS), rows, out)
+    print_table(["example", "model", "exact (docs/model.md)", "closedloop"] + list(PEERS), rows, out)
 
 
 # --------------------------------------------------------------------------
@@ -542,7 +542,7 @@ def attribution(args, out):
         d = max(abs(ps.get(k, 0.0) - us.get(k, 0.0)) for k in set(ps) | set(us))
         out.append(f"Why MAM's `shapley_rate` differs: {neg_sets} converting channel sets "
                    f"({neg_conv:g} conversions) have a channel with a negative Shapley value; "
-                   f"closedloop floors those at 0 (DESIGN §4.2), MAM keeps them. The same game "
+                   f"closedloop floors those at 0 (docs/model.md §4.4), MAM keeps them. The same game "
                    f"recomputed here without the floor matches MAM to max |Δ share| {d:.1e}.")
         out.append("")
 

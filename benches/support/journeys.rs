@@ -1,4 +1,4 @@
-//! The attribution bench's data (issue 5), shared by `benches/attribute.rs`
+//! The attribution bench's data, shared by `benches/attribute.rs`
 //! and `examples/paths_file.rs`: 1M journeys over 8 channels with geometric
 //! path lengths (~224k distinct paths), generated deterministically.
 

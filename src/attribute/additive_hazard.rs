@@ -6,7 +6,7 @@
 //! `mta` package's) touch effect is β_k·ω_k·e^{−ω_k Δt} with cumulative
 //! β_k·(1 − e^{−ω_k Δt}); ours is the same family with β_c = β_k·ω_k.
 //! (Section and equation numbers not cited: checked against the abstract and
-//! the `mta` package's implementation, not the full text.) DESIGN §4.2: close to, not exactly, the simulation's clock
+//! the `mta` package's implementation, not the full text.) docs/model.md §4.4: close to, not exactly, the simulation's clock
 //! family (whose hazard is p·f/(1 − p·F)).
 //!
 //! **Model.** Time in days. A journey's hazard at time t is
@@ -43,7 +43,7 @@
 //!
 //! **Credit.** A converting journey's conversion and revenue go to its
 //! window's touches in proportion to β_c·e^{−ω_c(T − t_j)} (touch j's hazard
-//! at the lead, DESIGN's "hazard contribution / total hazard"). The
+//! at the lead, the "hazard contribution / total hazard" reading). The
 //! baseline's share β₀/λ(T) has no label (`baseline` is truth-only): it is
 //! spread over the touches by the same proportions, i.e. the credit is the
 //! hazard share *among touches* (as in the paper's p_k^u); so one channel

@@ -79,7 +79,7 @@
 //! whose last state exits the chain, so every state reaches absorption; a
 //! zero pivot can therefore only come from rounding and gives x = 0 there.
 //! A label only on null paths still gets a removal effect when its states
-//! lead into converting states (DESIGN §10 (d)). Never negative, never NaN.
+//! lead into converting states (docs/model.md §4.6 (d)). Never negative, never NaN.
 //! Must never: name the world, the observation layer or the truth ledger.
 
 use super::paths::{fold_windows, label_bits};

@@ -215,7 +215,7 @@ pub(crate) mod tests {
 
     #[test]
     fn design_example_a_rules() {
-        // DESIGN §10 (a): C1>C2>C3 → conv, C1 → null, C2>C3 → null.
+        // docs/model.md §4.6 (a): C1>C2>C3 → conv, C1 → null, C2>C3 → null.
         let js = paths(
             &["c1", "c2", "c3"],
             &[
@@ -237,7 +237,7 @@ pub(crate) mod tests {
 
     #[test]
     fn design_example_b_rules() {
-        // DESIGN §10 (b): A→conv ×2, A→null, B→conv, A>B→conv.
+        // docs/model.md §4.6 (b): A→conv ×2, A→null, B→conv, A>B→conv.
         let js = paths(
             &["a", "b"],
             &[

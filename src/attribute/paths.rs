@@ -1,7 +1,7 @@
 //! Distinct paths: one counting pass over the journeys that groups them by
 //! their label sequence inside the look-back window, summing conversions,
 //! nulls and revenue per path. Markov and `shapley_rate` work on these
-//! (their cost then depends on distinct paths, not journeys; DESIGN §9).
+//! (their cost then depends on distinct paths, not journeys; figures in BENCHMARKS.md).
 //! Must never: name the world, the observation layer or the truth ledger.
 
 use super::Journeys;

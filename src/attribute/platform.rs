@@ -1,4 +1,4 @@
-//! `platform_reported`: what the ad platforms claim (DESIGN §3.4, issue 6).
+//! `platform_reported`: what the ad platforms claim (docs/model.md §2.7).
 //! Each paid platform credits itself every conversion its pixel saw with one
 //! of its clicks within its click window, or one of its views within its
 //! view window, before it; and the revenue of the deals imported to it by

@@ -1,4 +1,4 @@
-//! `shapley_rate` (DESIGN §4.2): v(S) = conversion rate of the journeys whose
+//! `shapley_rate` (docs/model.md §4.4; our choices: docs/models.md): v(S) = conversion rate of the journeys whose
 //! label set (distinct labels in the look-back window) is exactly S —
 //! conversions / (conversions + non-converting journeys) — and 0 for a set
 //! never observed (v(∅) = 0). Each observed set T with conversions or

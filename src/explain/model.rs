@@ -215,7 +215,7 @@ pub enum What {
 pub struct StoryEvent {
     /// ms UTC.
     pub time_ms: i64,
-    /// Step of the four-step loop (DESIGN §2).
+    /// Step of the four-step loop (docs/teaching.md).
     pub step: u8,
     /// What happened.
     #[serde(flatten)]

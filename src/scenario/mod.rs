@@ -198,7 +198,7 @@ pub struct DeviceBrowserRates {
 pub type TagBlockRates = DeviceBrowserRates;
 
 impl Default for DeviceBrowserRates {
-    /// Tag blocking's defaults: about 23 % of desktop devices at the default browser mix (DESIGN §11:
+    /// Tag blocking's defaults: about 23 % of desktop devices at the default browser mix (scenarios/reference.toml:
     /// 15–30 % of desktop), a few percent of mobile. Assumptions.
     fn default() -> Self {
         let b = |chrome, safari, firefox, edge| BrowserMix {
@@ -289,7 +289,7 @@ impl Default for Browsers {
     }
 }
 
-/// The population (DESIGN §3.1).
+/// The population (docs/model.md §1.1).
 #[derive(Clone, Debug, Serialize, Deserialize)]
 #[serde(default)]
 pub struct Population {
@@ -365,7 +365,7 @@ pub struct DealSize {
     pub sigma: f64,
 }
 
-/// A customer segment (DESIGN §3.5).
+/// A customer segment (docs/model.md §1.7).
 #[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct Segment {
     /// Segment id (snake_case).
@@ -420,7 +420,7 @@ pub enum Trigger {
     Retargeting,
 }
 
-/// A marketing channel (DESIGN §3.2).
+/// A marketing channel (docs/model.md §1.2–§1.4).
 #[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct Channel {
     /// Label (snake_case); not `direct`, `unassigned`, `unknown` or `baseline`.
@@ -570,7 +570,7 @@ pub struct Synergy {
     pub multiplier: f64,
 }
 
-/// The form-fill visit's return path (DESIGN §3.3).
+/// The form-fill visit's return path (docs/model.md §1.6).
 #[derive(Clone, Debug, Serialize, Deserialize)]
 #[serde(default)]
 pub struct FormFill {
@@ -592,7 +592,7 @@ impl Default for FormFill {
     }
 }
 
-/// Lead handling (DESIGN §3.5).
+/// Lead handling (docs/model.md §1.7).
 #[derive(Clone, Debug, Serialize, Deserialize)]
 #[serde(default)]
 pub struct Sales {
@@ -639,7 +639,7 @@ pub enum CookieSetting {
     Server,
 }
 
-/// Observation parameters (DESIGN §3.4): they change only what is recorded.
+/// Observation parameters (docs/model.md §2): they change only what is recorded.
 #[derive(Clone, Debug, Serialize, Deserialize)]
 #[serde(default)]
 pub struct Observe {
@@ -833,7 +833,7 @@ fn d_landing() -> String {
     "/".into()
 }
 
-/// Labels that are not channels (DESIGN §13).
+/// Labels that are not channels (docs/model.md §2.8).
 pub const RESERVED_LABELS: [&str; 4] = ["direct", "unassigned", "unknown", "baseline"];
 
 impl Scenario {
@@ -953,7 +953,7 @@ mod tests {
 
     #[test]
     fn hill_at_half_saturation_is_half_the_max() {
-        // DESIGN §10 (c).
+        // docs/model.md §4.6 (c).
         let c = Channel {
             id: "x".into(),
             kind: TouchKind::Click,

@@ -51,7 +51,7 @@ pub struct MeanP95 {
     pub p95: f64,
 }
 
-/// Stitching metrics of one stitcher (DESIGN §13 keys).
+/// Stitching metrics of one stitcher (docs/model.md §5.1).
 #[derive(Clone, Copy, Debug, PartialEq, Serialize)]
 pub struct StitchMetrics {
     /// Pairwise scores over visits.

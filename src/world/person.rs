@@ -1239,7 +1239,7 @@ impl AccountGame {
     }
 }
 
-/// Settle an office account (DESIGN §3.1): only the first qualified lead
+/// Settle an office account (docs/model.md §3.4): only the first qualified lead
 /// opens an opportunity and can close a deal, whose revenue goes to that
 /// lead's cause; the other members' leads get no opportunity. Revenue
 /// incrementality and Shapley values are the account's game: players are
@@ -1531,7 +1531,7 @@ pub(crate) fn shapley_from_values(m: usize, values: &[(f64, f64)]) -> Vec<(f64, 
 mod tests {
     use super::*;
 
-    /// The first-firing game's closed form equals 2^m enumeration (DESIGN §3.3).
+    /// The first-firing game's closed form equals 2^m enumeration (docs/model.md §3.1).
     #[test]
     fn closed_form_matches_enumeration_on_the_first_firing_game() {
         let mut s = Stream::new(5, 0, StreamKind::Experiment, 0, 0, 0);
