@@ -13,13 +13,17 @@
 //! Must never: read observation parameters (`Scenario::observe`, a channel's
 //! `referrer_loss_rate`) — changing what is recorded never changes the world.
 
+mod channels;
+mod clocks;
+mod counterfactual;
 mod person;
+mod sales;
 
 use crate::base::rng::{Stream, StreamKind};
 use crate::scenario::{Scenario, TouchKind};
 use rayon::prelude::*;
 
-pub use person::ChannelModel;
+pub use channels::ChannelModel;
 
 /// How a world is generated; no option changes the world itself.
 #[derive(Clone, Copy, Debug)]

@@ -1,91 +1,14 @@
 //! One person's life: candidate touches, the clock model evaluated for any set
-//! of present channels, the lead, sales, and the counterfactual credit.
+//! of present channels, the stored touches, the lead and its sales (the
+//! counterfactual credit is in `counterfactual.rs`).
 
+use super::channels::*;
+use super::clocks::*;
+use super::counterfactual::*;
+use super::sales::*;
 use super::*;
 use crate::base::rng::{KindKey, SmallPoisson, key_with, pick_with};
-use crate::scenario::{Audience, Trigger};
-use statrs::function::gamma::ln_gamma;
-
-/// Per-channel constants derived once from the scenario and the spends.
-#[derive(Clone, Debug)]
-pub struct ChannelModel {
-    /// Rate candidates are generated at (per person per day, before targeting).
-    pub candidate_rate: Vec<f64>,
-    /// Probability a window candidate is kept at the current spend.
-    pub keep: Vec<f64>,
-    /// Probability a warm-up candidate is kept: always at the scenario's own
-    /// spends, because the warm-up is history that no spend change can reach.
-    pub keep_history: Vec<f64>,
-    /// E[z^γ] per channel, so targeting leaves the mean rate unchanged.
-    pub mean_z_gamma: Vec<f64>,
-    /// Synergy multipliers: `synergy[to]` lists (from, multiplier).
-    pub synergy: Vec<Vec<(u16, f64)>>,
-    /// The Shapley closed form applies (no synergy, no triggered channel).
-    pub closed_form: bool,
-    /// Form-fill path weights: index 0 = direct, 1 = cause, 2.. = channel c.
-    pub path_weights: Vec<f64>,
-}
-
-impl ChannelModel {
-    /// Derive the constants for one set of spends.
-    pub fn new(sc: &Scenario, spends: &[f64]) -> Self {
-        let k = sc.population.frailty_shape;
-        let candidate_rate: Vec<f64> = sc.channels.iter().map(|c| c.candidate_rate()).collect();
-        let keep_at = |spends: &[f64]| -> Vec<f64> {
-            sc.channels
-                .iter()
-                .zip(spends)
-                .zip(&candidate_rate)
-                .map(|((c, &s), &max)| {
-                    if max > 0.0 {
-                        (c.rate_at(s) / max).clamp(0.0, 1.0)
-                    } else {
-                        0.0
-                    }
-                })
-                .collect()
-        };
-        let keep = keep_at(spends);
-        let keep_history = keep_at(&scenario_spends(sc));
-        let mean_z_gamma = sc
-            .channels
-            .iter()
-            .map(|c| {
-                let g = c.intent_exponent;
-                (ln_gamma(k + g) - ln_gamma(k) - g * k.ln()).exp()
-            })
-            .collect();
-        let mut synergy = vec![Vec::new(); sc.channels.len()];
-        for s in &sc.synergy {
-            if let (Some(f), Some(t)) = (sc.channel_index(&s.from), sc.channel_index(&s.to)) {
-                synergy[t].push((f as u16, s.multiplier));
-            }
-        }
-        let closed_form =
-            sc.synergy.is_empty() && sc.channels.iter().all(|c| c.trigger == Trigger::None);
-        let mut path_weights = vec![0.0; 2 + sc.channels.len()];
-        for (key, &w) in &sc.form_fill.path {
-            match key.as_str() {
-                "direct" => path_weights[0] += w,
-                "cause" => path_weights[1] += w,
-                id => {
-                    if let Some(c) = sc.channel_index(id) {
-                        path_weights[2 + c] += w;
-                    }
-                }
-            }
-        }
-        ChannelModel {
-            candidate_rate,
-            keep,
-            keep_history,
-            mean_z_gamma,
-            synergy,
-            closed_form,
-            path_weights,
-        }
-    }
-}
+use crate::scenario::Audience;
 
 /// What a block of groups produced (indices local to the block).
 pub(super) struct Block {
@@ -100,247 +23,12 @@ pub(super) struct Block {
     pub return_candidates: u64,
 }
 
-const RETURN: u16 = u16::MAX;
-
 /// Shortest converting session (landing page to form submit), in seconds.
-const MIN_FORM_SESSION_S: f64 = 10.0;
-
-/// A kept candidate event of one person (channel touch or return visit).
-#[derive(Clone, Debug)]
-struct Cand {
-    time: f64,
-    channel: u16,
-    key: u32,
-    arm_u: f64,
-    delay: f64,
-    g: f64,
-    device: u32,
-    pages: u16,
-    dwell_s: u16,
-    campaign: u8,
-    repeat_u: f64,
-}
-
-/// Which touches a counterfactual keeps: the window touches of the channels
-/// in `mask` (bit c), the baseline clock, the warm-up history (every
-/// counterfactual keeps it; only the closed-form Shapley turns it off to
-/// find a player's own firing), and nothing at or after `cutoff` (the
-/// Shapley game: touches after the real lead play no part).
-#[derive(Clone, Copy, Debug)]
-struct Present {
-    mask: u32,
-    baseline: bool,
-    history: bool,
-    cutoff: f64,
-}
-
-impl Present {
-    /// The channels in `mask` and the baseline if asked, with the history, no cutoff.
-    fn window(mask: u32, baseline: bool) -> Present {
-        Present {
-            mask,
-            baseline,
-            history: true,
-            cutoff: f64::INFINITY,
-        }
-    }
-
-    /// The same, cut before `cutoff`.
-    fn before(self, cutoff: f64) -> Present {
-        Present { cutoff, ..self }
-    }
-}
-
-/// The result of evaluating the clock model for one set of present players.
-#[derive(Clone, Copy, Debug)]
-struct Firing {
-    /// Earliest firing time (infinite if none).
-    time: f64,
-    /// Channel of the cause, or None for the baseline.
-    cause: Option<u16>,
-    /// Index in the candidate list of the causing touch.
-    cause_idx: Option<usize>,
-}
-
-struct PersonSim<'a> {
-    sc: &'a Scenario,
-    model: &'a ChannelModel,
-    z: f64,
-    cands: Vec<Cand>,
-    /// Baseline firing time if its clock is armed.
-    baseline_fire: Option<f64>,
-    horizon: f64,
-}
-
-impl PersonSim<'_> {
-    fn is_click(&self, c: u16) -> bool {
-        c == RETURN || self.sc.channels[c as usize].kind == TouchKind::Click
-    }
-
-    /// Evaluate which candidates are active and the earliest firing with the
-    /// players of `present` (see [`Present`]). `active`, when given, receives
-    /// the activity flag of every candidate (the whole timeline is then
-    /// walked and `present.cutoff` must be infinite; otherwise the walk stops
-    /// once the outcome is decided).
-    fn evaluate(&self, present: Present, mut active: Option<&mut Vec<(bool, bool)>>) -> Firing {
-        debug_assert!(active.is_none() || present.cutoff == f64::INFINITY);
-        let mut first = Firing {
-            time: f64::INFINITY,
-            cause: None,
-            cause_idx: None,
-        };
-        if present.baseline
-            && let Some(tb) = self.baseline_fire
-        {
-            first.time = tb;
-        }
-        let mut any_visit = false;
-        let mut last_visit = f64::NEG_INFINITY;
-        let mut seen: u32 = 0;
-        let mut form_inserted = false;
-        for (i, c) in self.cands.iter().enumerate() {
-            if c.time >= present.cutoff {
-                break;
-            }
-            if c.time >= first.time {
-                match active.as_deref_mut() {
-                    None => break,
-                    Some(_) => {
-                        // The outcome is decided; the form-fill visit (if a lead
-                        // in the window) happened at first.time and triggers too.
-                        if !form_inserted && first.time >= 0.0 && first.time <= self.horizon {
-                            any_visit = true;
-                            last_visit = last_visit.max(first.time);
-                            form_inserted = true;
-                        }
-                    }
-                }
-            }
-            let is_active = if c.channel == RETURN {
-                any_visit
-            } else {
-                let ch = &self.sc.channels[c.channel as usize];
-                let here = if c.time < 0.0 {
-                    present.history
-                } else {
-                    present.mask & (1 << c.channel) != 0
-                };
-                here && match ch.trigger {
-                    Trigger::None => true,
-                    Trigger::Retargeting => {
-                        any_visit && c.time - last_visit <= ch.trigger_window_days
-                    }
-                }
-            };
-            if !is_active {
-                if let Some(a) = active.as_deref_mut() {
-                    a.push((false, false));
-                }
-                continue;
-            }
-            let mut armed = false;
-            if c.channel != RETURN {
-                let ch = &self.sc.channels[c.channel as usize];
-                let mut syn = 1.0;
-                for &(from, m) in &self.model.synergy[c.channel as usize] {
-                    if seen & (1 << from) != 0 {
-                        syn *= m;
-                    }
-                }
-                let p = (ch.conversion_rate * self.z * c.g * syn).min(1.0);
-                armed = c.arm_u < p;
-                if armed {
-                    let fire = c.time + c.delay;
-                    if fire < first.time {
-                        first = Firing {
-                            time: fire,
-                            cause: Some(c.channel),
-                            cause_idx: Some(i),
-                        };
-                    }
-                }
-                seen |= 1 << c.channel;
-            }
-            if let Some(a) = active.as_deref_mut() {
-                a.push((true, armed));
-            }
-            if self.is_click(c.channel) {
-                any_visit = true;
-                last_visit = c.time;
-            }
-        }
-        first
-    }
-
-    /// Does a firing make a lead in the window?
-    fn in_window(&self, t: f64) -> bool {
-        t >= 0.0 && t <= self.horizon
-    }
-}
-
-/// The person's sales draws: common to every counterfactual cause.
-#[derive(Clone, Copy, Debug)]
-struct SalesDraws {
-    handoff_u: f64,
-    qualify_u: f64,
-    qualify_delay: f64,
-    close_u: f64,
-    cycle: f64,
-    deal_size: f64,
-}
-
-struct SalesOutcome {
-    contacted: bool,
-    opportunity: Option<f64>,
-    deal: Option<(f64, f64)>,
-}
-
-fn sales(
-    sc: &Scenario,
-    segment: usize,
-    d: &SalesDraws,
-    lead_time: f64,
-    quality: f64,
-) -> SalesOutcome {
-    let seg = &sc.segments[segment];
-    let end = sc.horizon_days + sc.sales_tail_days;
-    let mut out = SalesOutcome {
-        contacted: false,
-        opportunity: None,
-        deal: None,
-    };
-    if d.handoff_u < sc.sales.handoff_loss_rate {
-        return out;
-    }
-    out.contacted = true;
-    if d.qualify_u >= seg.qualify_rate {
-        return out;
-    }
-    let t_opp = lead_time + d.qualify_delay;
-    if t_opp > end {
-        return out;
-    }
-    out.opportunity = Some(t_opp);
-    if d.close_u >= (seg.close_rate * quality).min(1.0) {
-        return out;
-    }
-    let t_deal = t_opp + d.cycle;
-    if t_deal <= end {
-        out.deal = Some((t_deal, d.deal_size));
-    }
-    out
-}
-
-fn quality_of(sc: &Scenario, cause: Option<u16>) -> f64 {
-    match cause {
-        Some(c) => sc.channels[c as usize].quality,
-        None => sc.population.baseline_quality,
-    }
-}
+pub(super) const MIN_FORM_SESSION_S: f64 = 10.0;
 
 /// Pick a device of a person by a device-type mix: a type among those the
 /// person has (weighted by the mix), then uniformly among its devices.
-fn pick_device(u_type: f64, u_dev: f64, mix: [f64; 3], devices: &[(u32, u8)]) -> u32 {
+pub(super) fn pick_device(u_type: f64, u_dev: f64, mix: [f64; 3], devices: &[(u32, u8)]) -> u32 {
     let mut w = [0.0; 3];
     for &(_, t) in devices {
         w[t as usize] = mix[t as usize];
@@ -363,51 +51,51 @@ fn pick_device(u_type: f64, u_dev: f64, mix: [f64; 3], devices: &[(u32, u8)]) ->
 /// What every person of a block shares: the scenario, the channel model and
 /// the mixes read once.
 #[derive(Clone, Copy)]
-struct BlockCtx<'a> {
-    sc: &'a Scenario,
-    model: &'a ChannelModel,
-    keep_warmup: bool,
-    pop: &'a crate::scenario::Population,
-    seg_shares: &'a [f64],
-    type_mix: [f64; 3],
-    browser_mix: [[f64; crate::scenario::BROWSERS.len()]; 3],
-    horizon: f64,
-    warmup: f64,
-    n_ch: usize,
+pub(super) struct BlockCtx<'a> {
+    pub(super) sc: &'a Scenario,
+    pub(super) model: &'a ChannelModel,
+    pub(super) keep_warmup: bool,
+    pub(super) pop: &'a crate::scenario::Population,
+    pub(super) seg_shares: &'a [f64],
+    pub(super) type_mix: [f64; 3],
+    pub(super) browser_mix: [[f64; crate::scenario::BROWSERS.len()]; 3],
+    pub(super) horizon: f64,
+    pub(super) warmup: f64,
+    pub(super) n_ch: usize,
     /// Pages read beyond the first in a visit.
-    extra_pages: SmallPoisson,
+    pub(super) extra_pages: SmallPoisson,
     /// Devices beyond the first of a person.
-    extra_devices: SmallPoisson,
+    pub(super) extra_devices: SmallPoisson,
     /// Each stream kind's key chain for this seed and replicate.
-    keys: BlockKeys,
+    pub(super) keys: BlockKeys,
 }
 
 /// The key chains of the world's stream kinds, computed once per block.
 #[derive(Clone, Copy)]
-struct BlockKeys {
-    group: KindKey,
-    person: KindKey,
-    candidates: KindKey,
-    touch: KindKey,
-    return_visits: KindKey,
+pub(super) struct BlockKeys {
+    pub(super) group: KindKey,
+    pub(super) person: KindKey,
+    pub(super) candidates: KindKey,
+    pub(super) touch: KindKey,
+    pub(super) return_visits: KindKey,
 }
 
 /// Buffers reused from person to person.
 #[derive(Default)]
-struct Scratch {
-    cands: Vec<Cand>,
-    devs: Vec<(u32, u8)>,
-    active: Vec<(bool, bool)>,
+pub(super) struct Scratch {
+    pub(super) cands: Vec<Cand>,
+    pub(super) devs: Vec<(u32, u8)>,
+    pub(super) active: Vec<(bool, bool)>,
 }
 
 /// What a group's members share: its index, segment and shared device.
 #[derive(Clone, Copy)]
-struct GroupDraws {
-    group_index: u32,
-    local_group: u32,
-    segment: u16,
-    is_office: bool,
-    shared_device: Option<(u32, u8)>,
+pub(super) struct GroupDraws {
+    pub(super) group_index: u32,
+    pub(super) local_group: u32,
+    pub(super) segment: u16,
+    pub(super) is_office: bool,
+    pub(super) shared_device: Option<(u32, u8)>,
 }
 
 pub(super) fn simulate_block(
@@ -466,7 +154,7 @@ pub(super) fn simulate_block(
 
 /// One household or office: its draws, its shared device, its members, and
 /// (for an account) the account's revenue game.
-fn simulate_group(
+pub(super) fn simulate_group(
     ctx: &BlockCtx,
     scratch: &mut Scratch,
     b: &mut Block,
@@ -534,7 +222,7 @@ fn simulate_group(
 /// One person: draws, candidate touches, the clocks, the stored touches, the
 /// lead and its sales outcome, and a window lead's counterfactual credit.
 /// Returns the person as an account member when their revenue is the account's.
-fn simulate_person<'a>(
+pub(super) fn simulate_person<'a>(
     ctx: &BlockCtx<'a>,
     scratch: &mut Scratch,
     b: &mut Block,
@@ -673,7 +361,7 @@ fn simulate_person<'a>(
 
 /// A person's outcome: a window lead and its sales, an existing customer
 /// (a lead during the warm-up), or nothing.
-fn outcome_of(
+pub(super) fn outcome_of(
     sc: &Scenario,
     segment: u16,
     draws: &SalesDraws,
@@ -708,16 +396,16 @@ fn outcome_of(
 /// A person's own draws, in their stream's order: intent, newsletter,
 /// devices (pushed to the block, listed in `devs`), the baseline clock, the
 /// sales draws and the converting session.
-struct PersonDraws {
-    z: f64,
-    newsletter: bool,
-    baseline_u: f64,
-    baseline_t: f64,
-    draws: SalesDraws,
-    form: FormDraws,
+pub(super) struct PersonDraws {
+    pub(super) z: f64,
+    pub(super) newsletter: bool,
+    pub(super) baseline_u: f64,
+    pub(super) baseline_t: f64,
+    pub(super) draws: SalesDraws,
+    pub(super) form: FormDraws,
 }
 
-fn draw_person(
+pub(super) fn draw_person(
     ctx: &BlockCtx,
     b: &mut Block,
     g: GroupDraws,
@@ -794,24 +482,24 @@ fn draw_person(
 /// The converting session's draws, taken with the person's (its device and
 /// the form's path among them).
 #[derive(Clone, Copy)]
-struct FormDraws {
-    path_u: f64,
-    device_u: (f64, f64),
-    pages: u16,
-    dwell_s: f64,
+pub(super) struct FormDraws {
+    pub(super) path_u: f64,
+    pub(super) device_u: (f64, f64),
+    pub(super) pages: u16,
+    pub(super) dwell_s: f64,
 }
 
 /// Where a person's stored touches are, and which of them matter.
-struct Stored {
-    range: (u32, u32),
-    cause_touch: Option<u32>,
-    form_visit: u32,
-    warmup_touches: u32,
+pub(super) struct Stored {
+    pub(super) range: (u32, u32),
+    pub(super) cause_touch: Option<u32>,
+    pub(super) form_visit: u32,
+    pub(super) warmup_touches: u32,
 }
 
 /// Store a person's active touches in time order and, for a window lead,
 /// the converting visit (the form fill) at the lead time minus its dwell.
-fn store_touches(
+pub(super) fn store_touches(
     ctx: &BlockCtx,
     b: &mut Block,
     (sim, active, first): (&PersonSim, &[(bool, bool)], Firing),
@@ -934,7 +622,7 @@ fn store_touches(
 
 /// Candidate touches, channel by channel, at max rate × targeting: each kept
 /// one with its keyed draws (arming, delay, pages, device, campaign).
-fn channel_candidates(
+pub(super) fn channel_candidates(
     ctx: &BlockCtx,
     b: &mut Block,
     (group_index, local): (u32, u32),
@@ -1013,7 +701,7 @@ fn channel_candidates(
 
 /// Return-visit candidates: active only after a first visit, so none before
 /// the earliest kept click candidate can ever matter.
-fn return_candidates(
+pub(super) fn return_candidates(
     ctx: &BlockCtx,
     b: &mut Block,
     (group_index, local): (u32, u32),
@@ -1074,496 +762,6 @@ fn return_candidates(
                 campaign: 0,
                 repeat_u,
             });
-        }
-    }
-}
-
-/// The channels that are players of a person's game over the window touches
-/// before `cutoff`: present (an active touch) and able to matter. A channel is
-/// a null player (v(S ∪ {c}) = v(S) for every S, so φ = 0 and removing it
-/// changes nothing) when none of its touches is armed — arming only gets
-/// rarer as players leave, synergy multipliers being ≥ 1 — its visits can
-/// trigger no retargeting channel that has an armed touch, and it boosts no
-/// channel that has one. Warm-up touches are history, never players.
-/// Returns (present mask, players, null-player mask).
-fn channel_players(sim: &PersonSim, active: &[(bool, bool)], cutoff: f64) -> (u32, Vec<u16>, u32) {
-    let n_ch = sim.sc.channels.len() as u16;
-    let mut present: u32 = 0;
-    let mut armed: u32 = 0;
-    let mut clicks: u32 = 0;
-    for (c, a) in sim.cands.iter().zip(active) {
-        if c.time >= cutoff {
-            break;
-        }
-        if a.0 && c.channel != RETURN && c.time >= 0.0 {
-            let bit = 1 << c.channel;
-            present |= bit;
-            if a.1 {
-                armed |= bit;
-            }
-            if sim.is_click(c.channel) {
-                clicks |= bit;
-            }
-        }
-    }
-    let armed_retargeting = (0..n_ch).any(|c| {
-        armed & (1 << c) != 0 && sim.sc.channels[c as usize].trigger == Trigger::Retargeting
-    });
-    let influential = |c: u16| {
-        let bit = 1u32 << c;
-        armed & bit != 0
-            || (clicks & bit != 0 && armed_retargeting)
-            || sim.model.synergy.iter().enumerate().any(|(to, froms)| {
-                armed & (1 << to) != 0 && froms.iter().any(|&(from, _)| from == c)
-            })
-    };
-    let players: Vec<u16> = (0..n_ch)
-        .filter(|&c| present & (1 << c) != 0 && influential(c))
-        .collect();
-    let null_mask: u32 = players.iter().fold(present, |m, &c| m & !(1u32 << c));
-    (present, players, null_mask)
-}
-
-/// What the account settlement keeps of one office member.
-struct Member<'a> {
-    sim: PersonSim<'a>,
-    draws: SalesDraws,
-    active: Vec<(bool, bool)>,
-    first: Firing,
-    person: u32,
-    segment: usize,
-}
-
-/// Revenue of a person in an account is the account's: zero it here.
-fn strip_revenue(c: &mut PersonCredit) {
-    for list in [&mut c.incremental, &mut c.shapley] {
-        list.iter_mut().for_each(|e| e.2 = 0.0);
-        list.retain(|e| e.1 != 0.0);
-    }
-}
-
-/// The account's opportunity given each member's firing: every member lead in
-/// the window goes through its own sales draws, and the earliest opportunity
-/// (ties: first member) is the account's. Returns (member, its sales outcome).
-fn account_opener(
-    members: &[Member],
-    firing: impl Fn(usize) -> Firing,
-) -> Option<(usize, SalesOutcome)> {
-    let mut best: Option<(usize, SalesOutcome)> = None;
-    for (i, m) in members.iter().enumerate() {
-        let f = firing(i);
-        if !m.sim.in_window(f.time) {
-            continue;
-        }
-        let s = sales(
-            m.sim.sc,
-            m.segment,
-            &m.draws,
-            f.time,
-            quality_of(m.sim.sc, f.cause),
-        );
-        let Some(t) = s.opportunity else { continue };
-        if best
-            .as_ref()
-            .is_none_or(|(_, b)| t < b.opportunity.unwrap_or(f64::INFINITY))
-        {
-            best = Some((i, s));
-        }
-    }
-    best
-}
-
-/// An account's game: per member its present channels, null players and the
-/// time its touches are cut at; the players (channels, then the baseline).
-struct AccountGame {
-    per_member: Vec<(u32, u32, f64)>,
-    players: Vec<u16>,
-}
-
-impl AccountGame {
-    /// Players over every window touch (`pre_lead` false: the removal game)
-    /// or over each member's touches before their own lead (the Shapley game).
-    fn new(members: &[Member], pre_lead: bool, baseline_label: u16) -> AccountGame {
-        let mut players = Vec::new();
-        let per_member = members
-            .iter()
-            .map(|m| {
-                let cutoff = if pre_lead {
-                    m.first.time
-                } else {
-                    f64::INFINITY
-                };
-                let (present, p, null_mask) = channel_players(&m.sim, &m.active, cutoff);
-                players.extend(p);
-                (present, null_mask, cutoff)
-            })
-            .collect();
-        players.sort_unstable();
-        players.dedup();
-        if members.iter().any(|m| m.sim.baseline_fire.is_some()) {
-            players.push(baseline_label);
-        }
-        AccountGame {
-            per_member,
-            players,
-        }
-    }
-
-    /// Each member's firing with the channels of `mask` (and the baseline).
-    fn firing(&self, members: &[Member], i: usize, mask: u32, baseline: bool) -> Firing {
-        let (present, null_mask, cutoff) = self.per_member[i];
-        let m = &members[i];
-        m.sim.evaluate(
-            Present::window(
-                (mask & present) | null_mask,
-                baseline && m.sim.baseline_fire.is_some(),
-            )
-            .before(cutoff),
-            None,
-        )
-    }
-
-    /// The account's revenue with the channels of `mask` (and the baseline).
-    fn revenue(&self, members: &[Member], mask: u32, baseline: bool) -> f64 {
-        account_opener(members, |i| self.firing(members, i, mask, baseline))
-            .and_then(|(_, s)| s.deal)
-            .map_or(0.0, |d| d.1)
-    }
-
-    /// The channels among the players.
-    fn channel_mask(&self, baseline_label: u16) -> u32 {
-        self.players
-            .iter()
-            .filter(|&&p| p != baseline_label)
-            .fold(0, |m, &p| m | (1 << p))
-    }
-}
-
-/// Settle an office account (docs/model.md §3.4): only the first qualified lead
-/// opens an opportunity and can close a deal, whose revenue goes to that
-/// lead's cause; the other members' leads get no opportunity. Revenue
-/// incrementality and Shapley values are the account's game: players are
-/// the members' channel players and the baseline, a coalition keeps those
-/// channels (and the baseline clocks) for every member at once; the warm-up
-/// history of every member is in every coalition, and the revenue it brings
-/// alone goes to the channel whose warm-up touch fires for the opener.
-fn settle_account(members: &[Member], b: &mut Block) {
-    let Some(first) = members.first() else { return };
-    let sc = first.sim.sc;
-    let baseline_label = sc.channels.len() as u16;
-    let actual = account_opener(members, |i| members[i].first);
-    let opener = actual.as_ref().map(|(i, _)| *i);
-    for (i, m) in members.iter().enumerate() {
-        if let Outcome::Lead(l) = &mut b.persons[m.person as usize].outcome {
-            match (&actual, opener == Some(i)) {
-                (Some((_, s)), true) => {
-                    l.opportunity = s.opportunity;
-                    l.deal = s.deal;
-                }
-                _ => {
-                    l.opportunity = None;
-                    l.deal = None;
-                }
-            }
-        }
-    }
-    let actual_rev = actual.and_then(|(_, s)| s.deal).map_or(0.0, |d| d.1);
-    let mut credit = PersonCredit {
-        person: members[opener.unwrap_or(0)].person,
-        ..Default::default()
-    };
-
-    // Removal: every window touch of a player.
-    let removal = AccountGame::new(members, false, baseline_label);
-    let all_channels = removal.channel_mask(baseline_label);
-    for &p in &removal.players {
-        let v = if p == baseline_label {
-            removal.revenue(members, all_channels, false)
-        } else {
-            removal.revenue(members, all_channels & !(1 << p), true)
-        };
-        if actual_rev - v != 0.0 {
-            credit.incremental.push((p, 0.0, actual_rev - v));
-        }
-    }
-
-    // Shapley: each member's touches before their own lead.
-    let game = AccountGame::new(members, true, baseline_label);
-    let values = coalition_values(&game.players, baseline_label, &|mask, baseline| {
-        (0.0, game.revenue(members, mask, baseline))
-    });
-    for (i, phi) in shapley_from_values(game.players.len(), &values)
-        .into_iter()
-        .enumerate()
-    {
-        if phi.1 != 0.0 {
-            credit.shapley.push((game.players[i], 0.0, phi.1));
-        }
-    }
-    let history = values[0].1;
-    if history != 0.0
-        && let Some((i, _)) = account_opener(members, |i| game.firing(members, i, 0, false))
-        && let Some(c) = game.firing(members, i, 0, false).cause
-    {
-        credit.shapley.push((c, 0.0, history));
-    }
-    if !credit.incremental.is_empty() || !credit.shapley.is_empty() {
-        b.credit.push(credit);
-    }
-}
-
-/// Value of an outcome: (lead in window?, revenue that would follow).
-fn value(sim: &PersonSim, segment: usize, draws: &SalesDraws, f: Firing) -> (f64, f64) {
-    if !sim.in_window(f.time) {
-        return (0.0, 0.0);
-    }
-    let s = sales(sim.sc, segment, draws, f.time, quality_of(sim.sc, f.cause));
-    (1.0, s.deal.map_or(0.0, |d| d.1))
-}
-
-/// Incremental and Shapley credit of one window lead.
-fn counterfactual_credit(
-    sim: &PersonSim,
-    segment: usize,
-    draws: &SalesDraws,
-    active: &[(bool, bool)],
-    actual: Firing,
-    person: u32,
-) -> PersonCredit {
-    let baseline_label = sim.sc.channels.len() as u16;
-    let has_baseline = sim.baseline_fire.is_some();
-    let actual_v = value(sim, segment, draws, actual);
-    let mut credit = PersonCredit {
-        person,
-        ..Default::default()
-    };
-    let eval = |p: Present| value(sim, segment, draws, sim.evaluate(p, None));
-
-    // Incremental: remove one player's window touches (and what only they
-    // triggered); the history and the other players stay.
-    let (present, players, _) = channel_players(sim, active, f64::INFINITY);
-    for &p in players
-        .iter()
-        .chain(has_baseline.then_some(&baseline_label))
-    {
-        let v = if p == baseline_label {
-            eval(Present::window(present, false))
-        } else {
-            eval(Present::window(present & !(1 << p), has_baseline))
-        };
-        let d = (actual_v.0 - v.0, actual_v.1 - v.1);
-        if d.0 != 0.0 || d.1 != 0.0 {
-            credit.incremental.push((p, d.0, d.1));
-        }
-    }
-
-    // Shapley over the touches before the lead.
-    let game = shapley_game(sim, segment, draws, active, actual.time);
-    // What the whole window's game would give channels that matter only
-    // after the lead (credit no journey can hold), for the report.
-    let post_lead: Vec<u16> = players
-        .iter()
-        .copied()
-        .filter(|p| !game.channels.contains(p))
-        .collect();
-    if !post_lead.is_empty() {
-        let whole = shapley_game(sim, segment, draws, active, f64::INFINITY);
-        credit.post_lead_conversions = whole
-            .values
-            .iter()
-            .filter(|v| post_lead.contains(&v.0))
-            .map(|v| v.1)
-            .sum();
-    }
-    credit.shapley = game.credit();
-    credit
-}
-
-/// Shapley values of one person's game.
-struct ShapleyGame {
-    /// The channel players.
-    channels: Vec<u16>,
-    /// Each player's non-zero value (label, conversions, revenue).
-    values: Vec<(u16, f64, f64)>,
-    /// The history's own value v(∅), with the channel whose warm-up touch fires.
-    history: Option<(u16, f64, f64)>,
-}
-
-impl ShapleyGame {
-    /// The players' values, then the history's.
-    fn credit(self) -> Vec<(u16, f64, f64)> {
-        let mut out = self.values;
-        out.extend(self.history);
-        out
-    }
-}
-
-/// The Shapley game of one person over the window touches before `cutoff`:
-/// players are the channels that matter there and the baseline when armed;
-/// the warm-up history is in every coalition. With the closed form, sort the
-/// m players firing before the history by their own firing time, r_k their
-/// value as the cause and r_{m+1} the history's; φ_i = Σ_{k≥i} (r_k − r_{k+1}) / k.
-fn shapley_game(
-    sim: &PersonSim,
-    segment: usize,
-    draws: &SalesDraws,
-    active: &[(bool, bool)],
-    cutoff: f64,
-) -> ShapleyGame {
-    let baseline_label = sim.sc.channels.len() as u16;
-    let (_, channels, null_mask) = channel_players(sim, active, cutoff);
-    let mut players = channels.clone();
-    if sim.baseline_fire.is_some() {
-        players.push(baseline_label);
-    }
-    let run = |mask: u32, baseline: bool, history: bool| {
-        let p = Present {
-            mask: mask | null_mask,
-            baseline,
-            history,
-            cutoff,
-        };
-        sim.evaluate(p, None)
-    };
-    let h = run(0, false, true);
-    let h_value = value(sim, segment, draws, h);
-    let mut values = Vec::new();
-    if sim.model.closed_form {
-        // Touches act independently: each player's own earliest firing.
-        let mut fires: Vec<(f64, u16, (f64, f64))> = Vec::new();
-        for &p in &players {
-            let f = if p == baseline_label {
-                run(0, true, false)
-            } else {
-                run(1 << p, false, false)
-            };
-            if f.time < h.time {
-                fires.push((f.time, p, value(sim, segment, draws, f)));
-            }
-        }
-        fires.sort_by(|a, b| a.0.total_cmp(&b.0).then(a.1.cmp(&b.1)));
-        let (mut acc_c, mut acc_r) = (0.0, 0.0);
-        for k in (0..fires.len()).rev() {
-            let next = fires.get(k + 1).map_or(h_value, |f| f.2);
-            acc_c += (fires[k].2.0 - next.0) / (k + 1) as f64;
-            acc_r += (fires[k].2.1 - next.1) / (k + 1) as f64;
-            if acc_c != 0.0 || acc_r != 0.0 {
-                values.push((fires[k].1, acc_c, acc_r));
-            }
-        }
-        values.reverse();
-    } else {
-        let coalitions = coalition_values(&players, baseline_label, &|mask, baseline| {
-            value(sim, segment, draws, run(mask, baseline, true))
-        });
-        for (i, phi) in shapley_from_values(players.len(), &coalitions)
-            .into_iter()
-            .enumerate()
-        {
-            if phi.0 != 0.0 || phi.1 != 0.0 {
-                values.push((players[i], phi.0, phi.1));
-            }
-        }
-    }
-    let history = match h.cause {
-        Some(c) if h_value != (0.0, 0.0) => Some((c, h_value.0, h_value.1)),
-        _ => None,
-    };
-    ShapleyGame {
-        channels,
-        values,
-        history,
-    }
-}
-
-/// v(S) for every coalition S (bit i = players[i]).
-fn coalition_values(
-    players: &[u16],
-    baseline_label: u16,
-    eval: &dyn Fn(u32, bool) -> (f64, f64),
-) -> Vec<(f64, f64)> {
-    let m = players.len();
-    (0..1u32 << m)
-        .map(|s| {
-            let mut mask = 0u32;
-            let mut baseline = false;
-            for (i, &p) in players.iter().enumerate() {
-                if s & (1 << i) != 0 {
-                    if p == baseline_label {
-                        baseline = true;
-                    } else {
-                        mask |= 1 << p;
-                    }
-                }
-            }
-            eval(mask, baseline)
-        })
-        .collect()
-}
-
-/// Exact Shapley values from all 2^m coalition values (conversions, revenue).
-pub(crate) fn shapley_from_values(m: usize, values: &[(f64, f64)]) -> Vec<(f64, f64)> {
-    // weight[s] = s! (m − s − 1)! / m!
-    let mut fact = vec![1.0f64; m + 1];
-    for i in 1..=m {
-        fact[i] = fact[i - 1] * i as f64;
-    }
-    let weight: Vec<f64> = (0..m)
-        .map(|s| fact[s] * fact[m - s - 1] / fact[m])
-        .collect();
-    let mut phi = vec![(0.0, 0.0); m];
-    for s in 0..values.len() as u32 {
-        let size = s.count_ones() as usize;
-        for (i, p) in phi.iter_mut().enumerate() {
-            if s & (1 << i) == 0 {
-                let w = weight[size];
-                let with = values[(s | (1 << i)) as usize];
-                let without = values[s as usize];
-                p.0 += w * (with.0 - without.0);
-                p.1 += w * (with.1 - without.1);
-            }
-        }
-    }
-    phi
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    /// The first-firing game's closed form equals 2^m enumeration (docs/model.md §3.1).
-    #[test]
-    fn closed_form_matches_enumeration_on_the_first_firing_game() {
-        let mut s = Stream::new(5, 0, StreamKind::Experiment, 0, 0, 0);
-        for _ in 0..200 {
-            let m = 1 + (s.uniform() * 6.0) as usize;
-            // Players sorted by firing time with values r_k (some 0: warm-up).
-            let r: Vec<(f64, f64)> = (0..m)
-                .map(|_| {
-                    if s.uniform() < 0.2 {
-                        (0.0, 0.0)
-                    } else {
-                        (1.0, (s.uniform() * 100.0).floor())
-                    }
-                })
-                .collect();
-            let values: Vec<(f64, f64)> = (0..1u32 << m)
-                .map(|set| {
-                    if set == 0 {
-                        (0.0, 0.0)
-                    } else {
-                        r[set.trailing_zeros() as usize]
-                    }
-                })
-                .collect();
-            let brute = shapley_from_values(m, &values);
-            let (mut ac, mut ar) = (0.0, 0.0);
-            for k in (0..m).rev() {
-                let next = if k + 1 < m { r[k + 1] } else { (0.0, 0.0) };
-                ac += (r[k].0 - next.0) / (k + 1) as f64;
-                ar += (r[k].1 - next.1) / (k + 1) as f64;
-                assert!((brute[k].0 - ac).abs() < 1e-9 && (brute[k].1 - ar).abs() < 1e-9);
-            }
         }
     }
 }
