@@ -212,6 +212,28 @@ pub fn observe(sc: &Scenario, world: &World) -> Observation {
         n_channels: n_ch,
         ..Default::default()
     };
+    let tables = tables(sc, world, &mut log);
+    let start_ms = sc.start_epoch_ms();
+    log.window_start_ms = start_ms;
+    log.window_end_ms = to_ms(start_ms, sc.horizon_days);
+
+    let n_groups = world.groups.len();
+    let blocks: Vec<BlockOut> = (0..n_groups.div_ceil(BLOCK_GROUPS))
+        .into_par_iter()
+        .map(|b| {
+            let mut out = BlockOut::default();
+            for g in b * BLOCK_GROUPS..((b + 1) * BLOCK_GROUPS).min(n_groups) {
+                group::observe_group(sc, world, &tables, start_ms, g as u32, &mut out);
+            }
+            out
+        })
+        .collect();
+    assemble(sc, blocks, log)
+}
+
+/// The log's string tables (campaigns, pages, user agents) and what each
+/// group's observation looks up: confusion rows, campaign and page ids.
+fn tables(sc: &Scenario, world: &World, log: &mut EventLog) -> Tables {
     // String tables: campaigns, pages, user agents.
     let mut campaign_base = Vec::new();
     for ch in &sc.channels {
@@ -269,30 +291,21 @@ pub fn observe(sc: &Scenario, world: &World) -> Observation {
                 .collect()
         })
         .collect();
-    let tables = Tables {
+    Tables {
         recorded_as,
         campaign_base,
         landing,
         ua,
         device_key: KindKey::new(sc.seed, world.replicate, StreamKind::ObserveDevice),
         person_key: KindKey::new(sc.seed, world.replicate, StreamKind::ObservePerson),
-    };
-    let start_ms = sc.start_epoch_ms();
-    log.window_start_ms = start_ms;
-    log.window_end_ms = to_ms(start_ms, sc.horizon_days);
+    }
+}
 
-    let n_groups = world.groups.len();
-    let mut blocks: Vec<BlockOut> = (0..n_groups.div_ceil(BLOCK_GROUPS))
-        .into_par_iter()
-        .map(|b| {
-            let mut out = BlockOut::default();
-            for g in b * BLOCK_GROUPS..((b + 1) * BLOCK_GROUPS).min(n_groups) {
-                group::observe_group(sc, world, &tables, start_ms, g as u32, &mut out);
-            }
-            out
-        })
-        .collect();
-
+/// The blocks' records merged into the log: visits in (time, world touch)
+/// order, then form fills, CRM leads, opportunities, deals and imports, each
+/// sorted by a total key and numbered in that order; the truth's event →
+/// person map beside it.
+fn assemble(sc: &Scenario, mut blocks: Vec<BlockOut>, mut log: EventLog) -> Observation {
     let mut losses = Losses::default();
     for m in LOSS_MECHANISMS {
         losses.add(m, 0);
@@ -375,7 +388,31 @@ pub fn observe(sc: &Scenario, world: &World) -> Observation {
         next_id += 1;
         log.deals.push(d);
     }
-    // Platform logs: one per paid channel, in channel order.
+    platform_logs(sc, platforms, &form_id, &mut log);
+    for p in imports {
+        persons.import_person.push(p.person);
+        let mut i = p.i;
+        i.event_id = next_id;
+        next_id += 1;
+        log.conversion_imports.push(i);
+    }
+    cookie_losses.sort_unstable();
+    Observation {
+        log,
+        persons,
+        losses,
+        cookie_losses,
+    }
+}
+
+/// The platform logs: one per paid channel, in channel order, with each
+/// converting user's pixel conversion and the platform's touches of them.
+fn platform_logs(
+    sc: &Scenario,
+    platforms: Vec<PendingPlatform>,
+    form_id: &BTreeMap<u64, u64>,
+    log: &mut EventLog,
+) {
     let mut by_channel: Vec<Option<usize>> = vec![None; sc.channels.len()];
     for (c, ch) in sc.channels.iter().enumerate().filter(|(_, ch)| ch.paid()) {
         by_channel[c] = Some(log.platforms.len());
@@ -411,20 +448,6 @@ pub fn observe(sc: &Scenario, world: &World) -> Observation {
             .sort_unstable_by_key(|c| (c.time_ms, c.user, c.form_fill_id));
         pl.touches
             .sort_unstable_by_key(|t| (t.time_ms, t.user, t.click));
-    }
-    for p in imports {
-        persons.import_person.push(p.person);
-        let mut i = p.i;
-        i.event_id = next_id;
-        next_id += 1;
-        log.conversion_imports.push(i);
-    }
-    cookie_losses.sort_unstable();
-    Observation {
-        log,
-        persons,
-        losses,
-        cookie_losses,
     }
 }
 
