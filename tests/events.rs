@@ -467,7 +467,7 @@ fn the_schema_doc_the_writer_and_the_reader_cannot_drift() {
         if let Some(ex) = example {
             assert_eq!(ex.split(',').count(), header.len(), "{file}: example row");
         }
-        if let Some(spec) = closedloop::io::event_log::read::TABLES
+        if let Some(spec) = closedloop::io::event_log::schema::TABLES
             .iter()
             .find(|t| t.file == *file)
         {
@@ -485,7 +485,7 @@ fn the_schema_doc_the_writer_and_the_reader_cannot_drift() {
         }
     }
     assert_eq!(
-        closedloop::io::event_log::read::TABLES.len(),
+        closedloop::io::event_log::schema::TABLES.len(),
         written
             .iter()
             .filter(|w| !w.0.starts_with("truth/"))

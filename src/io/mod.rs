@@ -3,6 +3,7 @@
 //! credit tables and clusters. Every reader collects its problems with file,
 //! line and column and never panics on input; nothing here prints.
 
+pub(crate) mod csv;
 pub mod event_log;
 pub mod external;
 pub mod pathfile;

@@ -9,6 +9,7 @@
 #[cfg(feature = "parquet")]
 pub mod parquet;
 pub mod read;
+pub mod schema;
 
 pub use read::{LogFileError, read_dir};
 
@@ -150,9 +151,7 @@ fn opt<T: ToString>(x: Option<T>) -> String {
 /// The log's tables: (file name, CSV text), in a fixed order.
 pub fn log_tables(log: &EventLog) -> Vec<(&'static str, String)> {
     let label = |i: u16| field(&log.labels[i as usize]);
-    let mut visits = String::from(
-        "event_id,time_ms,cookie_id,channel,campaign,click_id,landing_page,pages_viewed,dwell_s,ip_hash,user_agent,email_token,user_id\n",
-    );
+    let mut visits = schema::header("visits.csv");
     for v in &log.visits {
         let _ = writeln!(
             visits,
@@ -172,7 +171,7 @@ pub fn log_tables(log: &EventLog) -> Vec<(&'static str, String)> {
             opt(v.user_id)
         );
     }
-    let mut forms = String::from("event_id,time_ms,cookie_id,click_id,user_id,email\n");
+    let mut forms = schema::header("form_fills.csv");
     for f in &log.form_fills {
         let _ = writeln!(
             forms,
@@ -185,7 +184,7 @@ pub fn log_tables(log: &EventLog) -> Vec<(&'static str, String)> {
             field(&f.email)
         );
     }
-    let mut leads = String::from("event_id,time_ms,form_fill_id,click_id,email\n");
+    let mut leads = schema::header("crm_leads.csv");
     for l in &log.crm_leads {
         let _ = writeln!(
             leads,
@@ -197,11 +196,11 @@ pub fn log_tables(log: &EventLog) -> Vec<(&'static str, String)> {
             field(&l.email)
         );
     }
-    let mut opps = String::from("event_id,time_ms,crm_lead_id\n");
+    let mut opps = schema::header("opportunities.csv");
     for o in &log.opportunities {
         let _ = writeln!(opps, "{},{},{}", o.event_id, o.time_ms, o.crm_lead_id);
     }
-    let mut deals = String::from("event_id,time_ms,revenue,email\n");
+    let mut deals = schema::header("deals.csv");
     for d in &log.deals {
         let _ = writeln!(
             deals,
@@ -212,7 +211,7 @@ pub fn log_tables(log: &EventLog) -> Vec<(&'static str, String)> {
             field(&d.email)
         );
     }
-    let mut imports = String::from("event_id,time_ms,channel,click_id,revenue\n");
+    let mut imports = schema::header("conversion_imports.csv");
     for i in &log.conversion_imports {
         let _ = writeln!(
             imports,
@@ -246,9 +245,9 @@ pub fn log_tables(log: &EventLog) -> Vec<(&'static str, String)> {
         .flatten()
         .max()
         .map_or(1, |m| m + 1);
-        let mut settings = String::from("channel,click_window_days,view_window_days\n");
-        let mut touches = String::from("event_id,time_ms,channel,user,kind\n");
-        let mut conversions = String::from("event_id,time_ms,channel,user,form_fill_id\n");
+        let mut settings = schema::header("platforms.csv");
+        let mut touches = schema::header("platform_touches.csv");
+        let mut conversions = schema::header("platform_conversions.csv");
         for p in &log.platforms {
             let _ = writeln!(
                 settings,

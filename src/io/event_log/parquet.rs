@@ -8,7 +8,7 @@
 //! Must never: return a file whose columns differ from the CSV's.
 
 use super::ColumnType;
-use super::read::{CsvStream, Next};
+use crate::io::csv::{CsvStream, Next};
 use parquet::data_type::{
     BoolType, ByteArray, ByteArrayType, DoubleType, FloatType, Int32Type, Int64Type,
 };
