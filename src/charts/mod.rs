@@ -14,9 +14,21 @@ use plotters::prelude::*;
 use plotters::style::text_anchor::{HPos, Pos, VPos};
 use std::sync::Once;
 
-mod draw;
+mod bars;
+mod flow;
+mod heatmap;
+mod lines;
+mod precision_recall;
+mod share_bars;
+mod timeline;
 
-pub use draw::*;
+pub use bars::*;
+pub use flow::*;
+pub use heatmap::*;
+pub use lines::*;
+pub use precision_recall::*;
+pub use share_bars::*;
+pub use timeline::*;
 
 /// The font family every chart uses (the shipped DejaVu Sans).
 pub const FONT: &str = "sans-serif";
