@@ -81,7 +81,10 @@ pub(super) fn cmd_run(
             "timings.json",
             serde_json::to_vec_pretty(&timings).context("serialising timings")?,
         ),
-        ("credit.csv", credit_csv(&results).into_bytes()),
+        (
+            "credit.csv",
+            report::csv::run_credit_csv(&results).into_bytes(),
+        ),
     ];
     let files = with_pictures(files, &pictures);
     write_folder(&out, &files)?;
@@ -96,30 +99,6 @@ pub(super) fn cmd_run(
         );
     }
     Ok(ExitCode::SUCCESS)
-}
-
-/// Tidy credit table: replicate, source (truth or stitcher/model), label, conversions, revenue.
-pub(super) fn credit_csv(results: &[experiment::ReplicateResult]) -> String {
-    let mut s = String::from("replicate,stitcher,model,label,conversions,revenue\n");
-    for r in results {
-        for (name, c) in truth::TRUTHS.iter().zip(&r.truth) {
-            for (label, conv) in &c.conversions {
-                s.push_str(&format!(
-                    "{},truth,{},{},{},{}\n",
-                    r.replicate, name, label, conv, c.revenue[label]
-                ));
-            }
-        }
-        for a in &r.attribution {
-            for (label, conv) in &a.credit.conversions {
-                s.push_str(&format!(
-                    "{},{},{},{},{},{}\n",
-                    r.replicate, a.stitcher, a.model, label, conv, a.credit.revenue[label]
-                ));
-            }
-        }
-    }
-    s
 }
 
 pub(super) fn share_table(c: &closedloop::base::credit::Credit, channels: &[String]) -> Vec<f64> {

@@ -588,6 +588,12 @@ pub fn simple_html(
     )
 }
 
+/// A summary's mean as report.json gives it: 0 when it is not a number
+/// (a mean over no values serialises as null).
+fn stat_mean(s: &crate::base::stats::Stats) -> f64 {
+    if s.mean.is_finite() { s.mean } else { 0.0 }
+}
+
 /// Format a number for a table cell (thousands separated).
 pub fn cell(x: f64) -> String {
     num(x)
@@ -710,15 +716,19 @@ pub fn budget_html(
 
 /// report.html of a loop run: per steering model its cumulative profit and
 /// cost of misattribution, then the profit chart.
-pub fn loop_html(sc: &Scenario, summary: &[Value], charts: &[Rendered]) -> String {
+pub fn loop_html(
+    sc: &Scenario,
+    summary: &[crate::experiment::closed_loop::LoopSummary],
+    charts: &[Rendered],
+) -> String {
     let body: Vec<Vec<String>> = summary
         .iter()
         .map(|s| {
             vec![
-                escape(s["model"].as_str().unwrap_or("")),
-                num(mean(&s["cumulative_profit"])),
-                num(mean(&s["cost_of_misattribution"])),
-                pct(mean(&s["final_distance_to_optimal"])),
+                escape(&s.model),
+                num(stat_mean(&s.cumulative_profit)),
+                num(stat_mean(&s.cost_of_misattribution)),
+                pct(stat_mean(&s.final_distance_to_optimal)),
             ]
         })
         .collect();

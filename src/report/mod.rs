@@ -10,10 +10,12 @@ use crate::truth::{PROXIMATE, TRUTHS};
 use serde_json::{Map, Value, json};
 use std::path::{Path, PathBuf};
 
+pub mod csv;
 pub mod figures;
 pub mod html;
 pub mod own;
 pub mod paired;
+pub mod schema;
 pub mod sweep;
 
 pub use crate::base::stats::{Stats, t975};
@@ -252,19 +254,16 @@ pub fn budget_pictures(
     Ok(files)
 }
 
-/// The pictures of a loop folder: cumulative profit per model and `report.html`
-/// (`summary`: the loop section's per-model summary objects).
+/// The pictures of a loop folder: cumulative profit per model and `report.html`.
 pub fn loop_pictures(
     sc: &Scenario,
-    runs: &[crate::experiment::closed_loop::LoopRun],
-    models: &[String],
-    summary: &[Value],
+    study: &crate::experiment::closed_loop::LoopStudy,
 ) -> Result<Vec<(String, Vec<u8>)>, crate::charts::ChartError> {
-    let charts = figures::loop_charts(runs, models)?;
+    let charts = figures::loop_charts(&study.runs, &study.models)?;
     let mut files = figures::chart_files(&charts);
     files.push((
         "report.html".to_string(),
-        html::loop_html(sc, summary, &charts).into_bytes(),
+        html::loop_html(sc, &study.summary, &charts).into_bytes(),
     ));
     Ok(files)
 }
