@@ -3,8 +3,7 @@
 
 use anyhow::Context;
 use clap::{Parser, Subcommand};
-use closedloop::attribute::{self, Journeys, Markov, MarkovFit};
-use closedloop::base::credit::Credit;
+use closedloop::attribute::Journeys;
 use closedloop::experiment::{self, ORACLE, RunConfig, sweep};
 use closedloop::io::pathfile;
 use closedloop::scenario::Scenario;

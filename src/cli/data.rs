@@ -3,6 +3,7 @@
 //! model's credit or stitcher's clusters against an exported truth).
 
 use super::*;
+use closedloop::experiment::on_log;
 
 pub(super) fn cmd_attribute(
     file: &Path,
@@ -28,43 +29,11 @@ pub(super) fn cmd_attribute(
     let journeys =
         pathfile::parse_journeys(&bytes).map_err(|e| bad(format!("{}: {e}", file.display())))?;
     drop(bytes);
-    let results: Vec<(String, Credit, Option<MarkovFit>)> = specs
-        .iter()
-        .map(|s| {
-            let credit = attribute::build(s).attribute(&journeys);
-            let fit = match *s {
-                AttributorSpec::Markov {
-                    order,
-                    lookback_days,
-                    revenue,
-                } if json => Some(
-                    Markov {
-                        order,
-                        lookback_days,
-                        revenue,
-                    }
-                    .fit(&journeys),
-                ),
-                _ => None,
-            };
-            (s.id(), credit, fit)
-        })
-        .collect();
+    let results = on_log::attribute_paths(&journeys, &specs, json);
     if json {
-        let mut out = serde_json::Map::new();
-        for (id, credit, fit) in &results {
-            let mut v = serde_json::json!({
-                "conversions": credit.conversions,
-                "revenue": credit.revenue,
-            });
-            if let Some(fit) = fit {
-                v["removal_effects"] = serde_json::json!(fit.removal_effects);
-            }
-            out.insert(id.clone(), v);
-        }
-        let mut text = serde_json::to_string_pretty(&out)?;
-        text.push('\n');
-        return emit(&text);
+        let report = report::schema::path_credit_report(&results);
+        let text = report::schema::to_json(&report)?;
+        return emit(&String::from_utf8(text)?);
     }
     // Channels, then the other labels that received credit.
     let labels: Vec<&String> = journeys
@@ -73,15 +42,15 @@ pub(super) fn cmd_attribute(
         .enumerate()
         .filter(|&(i, l)| {
             i < journeys.n_channels
-                || results.iter().any(|(_, c, _)| {
-                    c.conversions.get(l).is_some_and(|&x| x != 0.0)
-                        || c.revenue.get(l).is_some_and(|&x| x != 0.0)
+                || results.iter().any(|r| {
+                    r.credit.conversions.get(l).is_some_and(|&x| x != 0.0)
+                        || r.credit.revenue.get(l).is_some_and(|&x| x != 0.0)
                 })
         })
         .map(|(_, l)| l)
         .collect();
     let width = labels.iter().map(|l| l.len()).max().unwrap_or(5).max(7);
-    let ids: Vec<&str> = results.iter().map(|(id, _, _)| id.as_str()).collect();
+    let ids: Vec<&str> = results.iter().map(|r| r.model.as_str()).collect();
     let col = ids.iter().map(|id| id.len()).max().unwrap_or(0).max(12);
     let mut text = String::new();
     let _ = writeln!(
@@ -100,7 +69,7 @@ pub(super) fn cmd_attribute(
         text.push('\n');
         for l in &labels {
             let _ = write!(text, "{l:<width$}");
-            for (_, c, _) in &results {
+            for c in results.iter().map(|r| &r.credit) {
                 let map = if pick == 0 {
                     &c.conversions
                 } else {
@@ -125,7 +94,6 @@ pub(super) fn cmd_attribute_events(
     out: Option<&Path>,
     json: bool,
 ) -> anyhow::Result<ExitCode> {
-    use closedloop::experiment::on_log;
     let stitchers = match stitchers {
         Some(list) => parse_stitchers(list)?,
         None => StitcherSpec::all(),
@@ -168,77 +136,24 @@ pub(super) fn cmd_attribute_events(
             }
         },
     );
-    let credit_json =
-        |c: &Credit| serde_json::json!({ "conversions": c.conversions, "revenue": c.revenue });
-    let mut stitching = serde_json::Map::new();
-    for s in &run.stitching {
-        let mut v = serde_json::to_value(s.stats).context("serialising stitching")?;
-        v["path_lengths"] = serde_json::to_value(s.path_lengths).context("serialising paths")?;
-        stitching.insert(s.stitcher.clone(), v);
-    }
-    let attribution: Vec<serde_json::Value> = run
-        .attribution
-        .iter()
-        .map(|a| serde_json::json!({ "stitcher": a.stitcher, "model": a.model, "credit": credit_json(&a.credit) }))
-        .collect();
-    let report = serde_json::json!({
-        "schema_version": report::SCHEMA_VERSION,
-        "source": {
-            "events": dir.display().to_string(),
-            "journey_unit": journey_unit,
-            "visits": log.visits.len(),
-            "form_fills": log.form_fills.len(),
-            "crm_leads": log.crm_leads.len(),
-            "opportunities": log.opportunities.len(),
-            "deals": log.deals.len(),
-        },
-        "channels": &log.labels[..log.n_channels],
-        "replicates": [{ "replicate": 0, "stitching": stitching, "attribution": attribution }],
-    });
-    let mut report_text = serde_json::to_string_pretty(&report).context("serialising report")?;
-    report_text.push('\n');
+    let source =
+        report::schema::LogSource::new(dir.display().to_string(), journey_unit.to_string(), &log);
+    let rows = source.rows();
+    let report = report::schema::LogReport::new(source, &log, &run);
+    let report_text = String::from_utf8(report::schema::to_json(&report)?)?;
     if let Some(out) = out {
-        let mut credit_csv = String::from("stitcher,model,label,conversions,revenue\n");
-        for a in &run.attribution {
-            for (label, conv) in &a.credit.conversions {
-                let _ = writeln!(
-                    credit_csv,
-                    "{},{},{},{conv},{}",
-                    a.stitcher,
-                    a.model,
-                    label,
-                    a.credit.revenue.get(label).copied().unwrap_or(0.0)
-                );
-            }
-        }
-        // Wall-clock seconds apart from report.json (they vary run to run).
-        let stages: serde_json::Map<String, serde_json::Value> = run
-            .stitching
-            .iter()
-            .map(|s| {
-                let v = serde_json::json!({ "stitch_s": s.seconds[0], "journeys_and_models_s": s.seconds[1] });
-                (s.stitcher.clone(), v)
-            })
-            .collect();
-        let timings = serde_json::json!({ "read_s": read_s, "stitchers": stages });
+        let timings = report::schema::LogTimings::new(read_s, &run);
         let mut files: Vec<(&str, Vec<u8>)> = vec![
             ("report.json", report_text.clone().into_bytes()),
-            ("credit.csv", credit_csv.into_bytes()),
+            ("credit.csv", report::csv::log_credit_csv(&run).into_bytes()),
             (
                 "timings.json",
-                serde_json::to_vec_pretty(&timings).context("serialising timings")?,
+                report::schema::to_json_without_newline(&timings).context("serialising timings")?,
             ),
         ];
         files.extend(clusters.iter().map(|(n, b)| (n.as_str(), b.clone())));
         let channels = &log.labels[..log.n_channels];
         let charts = report::own::log_charts(channels, &run).map_err(anyhow::Error::msg)?;
-        let rows = [
-            ("visits", log.visits.len()),
-            ("form_fills", log.form_fills.len()),
-            ("crm_leads", log.crm_leads.len()),
-            ("opportunities", log.opportunities.len()),
-            ("deals", log.deals.len()),
-        ];
         let html =
             report::own::log_html(&dir.display().to_string(), &rows, channels, &run, &charts);
         files.push(("report.html", html.into_bytes()));
@@ -298,32 +213,20 @@ pub(super) fn cmd_score(
         .parent()
         .unwrap_or(Path::new("."))
         .join("events.json");
-    let manifest: serde_json::Value =
-        serde_json::from_str(&read(&manifest_path)?).map_err(|e| {
-            bad(format!(
-                "{}: {e} (expected the events.json `export --events` writes beside truth/)",
-                manifest_path.display()
-            ))
-        })?;
-    let ids: Vec<String> = manifest["channels"]
-        .as_array()
-        .map(|a| {
-            a.iter()
-                .filter_map(|c| c.as_str().map(String::from))
-                .collect()
-        })
-        .unwrap_or_default();
-    if ids.is_empty() {
+    let manifest: report::schema::ManifestChannels = serde_json::from_str(&read(&manifest_path)?)
+        .map_err(|e| {
+        bad(format!(
+            "{}: {e} (expected the events.json `export --events` writes beside truth/)",
+            manifest_path.display()
+        ))
+    })?;
+    if manifest.channels.is_empty() {
         return Err(bad(format!(
             "{}: no `channels` list",
             manifest_path.display()
         )));
     }
-    let spend: Vec<f64> = manifest["spend"]
-        .as_array()
-        .map(|a| a.iter().map(|x| x.as_f64().unwrap_or(0.0)).collect())
-        .unwrap_or_else(|| vec![0.0; ids.len()]);
-    let channels = closedloop::score::ScoredChannels { ids, spend };
+    let channels = manifest.scored();
     let credit_text = read(credit_file)?;
     let model = read_credit(&credit_text, &credit_file.display().to_string(), None).map_err(bad)?;
     let (truth_path, truth_text) = match closedloop::io::event_log::open_table(truth_dir, "credit")
@@ -342,17 +245,14 @@ pub(super) fn cmd_score(
         }
         Err((path, e)) => return Err(bad(format!("{}: {e}", path.display()))),
     };
-    let mut errors = serde_json::Map::new();
-    for name in truth::TRUTHS {
-        let t =
-            read_credit(&truth_text, &truth_path.display().to_string(), Some(name)).map_err(bad)?;
-        let e = closedloop::score::credit_errors(&model, &t, &channels);
-        errors.insert(
-            name.to_string(),
-            serde_json::to_value(e).context("serialising errors")?,
-        );
-    }
-    let text = serde_json::to_string_pretty(&errors).context("serialising errors")? + "\n";
+    let errors = report::schema::score_report(
+        &model,
+        &truth_text,
+        &truth_path.display().to_string(),
+        &channels,
+    )
+    .map_err(bad)?;
+    let text = String::from_utf8(report::schema::to_json(&errors).context("serialising errors")?)?;
     if let Some(out) = out {
         report::write_file(out, text.as_bytes())?;
     }
@@ -367,19 +267,21 @@ pub(super) fn cmd_score(
             "{:<12} {:>8} {:>12} {:>8} {:>9} {:>13} {:>15}",
             "truth", "tvd", "tvd_channels", "tvd_all", "max_miss", "spearman_roi", "non_channel"
         );
+        // Numbers that are not finite print as NaN, as report.json's null.
+        let n = |x: f64| if x.is_finite() { x } else { f64::NAN };
         for name in truth::TRUTHS {
-            let e = &errors[name]["conversions"];
+            let e = &errors[name].conversions;
             println!(
                 "{:<12} {:>8.3} {:>12.3} {:>8.3} {:>9.3} {:>13} {:>14.1}%",
                 name,
-                e["tvd"].as_f64().unwrap_or(f64::NAN),
-                e["tvd_channels"].as_f64().unwrap_or(f64::NAN),
-                e["tvd_all"].as_f64().unwrap_or(f64::NAN),
-                e["max_miss"].as_f64().unwrap_or(f64::NAN),
-                e["spearman_roi"]
-                    .as_f64()
+                n(e.tvd),
+                n(e.tvd_channels),
+                n(e.tvd_all),
+                n(e.max_miss),
+                e.spearman_roi
+                    .filter(|x| x.is_finite())
                     .map_or("-".into(), |x| format!("{x:.3}")),
-                e["non_channel_share"].as_f64().unwrap_or(f64::NAN) * 100.0
+                n(e.non_channel_share) * 100.0
             );
         }
     }
@@ -459,23 +361,15 @@ pub(super) fn cmd_export_events(
     let (_, obs, truth) = experiment::simulate(&sc, 0);
     let log_tables = closedloop::io::event_log::log_tables(&obs.log);
     let truth_tables = closedloop::io::event_log::truth_tables(&obs.log, &truth);
-    let rows: serde_json::Map<String, serde_json::Value> = log_tables
+    let tables: Vec<(&str, &str)> = log_tables
         .iter()
         .chain(&truth_tables)
-        .map(|(name, text)| (name.to_string(), (text.lines().count() - 1).into()))
+        .map(|(name, text)| (*name, text.as_str()))
         .collect();
-    let manifest = serde_json::json!({
-        "schema_version": 1,
-        "scenario": { "name": sc.name, "seed": sc.seed, "replicate": 0 },
-        "channels": sc.channel_ids(),
-        "spend": closedloop::world::scenario_spends(&sc),
-        "window_ms": [obs.log.window_start_ms, obs.log.window_end_ms],
-        "format": if parquet { "parquet" } else { "csv" },
-        "rows": rows,
-    });
+    let manifest = report::schema::EventsManifest::new(&sc, &obs.log, &tables, parquet);
     let mut files: Vec<(&str, Vec<u8>)> = vec![(
         "events.json",
-        serde_json::to_vec_pretty(&manifest).context("serialising events.json")?,
+        report::schema::to_json_without_newline(&manifest).context("serialising events.json")?,
     )];
     let names: Vec<String> = log_tables
         .iter()

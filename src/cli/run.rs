@@ -60,26 +60,16 @@ pub(super) fn cmd_run(
     let report = report::report_json(&sc, &results);
     let mut bytes = serde_json::to_vec_pretty(&report).context("serialising report.json")?;
     bytes.push(b'\n');
-    let stages: Vec<serde_json::Value> = results
-        .iter()
-        .map(|r| {
-            serde_json::Value::Object(
-                r.timings
-                    .iter()
-                    .map(|(k, v)| (k.to_string(), (*v).into()))
-                    .collect(),
-            )
-        })
-        .collect();
     let clock = Instant::now();
     let pictures = report::run_pictures(&sc, &report, &results)?;
     let pictures_s = clock.elapsed().as_secs_f64();
-    let timings = serde_json::json!({ "run_seconds": run_s, "pictures_seconds": pictures_s, "threads": rayon::current_num_threads(), "replicates": stages });
+    let timings =
+        report::schema::RunTimings::new(run_s, pictures_s, rayon::current_num_threads(), &results);
     let files = vec![
         ("report.json", bytes.clone()),
         (
             "timings.json",
-            serde_json::to_vec_pretty(&timings).context("serialising timings")?,
+            report::schema::to_json_without_newline(&timings).context("serialising timings")?,
         ),
         (
             "credit.csv",
@@ -491,18 +481,18 @@ pub(super) fn cmd_sweep(
     let report = report::sweep_report_json(sc, &points, &rows);
     let mut bytes = serde_json::to_vec_pretty(&report).context("serialising report.json")?;
     bytes.push(b'\n');
-    let timings = serde_json::json!({
-        "run_seconds": run_s,
-        "threads": rayon::current_num_threads(),
-        "points": points.len(),
-        "replicate_runs": units,
-    });
+    let timings = report::schema::SweepTimings {
+        run_seconds: run_s,
+        threads: rayon::current_num_threads(),
+        points: points.len(),
+        replicate_runs: units,
+    };
     let files = vec![
         ("report.json", bytes.clone()),
         ("sweep.csv", report::sweep_csv(&points, &rows).into_bytes()),
         (
             "timings.json",
-            serde_json::to_vec_pretty(&timings).context("serialising timings")?,
+            report::schema::to_json_without_newline(&timings).context("serialising timings")?,
         ),
     ];
     let pictures = report::sweep_pictures(sc, &points, &rows)?;
