@@ -2,6 +2,7 @@
 //! output folder; the work is in `closedloop::experiment` and `report`.
 
 use super::*;
+use closedloop::report::tables::Verdict;
 use closedloop::truth::SHAPLEY;
 
 #[allow(clippy::too_many_arguments)]
@@ -91,17 +92,6 @@ pub(super) fn cmd_run(
     Ok(ExitCode::SUCCESS)
 }
 
-pub(super) fn share_table(c: &closedloop::base::credit::Credit, channels: &[String]) -> Vec<f64> {
-    let v: Vec<f64> = channels
-        .iter()
-        .map(|ch| c.conversions.get(ch).copied().unwrap_or(0.0))
-        .collect();
-    let total: f64 = v.iter().sum();
-    v.iter()
-        .map(|x| if total != 0.0 { x / total } else { 0.0 })
-        .collect()
-}
-
 /// How much of each model's error the stitching adds (replicate 0).
 pub(super) fn print_downstream(r: &experiment::ReplicateResult) {
     let rows = experiment::downstream(r);
@@ -136,24 +126,10 @@ pub(super) fn print_downstream(r: &experiment::ReplicateResult) {
 
 pub(super) fn print_table(sc: &Scenario, results: &[experiment::ReplicateResult]) {
     let channels = sc.channel_ids();
-    let n = results.len() as f64;
     let first = &results[0];
-    // Best stitcher: highest mean pairwise F1, oracle excluded.
-    let mut best: Option<(String, f64)> = None;
-    for (i, (name, _)) in first.stitching.iter().enumerate() {
-        if name == ORACLE {
-            continue;
-        }
-        let f1 = results
-            .iter()
-            .map(|r| r.stitching[i].1.pairwise.f1)
-            .sum::<f64>()
-            / n;
-        if best.as_ref().is_none_or(|b| f1 > b.1) {
-            best = Some((name.clone(), f1));
-        }
-    }
-    let Some((best, best_f1)) = best else { return };
+    let Some((best, best_f1)) = report::tables::best_stitcher(results) else {
+        return;
+    };
     let w = &first.world;
     println!(
         "{} persons, {} leads, {} customers, revenue {:.0} (replicate 0)",
@@ -230,81 +206,41 @@ pub(super) fn print_table(sc: &Scenario, results: &[experiment::ReplicateResult]
         "\nShare of channel credit per channel: shapley truth vs each model on `{best}` stitching (F1 {best_f1:.3}), mean over {} replicate(s)",
         results.len()
     );
-    let rows: Vec<usize> = (0..first.attribution.len())
-        .filter(|&i| first.attribution[i].stitcher == best)
-        .collect();
-    let mean_shares = |get: &dyn Fn(&experiment::ReplicateResult) -> Vec<f64>| -> Vec<f64> {
-        let mut acc = vec![0.0; channels.len()];
-        for r in results {
-            for (a, x) in acc.iter_mut().zip(get(r)) {
-                *a += x / n;
-            }
-        }
-        acc
-    };
-    let truth_sh = mean_shares(&|r| share_table(&r.truth[SHAPLEY], &channels));
-    let model_sh: Vec<(String, Vec<f64>)> = rows
-        .iter()
-        .map(|&i| {
-            (
-                first.attribution[i].model.clone(),
-                mean_shares(&|r| share_table(&r.attribution[i].credit, &channels)),
-            )
-        })
-        .collect();
+    let shares = report::tables::share_table(results, &channels, &best);
     let width = channels.iter().map(|c| c.len()).max().unwrap_or(7).max(7);
     print!("{:<width$}  {:>8}", "channel", "shapley");
-    for (m, _) in &model_sh {
+    for (m, _) in &shares.models {
         print!("  {:>15}", m);
     }
     println!();
     for (i, ch) in channels.iter().enumerate() {
-        print!("{:<width$}  {:>7.1}%", ch, truth_sh[i] * 100.0);
-        for (_, s) in &model_sh {
+        print!("{:<width$}  {:>7.1}%", ch, shares.truth[i] * 100.0);
+        for (_, s) in &shares.models {
             print!("  {:>14.1}%", s[i] * 100.0);
         }
         println!();
     }
     // Below the channels, shares of *all* leads: what went to no channel
     // (truth: the baseline), and to `unknown` (leads with no web history).
-    let mean_of =
-        |f: &dyn Fn(&experiment::ReplicateResult) -> f64| results.iter().map(f).sum::<f64>() / n;
-    let unknown_share = |c: &closedloop::base::credit::Credit| {
-        let total = c.total_conversions();
-        let unknown = c.conversions.get("unknown").copied().unwrap_or(0.0);
-        if total > 0.0 { unknown / total } else { 0.0 }
-    };
     print!(
         "{:<width$}  {:>7.1}%",
         "(no channel)",
-        mean_of(&|r| r.attribution[rows[0]].error[SHAPLEY]
-            .conversions
-            .baseline_share)
-            * 100.0
+        shares.truth_no_channel * 100.0
     );
-    for &i in &rows {
-        let share = mean_of(&|r| {
-            r.attribution[i].error[SHAPLEY]
-                .conversions
-                .non_channel_share
-        });
+    for share in &shares.no_channel {
         print!("  {:>14.1}%", share * 100.0);
     }
     println!();
     print!("{:<width$}  {:>8}", "(unknown)", "");
-    for &i in &rows {
-        let share = mean_of(&|r| unknown_share(&r.attribution[i].credit));
+    for share in &shares.unknown {
         print!("  {:>14.1}%", share * 100.0);
     }
     println!();
     // Errors against shapley, mean ±95 % CI half-width over replicates.
-    for (name, get) in [("tvd", TVD), ("tvd_channels", TVD_CHANNELS)] {
+    for (name, per_model) in &shares.errors {
         print!("{:<width$}  {:>8}", name, "");
-        for &i in &rows {
-            print!(
-                "  {:>15}",
-                plus_minus(&error_stats(results, i, SHAPLEY, get))
-            );
+        for st in per_model {
+            print!("  {:>15}", plus_minus(st));
         }
         println!();
     }
@@ -379,51 +315,34 @@ pub(super) fn print_paired(results: &[experiment::ReplicateResult], best: &str) 
         return;
     }
     let paired = report::paired(results);
-    let mut diffs: Vec<&report::paired::ModelDifference> = paired
-        .models
-        .iter()
-        .filter(|d| {
-            d.stitcher == best
-                && d.versus == REF
-                && d.truth == truth::TRUTHS[SHAPLEY]
-                && d.model != REF
-        })
-        .collect();
+    let diffs = report::tables::versus_reference(&paired, best);
     if diffs.is_empty() {
         return;
     }
-    diffs.sort_by(|a, b| {
-        a.diff
-            .mean
-            .total_cmp(&b.diff.mean)
-            .then(a.model.cmp(&b.model))
-    });
     println!(
         "\nPaired vs {REF}: tvd of lead shares against shapley on `{best}` journeys, difference per replicate over {} replicates, 95 % CI",
         results.len()
     );
-    let width = diffs.iter().map(|d| d.model.len()).max().unwrap_or(8);
-    for d in diffs {
+    let width = diffs.iter().map(|(d, _)| d.model.len()).max().unwrap_or(8);
+    for (d, verdict) in diffs {
         let s = &d.diff;
         let (lo, hi) = (
             s.ci95_low.unwrap_or(f64::NAN),
             s.ci95_high.unwrap_or(f64::NAN),
         );
-        let line = if hi < 0.0 {
-            format!(
+        let line = match verdict {
+            Verdict::Beats => format!(
                 "beats {REF} by {:.3} (CI {:.3} to {:.3})",
                 -s.mean, -hi, -lo
-            )
-        } else if lo > 0.0 {
-            format!(
+            ),
+            Verdict::LosesTo => format!(
                 "loses to {REF} by {:.3} (CI {:.3} to {:.3})",
                 s.mean, lo, hi
-            )
-        } else {
-            format!(
+            ),
+            Verdict::NoClearDifference => format!(
                 "no clear difference from {REF}: {:+.3} (CI {:+.3} to {:+.3})",
                 s.mean, lo, hi
-            )
+            ),
         };
         println!("  {:<width$}  {line}", d.model);
     }
@@ -538,14 +457,7 @@ pub(super) fn print_sweep(
         _ => format!("{:.3}", s.mean),
     };
     let find = |p: usize, stitcher: &str, model: &str, truth: &str, metric: &str| {
-        rows.iter()
-            .find(|r| {
-                r.point == p
-                    && r.stitcher == stitcher
-                    && r.model == model
-                    && r.truth == truth
-                    && r.metric == metric
-            })
+        report::sweep::find_row(rows, p, stitcher, model, truth, metric)
             .map(|r| cell(&r.stats))
             .unwrap_or_else(|| "-".into())
     };
@@ -564,12 +476,7 @@ pub(super) fn print_sweep(
         let Some(best) = paired.best_stitcher.clone() else {
             continue;
         };
-        let best_model = paired
-            .best_models
-            .iter()
-            .find(|(s, _)| *s == best)
-            .map(|(_, m)| m.clone())
-            .unwrap_or_default();
+        let best_model = paired.best_model(&best).unwrap_or_default().to_string();
         let shapley = truth::TRUTHS[SHAPLEY];
         println!(
             "{:<5} {:<label_w$}  {:<16} {:<24} {:<24} {} {} ({})",
@@ -583,26 +490,6 @@ pub(super) fn print_sweep(
             margin_text(&paired, &best),
         );
     }
-}
-
-/// Which error of a measure's [`CreditError`](closedloop::score::CreditError) a table shows.
-type ErrorOf = fn(&closedloop::score::CreditError) -> f64;
-const TVD: ErrorOf = |e| e.tvd;
-const TVD_CHANNELS: ErrorOf = |e| e.tvd_channels;
-
-/// Attribution row `i`'s error on leads against truth `t` (an index of
-/// [`truth::TRUTHS`]), summarised over replicates.
-pub(super) fn error_stats(
-    results: &[experiment::ReplicateResult],
-    i: usize,
-    t: usize,
-    get: ErrorOf,
-) -> report::Stats {
-    let xs: Vec<f64> = results
-        .iter()
-        .map(|r| get(&r.attribution[i].error[t].conversions))
-        .collect();
-    report::Stats::of(&xs)
 }
 
 /// `0.148 ±0.012`: the mean and the half-width of its 95 % CI (`±-` with
@@ -639,51 +526,20 @@ pub(super) fn margin_text(paired: &report::Paired, stitcher: &str) -> String {
 /// against shapley on the best stitcher; then whether the first is ahead of
 /// the second.
 pub(super) fn print_model_errors(results: &[experiment::ReplicateResult], best: &str) {
-    let first = &results[0];
-    let find = |stitcher: &str, model: &str| {
-        first
-            .attribution
-            .iter()
-            .position(|a| a.stitcher == stitcher && a.model == model)
-    };
-    let all_truths = |i: usize| [0, 1, 2].map(|t| error_stats(results, i, t, TVD));
-    // (model, errors on the best stitcher, errors on oracle journeys), in TRUTHS order.
-    type Row = (
-        String,
-        Option<[report::Stats; 3]>,
-        Option<[report::Stats; 3]>,
-    );
-    let mut models: Vec<Row> = first
-        .attribution
-        .iter()
-        .filter(|a| a.stitcher == best || a.stitcher == experiment::NO_STITCHING)
-        .map(|a| {
-            let errs = |s: &str| find(s, &a.model).map(all_truths);
-            // Rows computed without journeys read the same on both sides.
-            if a.stitcher == experiment::NO_STITCHING {
-                let e = errs(experiment::NO_STITCHING);
-                (a.model.clone(), e, e)
-            } else {
-                (a.model.clone(), errs(best), errs(ORACLE))
-            }
-        })
-        .collect();
+    let models = report::tables::leaderboard(results, best);
     if models.is_empty() {
         return;
-    }
-    models.sort_by(|a, b| {
-        let key =
-            |m: &Option<[report::Stats; 3]>| m.as_ref().map_or(f64::INFINITY, |e| e[SHAPLEY].mean);
-        key(&a.1).total_cmp(&key(&b.1)).then(a.0.cmp(&b.0))
-    });
-    if let Some(i) = find(ORACLE, ORACLE) {
-        models.push(("(shapley truth)".into(), None, Some(all_truths(i))));
     }
     println!(
         "\nLeaderboard: headline error (tvd of shares of all leads, channels + no channel) against each truth, mean ±95 % CI half-width over {} replicate(s); sorted by the error against shapley on `{best}`",
         results.len()
     );
-    let width = models.iter().map(|m| m.0.len()).max().unwrap_or(5).max(16);
+    let width = models
+        .iter()
+        .map(|m| m.model.len())
+        .max()
+        .unwrap_or(5)
+        .max(16);
     let group = |title: &str| format!("{title:^44}");
     println!(
         "{:<width$}  {}  {}",
@@ -693,7 +549,7 @@ pub(super) fn print_model_errors(results: &[experiment::ReplicateResult], best: 
     );
     let heads = truth::TRUTHS.map(|t| format!("{t:>14}")).join(" ");
     println!("{:<width$}  {heads}  {heads}", "model");
-    let cells = |e: &Option<[report::Stats; 3]>| match e {
+    let cells = |e: &Option<report::tables::TruthErrors>| match e {
         Some(e) => e
             .iter()
             .map(|s| format!("{:>14}", plus_minus(s)))
@@ -701,8 +557,13 @@ pub(super) fn print_model_errors(results: &[experiment::ReplicateResult], best: 
             .join(" "),
         None => ["-"; 3].map(|x| format!("{x:>14}")).join(" "),
     };
-    for (m, on_best, on_oracle) in &models {
-        println!("{m:<width$}  {}  {}", cells(on_best), cells(on_oracle));
+    for row in &models {
+        println!(
+            "{:<width$}  {}  {}",
+            row.model,
+            cells(&row.on_best),
+            cells(&row.on_oracle)
+        );
     }
     let paired = report::paired(results);
     if let Some((lowest, _)) = paired.best_margin(best) {

@@ -17,6 +17,7 @@ pub mod own;
 pub mod paired;
 pub mod schema;
 pub mod sweep;
+pub mod tables;
 
 pub use crate::base::stats::{Stats, t975};
 pub use paired::{Paired, paired, paired_json};

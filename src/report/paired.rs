@@ -87,6 +87,14 @@ impl Paired {
         })
     }
 
+    /// The best model on `stitcher`'s journeys.
+    pub fn best_model(&self, stitcher: &str) -> Option<&str> {
+        self.best_models
+            .iter()
+            .find(|(s, _)| s == stitcher)
+            .map(|(_, m)| m.as_str())
+    }
+
     /// On `stitcher`'s journeys: the best model and the runner-up's
     /// headline error minus the best's against shapley (positive: the best is
     /// lower). Whether "best" means anything is whether its CI excludes 0.

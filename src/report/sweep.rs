@@ -192,6 +192,25 @@ pub fn sweep_csv(points: &[SweepPoint], rows: &[SweepRow]) -> String {
     s
 }
 
+/// The row of `point` for (stitcher, model, truth, metric) (`""` where a
+/// column does not apply).
+pub fn find_row<'a>(
+    rows: &'a [SweepRow],
+    point: usize,
+    stitcher: &str,
+    model: &str,
+    truth: &str,
+    metric: &str,
+) -> Option<&'a SweepRow> {
+    rows.iter().find(|r| {
+        r.point == point
+            && r.stitcher == stitcher
+            && r.model == model
+            && r.truth == truth
+            && r.metric == metric
+    })
+}
+
 /// The `sweep` section of report.json: the keys, the metric set, and per
 /// point its values, replicates and rows (empty columns as null).
 pub fn sweep_json(points: &[SweepPoint], rows: &[SweepRow]) -> Value {
