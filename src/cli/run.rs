@@ -58,9 +58,8 @@ pub(super) fn cmd_run(
     let results = experiment::run_with_progress(&sc, &cfg, &|| bar.inc());
     bar.finish();
     let run_s = t0.elapsed().as_secs_f64();
-    let report = report::report_json(&sc, &results);
-    let mut bytes = serde_json::to_vec_pretty(&report).context("serialising report.json")?;
-    bytes.push(b'\n');
+    let report = report::schema::RunReport::new(&sc, &results);
+    let bytes = report::schema::to_json(&report).context("serialising report.json")?;
     let clock = Instant::now();
     let pictures = report::run_pictures(&sc, &report, &results)?;
     let pictures_s = clock.elapsed().as_secs_f64();
@@ -397,9 +396,8 @@ pub(super) fn cmd_sweep(
     bar.finish();
     let run_s = t0.elapsed().as_secs_f64();
     let rows = report::sweep_rows(&results);
-    let report = report::sweep_report_json(sc, &points, &rows);
-    let mut bytes = serde_json::to_vec_pretty(&report).context("serialising report.json")?;
-    bytes.push(b'\n');
+    let report = report::schema::SweepReport::new(sc, &points, &rows);
+    let bytes = report::schema::to_json(&report).context("serialising report.json")?;
     let timings = report::schema::SweepTimings {
         run_seconds: run_s,
         threads: rayon::current_num_threads(),

@@ -6,6 +6,8 @@
 //! Must never: hold wall-clock numbers (they go to `timings.json`).
 
 use super::SCHEMA_VERSION;
+
+mod run;
 use crate::base::credit::Credit;
 use crate::base::stats::Stats;
 use crate::experiment::ReplicateResult;
@@ -15,6 +17,7 @@ use crate::experiment::on_log::{LogRun, PartitionStats, PathCredit};
 use crate::log::EventLog;
 use crate::scenario::Scenario;
 use crate::score::{CreditErrors, PathLengths, ScoredChannels};
+pub use run::*;
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 
