@@ -2,13 +2,144 @@
 //! logs), `export` (path files, event logs) and `score` (an external
 //! model's credit or stitcher's clusters against an exported truth).
 
-use super::*;
-use closedloop::experiment::on_log;
+use super::{bad, load, parse_models, parse_stitchers, write_folder};
+use anyhow::Context;
+use closedloop::attribute::Journeys;
+use closedloop::experiment::{self, ORACLE, on_log};
+use closedloop::io::pathfile;
+use closedloop::report;
+use closedloop::spec::{self, AttributorSpec, StitcherSpec};
+use closedloop::{stitch, truth};
+use std::fmt::Write as _;
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
 
-pub(super) fn cmd_attribute(
+/// Arguments of `closedloop attribute`.
+#[derive(clap::Args)]
+pub struct AttributeArgs {
+    /// Path file: CSV with columns `path` (steps joined by ` > `),
+    /// `total_conversions` and optionally `total_conversion_value`, `total_null`.
+    #[arg(
+        long,
+        value_name = "FILE.csv",
+        required_unless_present = "events",
+        conflicts_with = "events"
+    )]
+    paths: Option<PathBuf>,
+    /// Event-log folder (docs/event-log.md: visits.csv, form_fills.csv,
+    /// crm_leads.csv, …), e.g. your tracker + CRM export.
+    #[arg(long, value_name = "DIR")]
+    events: Option<PathBuf>,
+    /// With --events: comma-separated stitcher ids, or `all` (the default).
+    #[arg(long, requires = "events")]
+    stitchers: Option<String>,
+    /// Comma-separated model ids, or `all` (the default); on a path file, models
+    /// that need touch times or opportunities are skipped with a note.
+    #[arg(long)]
+    models: Option<String>,
+    /// With --events: a journey is every `visit` (default) or every `session`.
+    #[arg(long, requires = "events", default_value = "visit", value_parser = ["visit", "session"])]
+    journey_unit: String,
+    /// With --events: write report.json, credit.csv and each stitcher's
+    /// clusters (clusters/ID.csv) here, atomically.
+    #[arg(long, requires = "events")]
+    out: Option<PathBuf>,
+    /// Print JSON on stdout instead of the table.
+    #[arg(long)]
+    json: bool,
+}
+
+/// Arguments of `closedloop export`.
+#[derive(clap::Args)]
+pub struct ExportArgs {
+    /// Scenario file (TOML).
+    scenario: PathBuf,
+    /// Path file to write (ChannelAttribution's format), atomically.
+    #[arg(
+        long,
+        value_name = "FILE.csv",
+        required_unless_present = "events",
+        conflicts_with = "events"
+    )]
+    paths: Option<PathBuf>,
+    /// Folder to write the event log into (CSV per table, `truth/` apart), atomically.
+    #[arg(long, value_name = "DIR")]
+    events: Option<PathBuf>,
+    /// With --events: `csv` (default) or `parquet` (the same columns and
+    /// types; needs the `parquet` cargo feature).
+    #[arg(long, requires = "events", default_value = "csv", value_parser = ["csv", "parquet"])]
+    format: String,
+    /// One stitcher id, or `oracle` for the true persons.
+    #[arg(long, default_value = "deterministic")]
+    stitchers: String,
+    /// Master seed (overrides the scenario's).
+    #[arg(long)]
+    seed: Option<u64>,
+}
+
+/// Arguments of `closedloop score`.
+#[derive(clap::Args)]
+pub struct ScoreArgs {
+    /// The `truth/` folder of `closedloop export --events DIR`.
+    #[arg(long, value_name = "DIR/truth")]
+    truth: PathBuf,
+    /// An external model's credit table: columns `label,conversions[,revenue]`.
+    #[arg(
+        long,
+        value_name = "FILE.csv",
+        required_unless_present = "clusters",
+        conflicts_with = "clusters"
+    )]
+    credit: Option<PathBuf>,
+    /// An external stitcher's clusters: columns `event_id,cluster_id` over
+    /// visits, form fills, CRM leads and deals (opportunities optional).
+    #[arg(long, value_name = "FILE.csv")]
+    clusters: Option<PathBuf>,
+    /// Also write the scores as JSON to this file (atomically).
+    #[arg(long, value_name = "FILE.json")]
+    out: Option<PathBuf>,
+    /// Print the scores as JSON on stdout.
+    #[arg(long)]
+    json: bool,
+}
+
+/// `attribute --paths FILE` or `attribute --events DIR`.
+pub fn cmd_attribute(args: &AttributeArgs, stdout: &mut String) -> anyhow::Result<ExitCode> {
+    let models = args.models.as_deref();
+    match (&args.paths, &args.events) {
+        (Some(paths), _) => attribute_paths(paths, models, args.json, stdout),
+        (None, Some(dir)) => attribute_events(args, dir, stdout),
+        (None, None) => Err(bad("attribute needs --paths FILE.csv or --events DIR")),
+    }
+}
+
+/// `export --paths FILE` or `export --events DIR`.
+pub fn cmd_export(args: &ExportArgs) -> anyhow::Result<ExitCode> {
+    match (&args.paths, &args.events) {
+        (Some(paths), _) => export_paths(&args.scenario, paths, &args.stitchers, args.seed),
+        (None, Some(dir)) => {
+            export_events(&args.scenario, dir, args.seed, args.format == "parquet")
+        }
+        (None, None) => Err(bad("export needs --paths FILE.csv or --events DIR")),
+    }
+}
+
+/// `score --credit FILE` or `score --clusters FILE`.
+pub fn cmd_score(args: &ScoreArgs, stdout: &mut String) -> anyhow::Result<ExitCode> {
+    let (truth, out) = (&args.truth, args.out.as_deref());
+    match (&args.credit, &args.clusters) {
+        (Some(credit), _) => score_credit(truth, credit, out, args.json, stdout),
+        (None, Some(clusters)) => score_clusters(truth, clusters, out, args.json, stdout),
+        (None, None) => Err(bad("score needs --credit FILE.csv or --clusters FILE.csv")),
+    }
+}
+
+/// `attribute --paths FILE`: every model that can run on a path file.
+fn attribute_paths(
     file: &Path,
     models: Option<&str>,
     json: bool,
+    stdout: &mut String,
 ) -> anyhow::Result<ExitCode> {
     let requested = match models {
         Some(list) => parse_models(list)?,
@@ -33,7 +164,8 @@ pub(super) fn cmd_attribute(
     if json {
         let report = report::schema::path_credit_report(&results);
         let text = report::schema::to_json(&report)?;
-        return emit(&String::from_utf8(text)?);
+        stdout.push_str(&String::from_utf8(text)?);
+        return Ok(ExitCode::SUCCESS);
     }
     // Channels, then the other labels that received credit.
     let labels: Vec<&String> = journeys
@@ -80,20 +212,20 @@ pub(super) fn cmd_attribute(
             text.push('\n');
         }
     }
-    emit(&text)
+    stdout.push_str(&text);
+    Ok(ExitCode::SUCCESS)
 }
 
 /// `attribute --events DIR`: stitchers and models on an event log with no
 /// truth (a user's own export); report.json (schema 1, no `truth`, no
 /// `error`), credit.csv and clusters/ID.csv with `--out`.
-pub(super) fn cmd_attribute_events(
+fn attribute_events(
+    args: &AttributeArgs,
     dir: &Path,
-    stitchers: Option<&str>,
-    models: Option<&str>,
-    journey_unit: &str,
-    out: Option<&Path>,
-    json: bool,
+    stdout: &mut String,
 ) -> anyhow::Result<ExitCode> {
+    let (stitchers, models) = (args.stitchers.as_deref(), args.models.as_deref());
+    let (journey_unit, out, json) = (args.journey_unit.as_str(), args.out.as_deref(), args.json);
     let stitchers = match stitchers {
         Some(list) => parse_stitchers(list)?,
         None => StitcherSpec::all(),
@@ -163,7 +295,8 @@ pub(super) fn cmd_attribute_events(
         eprintln!("wrote {}", out.display());
     }
     if json {
-        return emit(&report_text);
+        stdout.push_str(&report_text);
+        return Ok(ExitCode::SUCCESS);
     }
     let mut text = String::new();
     let _ = writeln!(
@@ -195,16 +328,18 @@ pub(super) fn cmd_attribute_events(
             }
         }
     }
-    emit(&text)
+    stdout.push_str(&text);
+    Ok(ExitCode::SUCCESS)
 }
 
 /// `score --truth DIR/truth --credit FILE.csv`: an external model's credit
 /// error against each truth (the `tvd` family and per-channel metrics of `score`).
-pub(super) fn cmd_score(
+fn score_credit(
     truth_dir: &Path,
     credit_file: &Path,
     out: Option<&Path>,
     json: bool,
+    stdout: &mut String,
 ) -> anyhow::Result<ExitCode> {
     use closedloop::io::external::read_credit;
     let read =
@@ -257,21 +392,30 @@ pub(super) fn cmd_score(
         report::write_file(out, text.as_bytes())?;
     }
     if json {
-        print!("{text}");
+        put!(stdout, "{text}");
     } else {
-        println!(
+        putln!(
+            stdout,
             "Credit error of {} against each truth (tvd: shares of all leads, channels + no channel)",
             credit_file.display()
         );
-        println!(
+        putln!(
+            stdout,
             "{:<12} {:>8} {:>12} {:>8} {:>9} {:>13} {:>15}",
-            "truth", "tvd", "tvd_channels", "tvd_all", "max_miss", "spearman_roi", "non_channel"
+            "truth",
+            "tvd",
+            "tvd_channels",
+            "tvd_all",
+            "max_miss",
+            "spearman_roi",
+            "non_channel"
         );
         // Numbers that are not finite print as NaN, as report.json's null.
         let n = |x: f64| if x.is_finite() { x } else { f64::NAN };
         for name in truth::TRUTHS {
             let e = &errors[name].conversions;
-            println!(
+            putln!(
+                stdout,
                 "{:<12} {:>8.3} {:>12.3} {:>8.3} {:>9.3} {:>13} {:>14.1}%",
                 name,
                 n(e.tvd),
@@ -290,11 +434,12 @@ pub(super) fn cmd_score(
 
 /// `score --truth DIR/truth --clusters FILE.csv`: every stitching metric of
 /// an external stitcher's partition of the exported log beside `truth/`.
-pub(super) fn cmd_score_clusters(
+fn score_clusters(
     truth_dir: &Path,
     clusters: &Path,
     out: Option<&Path>,
     json: bool,
+    stdout: &mut String,
 ) -> anyhow::Result<ExitCode> {
     let log_dir = truth_dir.parent().unwrap_or(Path::new("."));
     let log = closedloop::io::event_log::read_dir(log_dir)
@@ -307,32 +452,44 @@ pub(super) fn cmd_score_clusters(
         report::write_file(out, text.as_bytes())?;
     }
     if json {
-        print!("{text}");
+        put!(stdout, "{text}");
         return Ok(ExitCode::SUCCESS);
     }
-    println!(
+    putln!(
+        stdout,
         "Stitching of {} against the truth ({} clusters over {} visits)",
         clusters.display(),
         ids.n_clusters,
         log.visits.len()
     );
-    println!(
+    putln!(
+        stdout,
         "pairwise     precision {:.4}  recall {:.4}  F1 {:.4}",
-        m.pairwise.precision, m.pairwise.recall, m.pairwise.f1
+        m.pairwise.precision,
+        m.pairwise.recall,
+        m.pairwise.f1
     );
-    println!(
+    putln!(
+        stdout,
         "B-cubed      precision {:.4}  recall {:.4}",
-        m.bcubed.precision, m.bcubed.recall
+        m.bcubed.precision,
+        m.bcubed.recall
     );
-    println!(
+    putln!(
+        stdout,
         "splits {}  merges {}  largest cluster {} visits",
-        m.splits, m.merges, m.largest_cluster
+        m.splits,
+        m.merges,
+        m.largest_cluster
     );
-    println!(
+    putln!(
+        stdout,
         "clusters per converted person: mean {:.3}, p95 {}",
-        m.clusters_per_person.mean, m.clusters_per_person.p95
+        m.clusters_per_person.mean,
+        m.clusters_per_person.p95
     );
-    println!(
+    putln!(
+        stdout,
         "completeness {:.1}%  cause in journey {:.1}%",
         m.completeness * 100.0,
         m.cause_in_journey * 100.0
@@ -342,7 +499,7 @@ pub(super) fn cmd_score_clusters(
 
 /// `export --events DIR`: the observed log as CSV tables, the truth apart
 /// under `DIR/truth/`, and `events.json` (what was written).
-pub(super) fn cmd_export_events(
+fn export_events(
     scenario: &Path,
     dir: &Path,
     seed: Option<u64>,
@@ -396,7 +553,7 @@ pub(super) fn cmd_export_events(
 }
 
 /// A table's bytes as written: its CSV text, or Parquet for `*.parquet`.
-pub(super) fn table_bytes(name: &str, csv: String) -> anyhow::Result<Vec<u8>> {
+fn table_bytes(name: &str, csv: String) -> anyhow::Result<Vec<u8>> {
     #[cfg(feature = "parquet")]
     if name.ends_with(".parquet") {
         return closedloop::io::event_log::parquet::to_parquet(
@@ -409,7 +566,8 @@ pub(super) fn table_bytes(name: &str, csv: String) -> anyhow::Result<Vec<u8>> {
     Ok(csv.into_bytes())
 }
 
-pub(super) fn cmd_export(
+/// `export --paths FILE`: one stitcher's journeys of replicate 0 as a path file.
+fn export_paths(
     scenario: &Path,
     file: &Path,
     stitcher: &str,

@@ -1,25 +1,57 @@
 //! `closedloop run` (and its sweeps): the run, its tables on stdout, its
 //! output folder; the work is in `closedloop::experiment` and `report`.
 
-use super::*;
+use super::{Progress, bad, load_with, parse_models, parse_stitchers, with_pictures, write_folder};
+use anyhow::Context;
+use closedloop::experiment::{self, RunConfig, sweep};
+use closedloop::report;
 use closedloop::report::tables::Verdict;
-use closedloop::truth::SHAPLEY;
+use closedloop::scenario::Scenario;
+use closedloop::truth::{self, SHAPLEY};
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+use std::time::Instant;
 
-#[allow(clippy::too_many_arguments)]
-pub(super) fn cmd_run(
-    path: &Path,
+/// Arguments of `closedloop run`.
+#[derive(clap::Args)]
+pub struct RunArgs {
+    /// Scenario file (TOML).
+    scenario: PathBuf,
+    /// Output folder (default: out/<scenario name>/).
+    #[arg(long)]
     out: Option<PathBuf>,
+    /// Master seed (overrides the scenario's).
+    #[arg(long)]
     seed: Option<u64>,
+    /// Number of replicate worlds (overrides the scenario's).
+    #[arg(long)]
     replicates: Option<u32>,
+    /// Comma-separated stitcher ids, or `all` (default: the scenario's list, else all).
+    #[arg(long)]
     stitchers: Option<String>,
+    /// Comma-separated model ids, or `all` (default: the scenario's list, else all).
+    #[arg(long)]
     models: Option<String>,
+    /// Print report.json on stdout instead of the table.
+    #[arg(long)]
     json: bool,
+    /// Print nothing but errors (and no progress bar).
+    #[arg(long)]
     quiet: bool,
-    sweep_args: &[String],
-) -> anyhow::Result<ExitCode> {
-    let sc = load_with(path, seed, replicates)?;
-    let stitchers = stitchers.map(|list| parse_stitchers(&list)).transpose()?;
-    let models = models.map(|list| parse_models(&list)).transpose()?;
+    /// Sweep a scenario key over values: `KEY=V1,V2,…` (dotted key, array
+    /// elements by id, e.g. `channels.brand_search.intent_exponent=0,1,2`).
+    /// Repeat for a grid; adds to (or replaces keys of) the scenario's
+    /// `[sweep]` table. Writes sweep.csv and the report's `sweep` section.
+    #[arg(long, value_name = "KEY=V1,V2,…")]
+    sweep: Vec<String>,
+}
+
+/// Run every replicate (or every sweep point), write the folder, print the tables.
+pub fn cmd_run(args: &RunArgs, stdout: &mut String) -> anyhow::Result<ExitCode> {
+    let (json, quiet) = (args.json, args.quiet);
+    let sc = load_with(&args.scenario, args.seed, args.replicates)?;
+    let stitchers = args.stitchers.as_deref().map(parse_stitchers).transpose()?;
+    let models = args.models.as_deref().map(parse_models).transpose()?;
     let choose = |sc: &Scenario| {
         let mut cfg = RunConfig::from_scenario(sc);
         if let Some(list) = &stitchers {
@@ -31,17 +63,18 @@ pub(super) fn cmd_run(
         cfg
     };
     let cfg = choose(&sc);
-    let out = out.unwrap_or_else(|| Path::new("out").join(&sc.name));
+    let out = args
+        .out
+        .clone()
+        .unwrap_or_else(|| Path::new("out").join(&sc.name));
     let mut cli_axes = Vec::new();
-    for a in sweep_args {
+    for a in &args.sweep {
         cli_axes.push(sweep::parse_axis(a).map_err(|e| bad(format!("--sweep: {e}")))?);
     }
     let file_axes = sweep::axes_from_table(&sc.sweep).map_err(|e| bad(e.to_string()))?;
     let axes = sweep::merge_axes(file_axes, cli_axes);
     if !axes.is_empty() {
-        return cmd_sweep(
-            path, &sc, &choose, &axes, &out, seed, replicates, json, quiet,
-        );
+        return cmd_sweep(args, &sc, &choose, &axes, &out, stdout);
     }
     if !quiet && !json {
         eprintln!(
@@ -79,10 +112,11 @@ pub(super) fn cmd_run(
     let files = with_pictures(files, &pictures);
     write_folder(&out, &files)?;
     if json {
-        print!("{}", String::from_utf8_lossy(&bytes));
+        put!(stdout, "{}", String::from_utf8_lossy(&bytes));
     } else if !quiet {
-        print_table(&sc, &results);
-        println!(
+        print_table(stdout, &sc, &results);
+        putln!(
+            stdout,
             "\nwrote {} ({:.1} s)",
             out.join("report.json").display(),
             run_s
@@ -92,7 +126,7 @@ pub(super) fn cmd_run(
 }
 
 /// How much of each model's error the stitching adds (replicate 0).
-pub(super) fn print_downstream(r: &experiment::ReplicateResult) {
+fn print_downstream(stdout: &mut String, r: &experiment::ReplicateResult) {
     let rows = experiment::downstream(r);
     let Some((_, first)) = rows.first() else {
         return;
@@ -100,18 +134,20 @@ pub(super) fn print_downstream(r: &experiment::ReplicateResult) {
     if first.is_empty() {
         return;
     }
-    println!(
+    putln!(
+        stdout,
         "\nHeadline error (tvd of lead shares vs shapley) on each stitcher's journeys / on oracle journeys (replicate 0)"
     );
-    print!("{:<16}", "stitcher");
+    put!(stdout, "{:<16}", "stitcher");
     for d in first {
-        print!(" {:>24}", d.model);
+        put!(stdout, " {:>24}", d.model);
     }
-    println!();
+    putln!(stdout);
     for (name, ds) in &rows {
-        print!("{name:<16}");
+        put!(stdout, "{name:<16}");
         for d in ds {
-            print!(
+            put!(
+                stdout,
                 " {:>24}",
                 format!(
                     "{:.3} / {:.3} ({:+.3})",
@@ -119,22 +155,40 @@ pub(super) fn print_downstream(r: &experiment::ReplicateResult) {
                 )
             );
         }
-        println!();
+        putln!(stdout);
     }
 }
 
-pub(super) fn print_table(sc: &Scenario, results: &[experiment::ReplicateResult]) {
+/// The tables of a run: the world, stitching, shares, leaderboard,
+/// platforms, ablation and paired verdicts.
+fn print_table(stdout: &mut String, sc: &Scenario, results: &[experiment::ReplicateResult]) {
     let channels = sc.channel_ids();
     let first = &results[0];
     let Some((best, best_f1)) = report::tables::best_stitcher(results) else {
         return;
     };
     let w = &first.world;
-    println!(
+    putln!(
+        stdout,
         "{} persons, {} leads, {} customers, revenue {:.0} (replicate 0)",
-        w.persons, w.leads, w.customers, w.revenue
+        w.persons,
+        w.leads,
+        w.customers,
+        w.revenue
     );
-    println!(
+    print_stitching(stdout, first);
+    print_shares(stdout, results, &channels, &best, best_f1);
+    print_model_errors(stdout, results, &best);
+    print_platforms(stdout, first);
+    print_ablation(stdout, first);
+    print_paired(stdout, results, &best);
+}
+
+/// Each stitcher's metrics (replicate 0), best F1 first, what the stitching
+/// adds to each model's error, and `probabilistic` at each threshold.
+fn print_stitching(stdout: &mut String, first: &experiment::ReplicateResult) {
+    putln!(
+        stdout,
         "\n{:<16} {:>6} {:>9} {:>7} {:>9} {:>9} {:>7} {:>7} {:>9} {:>8} {:>8} {:>8} {:>8}",
         "stitcher",
         "F1",
@@ -165,7 +219,8 @@ pub(super) fn print_table(sc: &Scenario, results: &[experiment::ReplicateResult]
             .find(|(n, _)| n == name)
             .map(|(_, p)| *p)
             .unwrap_or_default();
-        println!(
+        putln!(
+            stdout,
             "{:<16} {:>6.3} {:>9.3} {:>7.3} {:>9.3} {:>9.3} {:>7} {:>7} {:>9.2} {:>8.3} {:>8.3} {:>8.2} {:>8.2}",
             name,
             m.pairwise.f1,
@@ -182,15 +237,25 @@ pub(super) fn print_table(sc: &Scenario, results: &[experiment::ReplicateResult]
             paths.non_converting.mean
         );
     }
-    print_downstream(first);
+    print_downstream(stdout, first);
     if !first.threshold_sweep.is_empty() {
-        println!("\n`probabilistic` at each match-weight threshold (replicate 0)");
-        println!(
+        putln!(
+            stdout,
+            "\n`probabilistic` at each match-weight threshold (replicate 0)"
+        );
+        putln!(
+            stdout,
             "{:>9} {:>9} {:>7} {:>6} {:>7} {:>7}",
-            "threshold", "precision", "recall", "F1", "splits", "merges"
+            "threshold",
+            "precision",
+            "recall",
+            "F1",
+            "splits",
+            "merges"
         );
         for p in &first.threshold_sweep {
-            println!(
+            putln!(
+                stdout,
                 "{:>9} {:>9.3} {:>7.3} {:>6.3} {:>7} {:>7}",
                 p.threshold,
                 p.pairwise.precision,
@@ -201,86 +266,108 @@ pub(super) fn print_table(sc: &Scenario, results: &[experiment::ReplicateResult]
             );
         }
     }
-    println!(
+}
+
+/// Shapley truth's and each model's share of the leads per channel on
+/// `best`'s journeys, then the no-channel and unknown shares and the errors.
+fn print_shares(
+    stdout: &mut String,
+    results: &[experiment::ReplicateResult],
+    channels: &[String],
+    best: &str,
+    best_f1: f64,
+) {
+    putln!(
+        stdout,
         "\nShare of channel credit per channel: shapley truth vs each model on `{best}` stitching (F1 {best_f1:.3}), mean over {} replicate(s)",
         results.len()
     );
-    let shares = report::tables::share_table(results, &channels, &best);
+    let shares = report::tables::share_table(results, channels, best);
     let width = channels.iter().map(|c| c.len()).max().unwrap_or(7).max(7);
-    print!("{:<width$}  {:>8}", "channel", "shapley");
+    put!(stdout, "{:<width$}  {:>8}", "channel", "shapley");
     for (m, _) in &shares.models {
-        print!("  {:>15}", m);
+        put!(stdout, "  {:>15}", m);
     }
-    println!();
+    putln!(stdout);
     for (i, ch) in channels.iter().enumerate() {
-        print!("{:<width$}  {:>7.1}%", ch, shares.truth[i] * 100.0);
+        put!(stdout, "{:<width$}  {:>7.1}%", ch, shares.truth[i] * 100.0);
         for (_, s) in &shares.models {
-            print!("  {:>14.1}%", s[i] * 100.0);
+            put!(stdout, "  {:>14.1}%", s[i] * 100.0);
         }
-        println!();
+        putln!(stdout);
     }
     // Below the channels, shares of *all* leads: what went to no channel
     // (truth: the baseline), and to `unknown` (leads with no web history).
-    print!(
+    put!(
+        stdout,
         "{:<width$}  {:>7.1}%",
         "(no channel)",
         shares.truth_no_channel * 100.0
     );
     for share in &shares.no_channel {
-        print!("  {:>14.1}%", share * 100.0);
+        put!(stdout, "  {:>14.1}%", share * 100.0);
     }
-    println!();
-    print!("{:<width$}  {:>8}", "(unknown)", "");
+    putln!(stdout);
+    put!(stdout, "{:<width$}  {:>8}", "(unknown)", "");
     for share in &shares.unknown {
-        print!("  {:>14.1}%", share * 100.0);
+        put!(stdout, "  {:>14.1}%", share * 100.0);
     }
-    println!();
+    putln!(stdout);
     // Errors against shapley, mean ±95 % CI half-width over replicates.
     for (name, per_model) in &shares.errors {
-        print!("{:<width$}  {:>8}", name, "");
+        put!(stdout, "{:<width$}  {:>8}", name, "");
         for st in per_model {
-            print!("  {:>15}", plus_minus(st));
+            put!(stdout, "  {:>15}", plus_minus(st));
         }
-        println!();
+        putln!(stdout);
     }
-    print_model_errors(results, &best);
-    print_platforms(first);
-    print_ablation(first);
-    print_paired(results, &best);
 }
 
 /// What each loss mechanism costs: the same world re-observed with it off.
-pub(super) fn print_ablation(r: &experiment::ReplicateResult) {
+fn print_ablation(stdout: &mut String, r: &experiment::ReplicateResult) {
     let Some(base) = r.loss_ablation.first() else {
         return;
     };
-    println!(
+    putln!(
+        stdout,
         "\nWhat each loss costs (replicate 0): the same world re-observed with one mechanism off; `{}` stitching, headline error vs shapley",
         base.stitcher
     );
-    print!("{:<16} {:>15} {:>7}", "switched off", "F1 (gain)", "recall");
+    put!(
+        stdout,
+        "{:<16} {:>15} {:>7}",
+        "switched off",
+        "F1 (gain)",
+        "recall"
+    );
     for m in base.tvd.keys() {
-        print!(" {:>22}", format!("{m} (change)"));
+        put!(stdout, " {:>22}", format!("{m} (change)"));
     }
-    println!();
+    putln!(stdout);
     for row in &r.loss_ablation {
-        print!(
+        put!(
+            stdout,
             "{:<16} {:>15} {:>7.3}",
             row.switched_off,
             format!("{:.3} ({:+.3})", row.f1, row.f1 - base.f1),
             row.recall
         );
         for (m, t) in &row.tvd {
-            print!(" {:>22}", format!("{t:.3} ({:+.3})", t - base.tvd[m]));
+            put!(
+                stdout,
+                " {:>22}",
+                format!("{t:.3} ({:+.3})", t - base.tvd[m])
+            );
         }
-        println!();
+        putln!(stdout);
     }
 }
 
 /// What each ad platform claims vs the truth (replicate 0).
-pub(super) fn print_platforms(r: &experiment::ReplicateResult) {
+fn print_platforms(stdout: &mut String, r: &experiment::ReplicateResult) {
     let Some(p) = &r.platforms else { return };
-    println!(
+    putln!(
+        stdout,
         "\nWhat the ad platforms claim (leads, replicate 0): {:.0} claims for {} distinct leads of {} real ones — double counting ×{}",
         p.sum_of_claims,
         p.distinct_claimed,
@@ -288,12 +375,19 @@ pub(super) fn print_platforms(r: &experiment::ReplicateResult) {
         p.double_counting_ratio
             .map_or("-".into(), |x| format!("{x:.2}"))
     );
-    println!(
+    putln!(
+        stdout,
         "{:<16} {:>8} {:>8} {:>12} {:>14} {:>12}",
-        "platform", "claimed", "shapley", "incremental", "claim/increm.", "imported rev"
+        "platform",
+        "claimed",
+        "shapley",
+        "incremental",
+        "claim/increm.",
+        "imported rev"
     );
     for row in &p.platforms {
-        println!(
+        putln!(
+            stdout,
             "{:<16} {:>8.0} {:>8.0} {:>12.0} {:>14} {:>12.0}",
             row.channel,
             row.claimed_conversions,
@@ -308,7 +402,7 @@ pub(super) fn print_platforms(r: &experiment::ReplicateResult) {
 
 /// "A beats B" per model vs `last_touch` (`tvd` of lead shares against
 /// shapley on the best stitcher's journeys, paired over replicates), when R ≥ 2.
-pub(super) fn print_paired(results: &[experiment::ReplicateResult], best: &str) {
+fn print_paired(stdout: &mut String, results: &[experiment::ReplicateResult], best: &str) {
     use report::paired::REFERENCE_MODEL as REF;
     if results.len() < 2 {
         return;
@@ -318,7 +412,8 @@ pub(super) fn print_paired(results: &[experiment::ReplicateResult], best: &str) 
     if diffs.is_empty() {
         return;
     }
-    println!(
+    putln!(
+        stdout,
         "\nPaired vs {REF}: tvd of lead shares against shapley on `{best}` journeys, difference per replicate over {} replicates, 95 % CI",
         results.len()
     );
@@ -343,25 +438,22 @@ pub(super) fn print_paired(results: &[experiment::ReplicateResult], best: &str) 
                 s.mean, lo, hi
             ),
         };
-        println!("  {:<width$}  {line}", d.model);
+        putln!(stdout, "  {:<width$}  {line}", d.model);
     }
 }
 
 /// `run` with sweep axes: every grid point × replicate, written as
 /// `sweep.csv` and a report.json holding the `sweep` section.
-#[allow(clippy::too_many_arguments)]
-pub(super) fn cmd_sweep(
-    path: &Path,
+fn cmd_sweep(
+    args: &RunArgs,
     sc: &Scenario,
     choose: &dyn Fn(&Scenario) -> RunConfig,
     axes: &[sweep::SweepAxis],
     out: &Path,
-    seed: Option<u64>,
-    replicates: Option<u32>,
-    json: bool,
-    quiet: bool,
+    stdout: &mut String,
 ) -> anyhow::Result<ExitCode> {
-    let mut points = sweep_points(path, axes)?;
+    let (seed, replicates, json, quiet) = (args.seed, args.replicates, args.json, args.quiet);
+    let mut points = sweep_points(&args.scenario, axes)?;
     let swept = |key: &str| axes.iter().any(|a| a.key == key);
     for p in &mut points {
         if let (Some(s), false) = (seed, swept("seed")) {
@@ -416,10 +508,11 @@ pub(super) fn cmd_sweep(
     let files = with_pictures(files, &pictures);
     write_folder(out, &files)?;
     if json {
-        print!("{}", String::from_utf8_lossy(&bytes));
+        put!(stdout, "{}", String::from_utf8_lossy(&bytes));
     } else if !quiet {
-        print_sweep(&points, &results, &rows);
-        println!(
+        print_sweep(stdout, &points, &results, &rows);
+        putln!(
+            stdout,
             "\nwrote {} and sweep.csv ({:.1} s)",
             out.join("report.json").display(),
             run_s
@@ -445,7 +538,9 @@ pub(super) fn sweep_points(
 /// `last_touch`'s and the lowest-error model's `tvd` against shapley, mean
 /// [95 % CI], and whether that model's lead over the runner-up is significant
 /// (paired CI of runner-up − lowest excludes 0).
-pub(super) fn print_sweep(
+fn print_sweep(
+    stdout: &mut String,
+
     points: &[sweep::SweepPoint],
     results: &[Vec<experiment::ReplicateResult>],
     rows: &[report::SweepRow],
@@ -465,9 +560,14 @@ pub(super) fn print_sweep(
         .max()
         .unwrap_or(5)
         .max(6);
-    println!(
+    putln!(
+        stdout,
         "\n{:<5} {:<label_w$}  {:<16} {:<24} {:<24} lowest-error model on its journeys (vs runner-up)",
-        "point", "values", "best stitcher", "F1", "last_touch tvd (shapley)"
+        "point",
+        "values",
+        "best stitcher",
+        "F1",
+        "last_touch tvd (shapley)"
     );
     for (p, rs) in points.iter().zip(results) {
         let paired = report::paired(rs);
@@ -476,7 +576,8 @@ pub(super) fn print_sweep(
         };
         let best_model = paired.best_model(&best).unwrap_or_default().to_string();
         let shapley = truth::TRUTHS[SHAPLEY];
-        println!(
+        putln!(
+            stdout,
             "{:<5} {:<label_w$}  {:<16} {:<24} {:<24} {} {} ({})",
             p.index,
             p.label(),
@@ -492,7 +593,7 @@ pub(super) fn print_sweep(
 
 /// `0.148 ±0.012`: the mean and the half-width of its 95 % CI (`±-` with
 /// one replicate).
-pub(super) fn plus_minus(s: &report::Stats) -> String {
+fn plus_minus(s: &report::Stats) -> String {
     match s.half_width() {
         Some(h) => format!("{:.3} ±{h:.3}", s.mean),
         None => format!("{:.3} ±-", s.mean),
@@ -501,7 +602,7 @@ pub(super) fn plus_minus(s: &report::Stats) -> String {
 
 /// Whether the lowest-error model on `stitcher`'s journeys is ahead of the
 /// runner-up: the paired CI of (runner-up − lowest) against shapley.
-pub(super) fn margin_text(paired: &report::Paired, stitcher: &str) -> String {
+fn margin_text(paired: &report::Paired, stitcher: &str) -> String {
     let Some((_, d)) = paired.best_margin(stitcher) else {
         return "no runner-up".into();
     };
@@ -523,12 +624,13 @@ pub(super) fn margin_text(paired: &report::Paired, stitcher: &str) -> String {
 /// the best stitcher's journeys and on oracle journeys, sorted by the error
 /// against shapley on the best stitcher; then whether the first is ahead of
 /// the second.
-pub(super) fn print_model_errors(results: &[experiment::ReplicateResult], best: &str) {
+fn print_model_errors(stdout: &mut String, results: &[experiment::ReplicateResult], best: &str) {
     let models = report::tables::leaderboard(results, best);
     if models.is_empty() {
         return;
     }
-    println!(
+    putln!(
+        stdout,
         "\nLeaderboard: headline error (tvd of shares of all leads, channels + no channel) against each truth, mean ±95 % CI half-width over {} replicate(s); sorted by the error against shapley on `{best}`",
         results.len()
     );
@@ -539,14 +641,15 @@ pub(super) fn print_model_errors(results: &[experiment::ReplicateResult], best: 
         .unwrap_or(5)
         .max(16);
     let group = |title: &str| format!("{title:^44}");
-    println!(
+    putln!(
+        stdout,
         "{:<width$}  {}  {}",
         "",
         group(&format!("on `{best}`")),
         group("on oracle journeys")
     );
     let heads = truth::TRUTHS.map(|t| format!("{t:>14}")).join(" ");
-    println!("{:<width$}  {heads}  {heads}", "model");
+    putln!(stdout, "{:<width$}  {heads}  {heads}", "model");
     let cells = |e: &Option<report::tables::TruthErrors>| match e {
         Some(e) => e
             .iter()
@@ -556,7 +659,8 @@ pub(super) fn print_model_errors(results: &[experiment::ReplicateResult], best: 
         None => ["-"; 3].map(|x| format!("{x:>14}")).join(" "),
     };
     for row in &models {
-        println!(
+        putln!(
+            stdout,
             "{:<width$}  {}  {}",
             row.model,
             cells(&row.on_best),
@@ -565,7 +669,8 @@ pub(super) fn print_model_errors(results: &[experiment::ReplicateResult], best: 
     }
     let paired = report::paired(results);
     if let Some((lowest, _)) = paired.best_margin(best) {
-        println!(
+        putln!(
+            stdout,
             "Lowest error against shapley on `{best}`: {lowest} ({})",
             margin_text(&paired, best)
         );

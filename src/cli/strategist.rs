@@ -2,23 +2,87 @@
 //! argument handling, tables, CSV and the output folder; the work is in
 //! `closedloop::experiment::budget` and `closedloop::experiment::closed_loop`.
 
-use super::*;
+use super::{Progress, bad, load_with, one_stitcher, parse_models, with_pictures, write_folder};
+use anyhow::Context;
+use closedloop::experiment::RunConfig;
+use closedloop::report;
+use closedloop::scenario::Scenario;
+use closedloop::spec::StitcherSpec;
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::time::Instant;
 
-#[allow(clippy::too_many_arguments)]
-pub(super) fn cmd_loop(
-    path: &Path,
-    periods: u32,
-    models: Option<&str>,
-    stitcher: &str,
-    step_limit: f64,
+/// Arguments of `closedloop budget`.
+#[derive(clap::Args)]
+pub struct BudgetArgs {
+    /// Scenario file (TOML).
+    scenario: PathBuf,
+    /// A spend change, e.g. `display=-20%`, `paid_search=+20%` or
+    /// `email=+500` (per period per 1,000 persons); repeat for several.
+    #[arg(long = "change", required = true)]
+    changes: Vec<String>,
+    /// Number of replicate worlds (overrides the scenario's).
+    #[arg(long)]
     replicates: Option<u32>,
+    /// Master seed (overrides the scenario's).
+    #[arg(long)]
     seed: Option<u64>,
+    /// The one stitcher whose journeys the models credit.
+    #[arg(long, default_value = "deterministic")]
+    stitchers: String,
+    /// Comma-separated model ids, or `all` (default: the scenario's list, else all).
+    #[arg(long)]
+    models: Option<String>,
+    /// Also write report.json (with a `budget` section) and budget.csv here.
+    #[arg(long)]
     out: Option<PathBuf>,
+    /// Print the budget report as JSON on stdout instead of the table.
+    #[arg(long)]
     json: bool,
+    /// Print nothing but errors.
+    #[arg(long)]
     quiet: bool,
-) -> anyhow::Result<ExitCode> {
+}
+
+/// Arguments of `closedloop loop`.
+#[derive(clap::Args)]
+pub struct LoopArgs {
+    /// Scenario file (TOML).
+    scenario: PathBuf,
+    /// Number of periods (each a new cohort of persons).
+    #[arg(long, default_value_t = 12)]
+    periods: u32,
+    /// Comma-separated model ids, or `all` (default: last_touch,linear,markov_1); the oracle is always added.
+    #[arg(long)]
+    models: Option<String>,
+    /// The one stitcher whose journeys the models credit.
+    #[arg(long, default_value = "deterministic")]
+    stitchers: String,
+    /// Largest relative change of a channel's spend from one period to the next.
+    #[arg(long, default_value_t = 0.2)]
+    step_limit: f64,
+    /// Number of replicate runs (overrides the scenario's).
+    #[arg(long)]
+    replicates: Option<u32>,
+    /// Master seed (overrides the scenario's).
+    #[arg(long)]
+    seed: Option<u64>,
+    /// Also write report.json (with a `loop` section) and loop.csv here.
+    #[arg(long)]
+    out: Option<PathBuf>,
+    /// Print the loop report as JSON on stdout instead of the table.
+    #[arg(long)]
+    json: bool,
+    /// Print nothing but errors.
+    #[arg(long)]
+    quiet: bool,
+}
+
+/// The loop per steering model (the oracle added), its table, its folder.
+pub fn cmd_loop(args: &LoopArgs, stdout: &mut String) -> anyhow::Result<ExitCode> {
     use closedloop::experiment::closed_loop::{self, Steering};
-    let sc = load_with(path, seed, replicates)?;
+    let (periods, step_limit, json, quiet) = (args.periods, args.step_limit, args.json, args.quiet);
+    let sc = load_with(&args.scenario, args.seed, args.replicates)?;
     if periods == 0 || periods > 1000 {
         return Err(bad(format!("--periods {periods}: expected 1..=1000")));
     }
@@ -27,13 +91,8 @@ pub(super) fn cmd_loop(
             "--step-limit {step_limit}: expected a number in (0, 1]"
         )));
     }
-    let stitchers = parse_stitchers(stitcher)?;
-    let [stitcher] = stitchers.as_slice() else {
-        return Err(bad(format!(
-            "--stitchers: `loop` uses exactly one stitcher, got {}",
-            stitchers.len()
-        )));
-    };
+    let stitcher = &one_stitcher(&args.stitchers, "loop")?;
+    let models = args.models.as_deref();
     let mut steering: Vec<Steering> = parse_models(models.unwrap_or("last_touch,linear,markov_1"))?
         .into_iter()
         .map(Steering::Model)
@@ -58,7 +117,7 @@ pub(super) fn cmd_loop(
     bar.finish();
     let report = report::schema::LoopReport::new(&sc, &study, periods, step_limit, stitcher.id());
     let bytes = report::schema::to_json(&report).context("serialising the loop report")?;
-    if let Some(dir) = &out {
+    if let Some(dir) = &args.out {
         let files = vec![
             ("report.json", bytes.clone()),
             ("loop.csv", report::csv::loop_csv(&sc, &study).into_bytes()),
@@ -68,14 +127,16 @@ pub(super) fn cmd_loop(
         write_folder(dir, &files)?;
     }
     if json {
-        print!("{}", String::from_utf8_lossy(&bytes));
+        put!(stdout, "{}", String::from_utf8_lossy(&bytes));
     } else if !quiet {
-        println!(
+        putln!(
+            stdout,
             "The budget following each model for {periods} periods (step limit {:.0} %), `{}` journeys; true profit summed over periods",
             step_limit * 100.0,
             stitcher.id()
         );
-        println!(
+        putln!(
+            stdout,
             "{:<18} {:>30} {:>34} {:>12}",
             "model",
             "cumulative profit [95 % CI]",
@@ -84,7 +145,8 @@ pub(super) fn cmd_loop(
         );
         for s in &study.summary {
             let off = s.final_distance_to_optimal.mean;
-            println!(
+            putln!(
+                stdout,
                 "{:<18} {:>30} {:>34} {:>11.1}%",
                 s.model,
                 whole_ci(&s.cumulative_profit),
@@ -92,10 +154,11 @@ pub(super) fn cmd_loop(
                 if off.is_finite() { off } else { f64::NAN } * 100.0
             );
         }
-        println!(
+        putln!(
+            stdout,
             "(off-optimal: share of the budget the last period spends differently from the split the true response curves call best)"
         );
-        println!("\n({:.1} s)", t0.elapsed().as_secs_f64());
+        putln!(stdout, "\n({:.1} s)", t0.elapsed().as_secs_f64());
     }
     Ok(ExitCode::SUCCESS)
 }
@@ -114,34 +177,21 @@ fn whole_ci(s: &report::Stats) -> String {
     }
 }
 
-#[allow(clippy::too_many_arguments)]
-pub(super) fn cmd_budget(
-    path: &Path,
-    changes: &[String],
-    replicates: Option<u32>,
-    seed: Option<u64>,
-    stitcher: &str,
-    models: Option<&str>,
-    out: Option<PathBuf>,
-    json: bool,
-    quiet: bool,
-) -> anyhow::Result<ExitCode> {
+/// A spend change's actual and predicted effects, the response curves
+/// and the optimal split: tables, report, folder.
+pub fn cmd_budget(args: &BudgetArgs, stdout: &mut String) -> anyhow::Result<ExitCode> {
     use closedloop::experiment::budget;
-    let sc = load_with(path, seed, replicates)?;
-    let changes: Vec<budget::SpendChange> = changes
+    let (out, json, quiet) = (&args.out, args.json, args.quiet);
+    let sc = load_with(&args.scenario, args.seed, args.replicates)?;
+    let changes: Vec<budget::SpendChange> = args
+        .changes
         .iter()
         .map(|c| budget::SpendChange::parse(c))
         .collect::<Result<_, _>>()
         .map_err(|e| bad(e.to_string()))?;
     let spends = budget::new_spends(&sc, &changes).map_err(|e| bad(e.to_string()))?;
-    let stitchers = parse_stitchers(stitcher)?;
-    let [stitcher] = stitchers.as_slice() else {
-        return Err(bad(format!(
-            "--stitchers: `budget` uses exactly one stitcher, got {}",
-            stitchers.len()
-        )));
-    };
-    let models = match models {
+    let stitcher = &one_stitcher(&args.stitchers, "budget")?;
+    let models = match &args.models {
         Some(list) => parse_models(list)?,
         None => RunConfig::from_scenario(&sc).models,
     };
@@ -179,18 +229,25 @@ pub(super) fn cmd_budget(
         write_folder(dir, &files)?;
     }
     if json {
-        print!("{}", String::from_utf8_lossy(&bytes));
+        put!(stdout, "{}", String::from_utf8_lossy(&bytes));
     } else if !quiet {
-        print_budget(&sc, &study.current, &spends, stitcher, &study.rows);
-        print_curves(&study.curves, &study.optimal, &sc, &study.optimal_profit);
-        println!("\n({:.1} s)", t0.elapsed().as_secs_f64());
+        print_budget(stdout, &sc, &study.current, &spends, stitcher, &study.rows);
+        print_curves(
+            stdout,
+            &study.curves,
+            &study.optimal,
+            &sc,
+            &study.optimal_profit,
+        );
+        putln!(stdout, "\n({:.1} s)", t0.elapsed().as_secs_f64());
     }
     Ok(ExitCode::SUCCESS)
 }
 
 /// Each paid channel's true marginal ROI, the share that would have
 /// converted anyway, and the optimal split of the current budget.
-pub(super) fn print_curves(
+fn print_curves(
+    stdout: &mut String,
     curves: &[closedloop::experiment::budget::ChannelCurve],
     optimal: &[f64],
     sc: &Scenario,
@@ -200,16 +257,23 @@ pub(super) fn print_curves(
         (Some(l), Some(h)) => format!("{:.digits$} [{:.digits$}, {:.digits$}]", s.mean, l, h),
         _ => format!("{:.digits$}", s.mean),
     };
-    println!(
+    putln!(
+        stdout,
         "\nTrue response per paid channel (re-runs on the same draws; revenue per unit spend)"
     );
-    println!(
+    putln!(
+        stdout,
         "{:<14} {:>8} {:>26} {:>22} {:>12}",
-        "channel", "spend", "marginal ROI [95 % CI]", "would convert anyway", "optimal"
+        "channel",
+        "spend",
+        "marginal ROI [95 % CI]",
+        "would convert anyway",
+        "optimal"
     );
     for c in curves {
         let i = sc.channel_index(&c.channel).unwrap_or(0);
-        println!(
+        putln!(
+            stdout,
             "{:<14} {:>8.0} {:>26} {:>21.0}% {:>12.0}",
             c.channel,
             c.spend,
@@ -218,17 +282,20 @@ pub(super) fn print_curves(
             optimal[i]
         );
     }
-    println!(
+    putln!(
+        stdout,
         "(A negative \"would convert anyway\" share: removing the channel loses more leads than its shapley share — it feeds leads credited to other channels.)"
     );
-    println!(
+    putln!(
+        stdout,
         "Moving the same total budget to the optimal split changes profit by {} per period.",
         cell(profit, 0)
     );
 }
 
 /// The budget table: actual change with its CI, each model's prediction.
-pub(super) fn print_budget(
+fn print_budget(
+    stdout: &mut String,
     sc: &Scenario,
     old: &[f64],
     new: &[f64],
@@ -243,7 +310,8 @@ pub(super) fn print_budget(
         .map(|(i, c)| format!("{} {} → {}", c.id, old[i], new[i]))
         .collect();
     let n = rows.first().map_or(0, |r| r.actual.n);
-    println!(
+    putln!(
+        stdout,
         "Spend change (per period per 1,000 persons): {}; {} replicate(s); models credit the base period on `{}` journeys",
         changed.join(", "),
         n,
@@ -264,37 +332,42 @@ pub(super) fn print_budget(
         .max()
         .unwrap_or(7)
         .max(7);
-    print!(
+    put!(
+        stdout,
         "\n{:<width$} {:<9} {:>30}",
-        "channel", "measure", "actual change [95 % CI]"
+        "channel",
+        "measure",
+        "actual change [95 % CI]"
     );
     for m in &models {
-        print!(" {:>14}", m);
+        put!(stdout, " {:>14}", m);
     }
-    println!();
+    putln!(stdout);
     for r in rows {
-        print!(
+        put!(
+            stdout,
             "{:<width$} {:<9} {:>30}",
             r.channel,
             r.measure,
             cell(&r.actual)
         );
         for (_, st) in &r.predicted {
-            print!(" {:>14.1}", st.mean);
+            put!(stdout, " {:>14.1}", st.mean);
         }
-        println!();
+        putln!(stdout);
     }
     if let Some(total) = rows
         .iter()
         .find(|r| r.channel == "total" && r.measure == "revenue")
     {
-        println!(
+        putln!(
+            stdout,
             "\nError of each model's predicted total revenue change (predicted − actual), mean [95 % CI]:"
         );
         let mut errs: Vec<&(String, report::Stats)> = total.error.iter().collect();
         errs.sort_by(|a, b| a.1.mean.abs().total_cmp(&b.1.mean.abs()));
         for (m, st) in errs {
-            println!("  {:<24} {}", m, cell(st));
+            putln!(stdout, "  {:<24} {}", m, cell(st));
         }
     }
 }

@@ -1,4 +1,4 @@
-//! Budget scenarios (DESIGN §5, issue 7 §2): what a spend change really does
+//! Budget scenarios (`docs/model.md`, "The world"): what a spend change really does
 //! — the world re-run on the same draws at the new spends (common random
 //! numbers) — next to what each attribution model predicts from the base
 //! period (its credited leads and revenue per unit spend × the change).

@@ -1,4 +1,4 @@
-//! The closed loop over time (DESIGN §5, issue 7 §3): each period a new
+//! The closed loop over time (`docs/model.md`, "The world"): each period a new
 //! cohort of persons meets that period's spends; the period's log is
 //! stitched and credited by one model, and the fixed total budget moves
 //! toward equal marginal ROI *as that model sees it* (a Hill curve fitted to

@@ -1,4 +1,5 @@
-//! Reports: `report.json` (schema 2, DESIGN §13) with per-replicate results and
+//! Reports: `report.json` (schema 2, typed in `schema/`; its numbers are
+//! `docs/model.md`, "The metrics") with per-replicate results and
 //! a summary (mean, sd, t-based 95 % CI, n) of every number; atomic writing of
 //! a run folder (temp folder + rename) or of one file (temp file + rename).
 //! Must never: include wall-clock numbers in `report.json` (they go to `timings.json`).

@@ -1,4 +1,4 @@
-//! Paired differences (report.json `paired`, DESIGN §7 and §13): every model
+//! Paired differences (report.json `paired`; `docs/model.md`, "The metrics"): every model
 //! and stitcher is scored on the same replicate worlds, so the difference of
 //! two errors is taken replicate by replicate and summarised like any number
 //! (mean, sd, t-based 95 % CI, n). Pairing removes the world-to-world noise

@@ -531,3 +531,22 @@ pub fn score_report(
         })
         .collect()
 }
+
+/// `closedloop list --json`: the registered stitchers and models.
+#[derive(Clone, Debug, Serialize)]
+pub struct Catalog {
+    /// Every stitcher's descriptor.
+    pub stitchers: &'static [crate::spec::StrategyDescriptor],
+    /// Every attribution model's descriptor.
+    pub attributors: &'static [crate::spec::StrategyDescriptor],
+}
+
+impl Catalog {
+    /// The registry as it is.
+    pub fn registered() -> Catalog {
+        Catalog {
+            stitchers: crate::spec::STITCHERS,
+            attributors: crate::spec::ATTRIBUTORS,
+        }
+    }
+}
