@@ -8,10 +8,11 @@ use super::schema::{AttributionRow, ReplicateReport, RunReport, summary_stat};
 use crate::base::credit::Credit;
 use crate::charts::{
     self, ChartError, FlowChart, GroupedBars, HBars, Heatmap, Line, Lines, Palette,
-    PrecisionRecall, Rendered, ShareBars, Timeline,
+    PrecisionRecall, Rendered, ShareBars, Timeline, TimelinePerson, TimelineTouch,
 };
 use crate::experiment::budget::{BudgetRow, ChannelCurve};
 use crate::experiment::closed_loop::LoopRun;
+use crate::experiment::pictures::{JourneyPerson, JourneyTouch};
 use crate::experiment::{ORACLE, ReplicateResult, sweep::SweepPoint};
 use crate::scenario::Scenario;
 use crate::score::LENGTH_BINS;
@@ -136,7 +137,7 @@ pub fn run_charts(
     // Journey timeline.
     let persons = results
         .first()
-        .map(|r| r.pictures.timelines.clone())
+        .map(|r| r.pictures.timelines.iter().map(timeline_person).collect())
         .unwrap_or_default();
     let title =
         "Journeys of converting persons (replicate 0): touches over days, one row per device"
@@ -151,6 +152,26 @@ pub fn run_charts(
         },
     ));
     run_jobs(jobs)
+}
+
+/// A journey of the run's pictures as the timeline chart draws it.
+fn timeline_person(p: &JourneyPerson) -> TimelinePerson {
+    let touch = |t: &JourneyTouch| TimelineTouch {
+        day: t.day,
+        label: t.label.clone(),
+        recorded: t.recorded,
+        new_cookie: t.new_cookie,
+        is_cause: t.is_cause,
+    };
+    TimelinePerson {
+        title: p.title.clone(),
+        rows: p
+            .rows
+            .iter()
+            .map(|(device, touches)| (device.clone(), touches.iter().map(touch).collect()))
+            .collect(),
+        marks: p.marks.clone(),
+    }
 }
 
 /// Share bars: truth vs each model, leads and revenue, on the best
