@@ -118,6 +118,7 @@ fn credit_list(m: &BTreeMap<String, f64>) -> String {
 }
 
 /// The head sentence and details of one event.
+/// Long by design: one match arm per kind of event, each a sentence to read.
 fn sentences(story: &Story, what: &What) -> (String, Vec<String>) {
     let device = |d: u32| {
         story
@@ -603,6 +604,7 @@ fn channel_shares(m: &BTreeMap<String, f64>, channels: &[String]) -> Vec<f64> {
 }
 
 /// The answer key.
+/// Long by design: the key's paragraphs and tables in reading order.
 pub fn render_answers(a: &AnswerKey, channels: &[String], style: Style) -> String {
     let mut out = String::new();
     let head = format!(
