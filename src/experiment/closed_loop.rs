@@ -559,6 +559,52 @@ mod tests {
         assert!(fit_hill(&history[..2]).is_none(), "three periods needed");
     }
 
+    /// A run whose periods earn `profits`, spending `spends` in each.
+    fn toy_run(replicate: u32, model: &str, profits: &[f64], spends: [f64; 2]) -> LoopRun {
+        let periods = profits
+            .iter()
+            .enumerate()
+            .map(|(p, &profit)| Period {
+                period: p as u32,
+                spends: spends.to_vec(),
+                leads: 0.0,
+                revenue: 0.0,
+                profit,
+                measured_roi: Vec::new(),
+            })
+            .collect();
+        LoopRun {
+            replicate,
+            model: model.to_string(),
+            periods,
+        }
+    }
+
+    #[test]
+    fn regret_and_cost_of_misattribution_are_the_oracle_minus_the_model_per_replicate() {
+        let oracle = experiment::ORACLE;
+        let runs = [
+            toy_run(0, "m", &[7.0, 15.0], [50.0, 50.0]),
+            toy_run(0, oracle, &[10.0, 20.0], [100.0, 0.0]),
+            toy_run(1, "m", &[9.0, 11.0], [100.0, 0.0]),
+            toy_run(1, oracle, &[10.0, 20.0], [100.0, 0.0]),
+        ];
+        let optimal = [100.0, 0.0];
+        let s = summarise(&runs, "m", 2, 2, &optimal);
+        // Per period: oracle − model, replicate by replicate.
+        assert_eq!(s.regret.len(), 2);
+        assert_eq!((s.regret[0].mean, s.regret[0].n), (2.0, 2)); // (3 + 1) / 2
+        assert_eq!(s.regret[1].mean, 7.0); // (5 + 9) / 2
+        // Cumulative: 30 − 22 and 30 − 20.
+        assert_eq!(s.cost_of_misattribution.mean, 9.0);
+        assert_eq!(s.cumulative_profit.mean, 21.0);
+        // Replicate 0 spends half its budget off the optimum, replicate 1 none.
+        assert_eq!(s.final_distance_to_optimal.mean, 0.25);
+        let o = summarise(&runs, oracle, 2, 2, &optimal);
+        assert_eq!(o.cost_of_misattribution.mean, 0.0);
+        assert_eq!(o.final_distance_to_optimal.mean, 0.0);
+    }
+
     #[test]
     fn distance_is_the_share_of_budget_moved() {
         assert_eq!(distance(&[100.0, 100.0], &[100.0, 100.0]), 0.0);
