@@ -185,13 +185,14 @@ fn attribute_paths(
     let ids: Vec<&str> = results.iter().map(|r| r.model.as_str()).collect();
     let col = ids.iter().map(|id| id.len()).max().unwrap_or(0).max(12);
     let mut text = String::new();
+    let (conversions, revenue) = on_log::path_totals(&journeys);
     let _ = writeln!(
         text,
         "{}: {} paths, {} conversions, revenue {}",
         file.display(),
         journeys.journeys.len(),
-        journeys.journeys.iter().map(|j| j.conversions).sum::<f64>(),
-        journeys.journeys.iter().map(|j| j.revenue).sum::<f64>()
+        conversions,
+        revenue
     );
     for (title, pick) in [("conversions", 0usize), ("revenue", 1usize)] {
         let _ = write!(text, "\n{title:<width$}");
@@ -318,12 +319,11 @@ fn attribute_events(
         );
     }
     for a in &run.attribution {
-        let total: f64 = a.credit.conversions.values().sum();
         let _ = write!(text, "\n{} × {} (lead shares)\n", a.stitcher, a.model);
         for label in log.labels.iter() {
             let c = a.credit.conversions.get(label).copied().unwrap_or(0.0);
             if c != 0.0 || log.label_id(label).is_some_and(|l| log.is_channel(l)) {
-                let share = if total > 0.0 { c / total * 100.0 } else { 0.0 };
+                let share = report::tables::lead_share(&a.credit, label) * 100.0;
                 let _ = writeln!(text, "  {label:<20} {c:>10.2} {share:>6.1}%");
             }
         }

@@ -204,21 +204,7 @@ fn print_stitching(stdout: &mut String, first: &experiment::ReplicateResult) {
         "conv_len",
         "null_len"
     );
-    let mut by_f1: Vec<&(String, closedloop::score::StitchMetrics)> =
-        first.stitching.iter().collect();
-    by_f1.sort_by(|a, b| {
-        b.1.pairwise
-            .f1
-            .total_cmp(&a.1.pairwise.f1)
-            .then(a.0.cmp(&b.0))
-    });
-    for (name, m) in by_f1 {
-        let paths = first
-            .path_lengths
-            .iter()
-            .find(|(n, _)| n == name)
-            .map(|(_, p)| *p)
-            .unwrap_or_default();
+    for (name, m, paths) in report::tables::stitchers_by_f1(first) {
         putln!(
             stdout,
             "{:<16} {:>6.3} {:>9.3} {:>7.3} {:>9.3} {:>9.3} {:>7} {:>7} {:>9.2} {:>8.3} {:>8.3} {:>8.2} {:>8.2}",

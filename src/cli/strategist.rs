@@ -364,9 +364,7 @@ fn print_budget(
             stdout,
             "\nError of each model's predicted total revenue change (predicted − actual), mean [95 % CI]:"
         );
-        let mut errs: Vec<&(String, report::Stats)> = total.error.iter().collect();
-        errs.sort_by(|a, b| a.1.mean.abs().total_cmp(&b.1.mean.abs()));
-        for (m, st) in errs {
+        for (m, st) in total.errors_smallest_first() {
             putln!(stdout, "  {:<24} {}", m, cell(st));
         }
     }

@@ -277,6 +277,15 @@ pub struct BudgetRow {
     pub error: Vec<(String, Stats)>,
 }
 
+impl BudgetRow {
+    /// Each model's error (predicted − actual), smallest in size first.
+    pub fn errors_smallest_first(&self) -> Vec<&(String, Stats)> {
+        let mut errs: Vec<&(String, Stats)> = self.error.iter().collect();
+        errs.sort_by(|a, b| a.1.mean.abs().total_cmp(&b.1.mean.abs()));
+        errs
+    }
+}
+
 /// A model's predicted change in one replicate, by model index.
 type Prediction<'a> = dyn Fn(&BudgetReplicate, usize) -> f64 + 'a;
 

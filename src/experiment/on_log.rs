@@ -148,6 +148,14 @@ pub fn journeys(
     }
 }
 
+/// Total conversions and revenue of a path file's journeys.
+pub fn path_totals(journeys: &Journeys) -> (f64, f64) {
+    (
+        journeys.journeys.iter().map(|j| j.conversions).sum::<f64>(),
+        journeys.journeys.iter().map(|j| j.revenue).sum::<f64>(),
+    )
+}
+
 /// One model's credit on a path file, with its Markov fit when asked for.
 #[derive(Clone, Debug, PartialEq)]
 pub struct PathCredit {

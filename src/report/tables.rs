@@ -7,7 +7,7 @@ use super::paired::{ModelDifference, Paired, REFERENCE_MODEL};
 use crate::base::credit::Credit;
 use crate::base::stats::Stats;
 use crate::experiment::{self, ORACLE, ReplicateResult};
-use crate::score::CreditError;
+use crate::score::{CreditError, PathLengths, StitchMetrics};
 use crate::truth::{SHAPLEY, TRUTHS};
 
 /// The best stitcher of a run: highest mean pairwise F1 over replicates,
@@ -49,6 +49,38 @@ pub fn unknown_share(c: &Credit) -> f64 {
     let total = c.total_conversions();
     let unknown = c.conversions.get("unknown").copied().unwrap_or(0.0);
     if total > 0.0 { unknown / total } else { 0.0 }
+}
+
+/// Share of all of `c`'s leads credited to `label` (0 without leads).
+pub fn lead_share(c: &Credit, label: &str) -> f64 {
+    let total: f64 = c.conversions.values().sum();
+    let leads = c.conversions.get(label).copied().unwrap_or(0.0);
+    if total > 0.0 { leads / total } else { 0.0 }
+}
+
+/// Replicate 0's stitchers, highest pairwise F1 first (ties: by id), each
+/// with its journeys' path lengths.
+pub fn stitchers_by_f1(r: &ReplicateResult) -> Vec<(&str, &StitchMetrics, PathLengths)> {
+    let mut rows: Vec<(&str, &StitchMetrics, PathLengths)> = r
+        .stitching
+        .iter()
+        .map(|(name, m)| {
+            let paths = r
+                .path_lengths
+                .iter()
+                .find(|(n, _)| n == name)
+                .map(|(_, p)| *p)
+                .unwrap_or_default();
+            (name.as_str(), m, paths)
+        })
+        .collect();
+    rows.sort_by(|a, b| {
+        b.1.pairwise
+            .f1
+            .total_cmp(&a.1.pairwise.f1)
+            .then(a.0.cmp(b.0))
+    });
+    rows
 }
 
 /// Which error of a measure's [`CreditError`] a table shows.
