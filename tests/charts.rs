@@ -31,8 +31,8 @@ fn run_files(persons: u32, threads: usize) -> BTreeMap<String, Vec<u8>> {
         .unwrap();
     pool.install(|| {
         let results = experiment::run(&sc, &RunConfig::from_scenario(&sc));
-        let json = report::report_json(&sc, &results);
-        report::run_pictures(&sc, &json, &results)
+        let report = report::schema::RunReport::new(&sc, &results);
+        report::run_pictures(&sc, &report, &results)
             .expect("charts draw")
             .into_iter()
             .collect()

@@ -516,3 +516,33 @@ fn a_sweep_can_vary_a_model_parameter() {
         .collect();
     assert_eq!(models, expected);
 }
+
+/// The HTML and the charts read the typed report; the numbers they show
+/// must be the `summary` means report.json holds.
+#[test]
+fn the_typed_reports_means_are_the_summarys_means() {
+    let (sc, results) = small_run(3);
+    let typed = report::schema::RunReport::new(&sc, &results);
+    let json = report::report_json(&sc, &results);
+    let summary = &json["summary"];
+    let mean_of = |v: &Value| v["mean"].as_f64().unwrap_or(0.0);
+    assert_eq!(
+        typed.mean(|r| Some(r.world.visits as f64)),
+        mean_of(&summary["world"]["visits"])
+    );
+    for (name, _) in &results[0].stitching {
+        let f1 = typed.mean(|r| r.stitching.get(name).map(|m| m.metrics.pairwise.f1));
+        assert_eq!(
+            f1,
+            mean_of(&summary["stitching"][name]["pairwise"]["f1"]),
+            "{name}"
+        );
+    }
+    for (i, a) in results[0].attribution.iter().enumerate() {
+        for (t, truth) in TRUTHS.iter().enumerate() {
+            let tvd = typed.mean(|r| r.attribution.get(i).map(|x| x.error_of(t).conversions.tvd));
+            let want = mean_of(&summary["attribution"][i]["error"][truth]["conversions"]["tvd"]);
+            assert_eq!(tvd, want, "{} on {} vs {truth}", a.model, a.stitcher);
+        }
+    }
+}

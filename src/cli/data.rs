@@ -2,12 +2,144 @@
 //! logs), `export` (path files, event logs) and `score` (an external
 //! model's credit or stitcher's clusters against an exported truth).
 
-use super::*;
+use super::{bad, load, parse_models, parse_stitchers, write_folder};
+use anyhow::Context;
+use closedloop::attribute::Journeys;
+use closedloop::experiment::{self, ORACLE, on_log};
+use closedloop::io::pathfile;
+use closedloop::report;
+use closedloop::spec::{self, AttributorSpec, StitcherSpec};
+use closedloop::{stitch, truth};
+use std::fmt::Write as _;
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
 
-pub(super) fn cmd_attribute(
+/// Arguments of `closedloop attribute`.
+#[derive(clap::Args)]
+pub struct AttributeArgs {
+    /// Path file: CSV with columns `path` (steps joined by ` > `),
+    /// `total_conversions` and optionally `total_conversion_value`, `total_null`.
+    #[arg(
+        long,
+        value_name = "FILE.csv",
+        required_unless_present = "events",
+        conflicts_with = "events"
+    )]
+    paths: Option<PathBuf>,
+    /// Event-log folder (docs/event-log.md: visits.csv, form_fills.csv,
+    /// crm_leads.csv, …), e.g. your tracker + CRM export.
+    #[arg(long, value_name = "DIR")]
+    events: Option<PathBuf>,
+    /// With --events: comma-separated stitcher ids, or `all` (the default).
+    #[arg(long, requires = "events")]
+    stitchers: Option<String>,
+    /// Comma-separated model ids, or `all` (the default); on a path file, models
+    /// that need touch times or opportunities are skipped with a note.
+    #[arg(long)]
+    models: Option<String>,
+    /// With --events: a journey is every `visit` (default) or every `session`.
+    #[arg(long, requires = "events", default_value = "visit", value_parser = ["visit", "session"])]
+    journey_unit: String,
+    /// With --events: write report.json, credit.csv and each stitcher's
+    /// clusters (clusters/ID.csv) here, atomically.
+    #[arg(long, requires = "events")]
+    out: Option<PathBuf>,
+    /// Print JSON on stdout instead of the table.
+    #[arg(long)]
+    json: bool,
+}
+
+/// Arguments of `closedloop export`.
+#[derive(clap::Args)]
+pub struct ExportArgs {
+    /// Scenario file (TOML).
+    scenario: PathBuf,
+    /// Path file to write (ChannelAttribution's format), atomically.
+    #[arg(
+        long,
+        value_name = "FILE.csv",
+        required_unless_present = "events",
+        conflicts_with = "events"
+    )]
+    paths: Option<PathBuf>,
+    /// Folder to write the event log into (CSV per table, `truth/` apart), atomically.
+    #[arg(long, value_name = "DIR")]
+    events: Option<PathBuf>,
+    /// With --events: `csv` (default) or `parquet` (the same columns and
+    /// types; needs the `parquet` cargo feature).
+    #[arg(long, requires = "events", default_value = "csv", value_parser = ["csv", "parquet"])]
+    format: String,
+    /// One stitcher id, or `oracle` for the true persons.
+    #[arg(long, default_value = "deterministic")]
+    stitchers: String,
+    /// Master seed (overrides the scenario's).
+    #[arg(long)]
+    seed: Option<u64>,
+}
+
+/// Arguments of `closedloop score`.
+#[derive(clap::Args)]
+pub struct ScoreArgs {
+    /// The `truth/` folder of `closedloop export --events DIR`.
+    #[arg(long, value_name = "DIR/truth")]
+    truth: PathBuf,
+    /// An external model's credit table: columns `label,conversions[,revenue]`.
+    #[arg(
+        long,
+        value_name = "FILE.csv",
+        required_unless_present = "clusters",
+        conflicts_with = "clusters"
+    )]
+    credit: Option<PathBuf>,
+    /// An external stitcher's clusters: columns `event_id,cluster_id` over
+    /// visits, form fills, CRM leads and deals (opportunities optional).
+    #[arg(long, value_name = "FILE.csv")]
+    clusters: Option<PathBuf>,
+    /// Also write the scores as JSON to this file (atomically).
+    #[arg(long, value_name = "FILE.json")]
+    out: Option<PathBuf>,
+    /// Print the scores as JSON on stdout.
+    #[arg(long)]
+    json: bool,
+}
+
+/// `attribute --paths FILE` or `attribute --events DIR`.
+pub fn cmd_attribute(args: &AttributeArgs, stdout: &mut String) -> anyhow::Result<ExitCode> {
+    let models = args.models.as_deref();
+    match (&args.paths, &args.events) {
+        (Some(paths), _) => attribute_paths(paths, models, args.json, stdout),
+        (None, Some(dir)) => attribute_events(args, dir, stdout),
+        (None, None) => Err(bad("attribute needs --paths FILE.csv or --events DIR")),
+    }
+}
+
+/// `export --paths FILE` or `export --events DIR`.
+pub fn cmd_export(args: &ExportArgs) -> anyhow::Result<ExitCode> {
+    match (&args.paths, &args.events) {
+        (Some(paths), _) => export_paths(&args.scenario, paths, &args.stitchers, args.seed),
+        (None, Some(dir)) => {
+            export_events(&args.scenario, dir, args.seed, args.format == "parquet")
+        }
+        (None, None) => Err(bad("export needs --paths FILE.csv or --events DIR")),
+    }
+}
+
+/// `score --credit FILE` or `score --clusters FILE`.
+pub fn cmd_score(args: &ScoreArgs, stdout: &mut String) -> anyhow::Result<ExitCode> {
+    let (truth, out) = (&args.truth, args.out.as_deref());
+    match (&args.credit, &args.clusters) {
+        (Some(credit), _) => score_credit(truth, credit, out, args.json, stdout),
+        (None, Some(clusters)) => score_clusters(truth, clusters, out, args.json, stdout),
+        (None, None) => Err(bad("score needs --credit FILE.csv or --clusters FILE.csv")),
+    }
+}
+
+/// `attribute --paths FILE`: every model that can run on a path file.
+fn attribute_paths(
     file: &Path,
     models: Option<&str>,
     json: bool,
+    stdout: &mut String,
 ) -> anyhow::Result<ExitCode> {
     let requested = match models {
         Some(list) => parse_models(list)?,
@@ -28,32 +160,12 @@ pub(super) fn cmd_attribute(
     let journeys =
         pathfile::parse_journeys(&bytes).map_err(|e| bad(format!("{}: {e}", file.display())))?;
     drop(bytes);
-    let results: Vec<(String, Credit, Option<MarkovFit>)> = specs
-        .iter()
-        .map(|s| {
-            let credit = attribute::build(s).attribute(&journeys);
-            let fit = match s {
-                AttributorSpec::Markov(markov) if json => Some(markov.fit(&journeys)),
-                _ => None,
-            };
-            (s.id(), credit, fit)
-        })
-        .collect();
+    let results = on_log::attribute_paths(&journeys, &specs, json);
     if json {
-        let mut out = serde_json::Map::new();
-        for (id, credit, fit) in &results {
-            let mut v = serde_json::json!({
-                "conversions": credit.conversions,
-                "revenue": credit.revenue,
-            });
-            if let Some(fit) = fit {
-                v["removal_effects"] = serde_json::json!(fit.removal_effects);
-            }
-            out.insert(id.clone(), v);
-        }
-        let mut text = serde_json::to_string_pretty(&out)?;
-        text.push('\n');
-        return emit(&text);
+        let report = report::schema::path_credit_report(&results);
+        let text = report::schema::to_json(&report)?;
+        stdout.push_str(&String::from_utf8(text)?);
+        return Ok(ExitCode::SUCCESS);
     }
     // Channels, then the other labels that received credit.
     let labels: Vec<&String> = journeys
@@ -62,24 +174,25 @@ pub(super) fn cmd_attribute(
         .enumerate()
         .filter(|&(i, l)| {
             i < journeys.n_channels
-                || results.iter().any(|(_, c, _)| {
-                    c.conversions.get(l).is_some_and(|&x| x != 0.0)
-                        || c.revenue.get(l).is_some_and(|&x| x != 0.0)
+                || results.iter().any(|r| {
+                    r.credit.conversions.get(l).is_some_and(|&x| x != 0.0)
+                        || r.credit.revenue.get(l).is_some_and(|&x| x != 0.0)
                 })
         })
         .map(|(_, l)| l)
         .collect();
     let width = labels.iter().map(|l| l.len()).max().unwrap_or(5).max(7);
-    let ids: Vec<&str> = results.iter().map(|(id, _, _)| id.as_str()).collect();
+    let ids: Vec<&str> = results.iter().map(|r| r.model.as_str()).collect();
     let col = ids.iter().map(|id| id.len()).max().unwrap_or(0).max(12);
     let mut text = String::new();
+    let (conversions, revenue) = on_log::path_totals(&journeys);
     let _ = writeln!(
         text,
         "{}: {} paths, {} conversions, revenue {}",
         file.display(),
         journeys.journeys.len(),
-        journeys.journeys.iter().map(|j| j.conversions).sum::<f64>(),
-        journeys.journeys.iter().map(|j| j.revenue).sum::<f64>()
+        conversions,
+        revenue
     );
     for (title, pick) in [("conversions", 0usize), ("revenue", 1usize)] {
         let _ = write!(text, "\n{title:<width$}");
@@ -89,7 +202,7 @@ pub(super) fn cmd_attribute(
         text.push('\n');
         for l in &labels {
             let _ = write!(text, "{l:<width$}");
-            for (_, c, _) in &results {
+            for c in results.iter().map(|r| &r.credit) {
                 let map = if pick == 0 {
                     &c.conversions
                 } else {
@@ -100,21 +213,20 @@ pub(super) fn cmd_attribute(
             text.push('\n');
         }
     }
-    emit(&text)
+    stdout.push_str(&text);
+    Ok(ExitCode::SUCCESS)
 }
 
 /// `attribute --events DIR`: stitchers and models on an event log with no
 /// truth (a user's own export); report.json (schema 1, no `truth`, no
 /// `error`), credit.csv and clusters/ID.csv with `--out`.
-pub(super) fn cmd_attribute_events(
+fn attribute_events(
+    args: &AttributeArgs,
     dir: &Path,
-    stitchers: Option<&str>,
-    models: Option<&str>,
-    journey_unit: &str,
-    out: Option<&Path>,
-    json: bool,
+    stdout: &mut String,
 ) -> anyhow::Result<ExitCode> {
-    use closedloop::experiment::on_log;
+    let (stitchers, models) = (args.stitchers.as_deref(), args.models.as_deref());
+    let (journey_unit, out, json) = (args.journey_unit.as_str(), args.out.as_deref(), args.json);
     let stitchers = match stitchers {
         Some(list) => parse_stitchers(list)?,
         None => StitcherSpec::all(),
@@ -157,77 +269,24 @@ pub(super) fn cmd_attribute_events(
             }
         },
     );
-    let credit_json =
-        |c: &Credit| serde_json::json!({ "conversions": c.conversions, "revenue": c.revenue });
-    let mut stitching = serde_json::Map::new();
-    for s in &run.stitching {
-        let mut v = serde_json::to_value(s.stats).context("serialising stitching")?;
-        v["path_lengths"] = serde_json::to_value(s.path_lengths).context("serialising paths")?;
-        stitching.insert(s.stitcher.clone(), v);
-    }
-    let attribution: Vec<serde_json::Value> = run
-        .attribution
-        .iter()
-        .map(|a| serde_json::json!({ "stitcher": a.stitcher, "model": a.model, "credit": credit_json(&a.credit) }))
-        .collect();
-    let report = serde_json::json!({
-        "schema_version": report::SCHEMA_VERSION,
-        "source": {
-            "events": dir.display().to_string(),
-            "journey_unit": journey_unit,
-            "visits": log.visits.len(),
-            "form_fills": log.form_fills.len(),
-            "crm_leads": log.crm_leads.len(),
-            "opportunities": log.opportunities.len(),
-            "deals": log.deals.len(),
-        },
-        "channels": &log.labels[..log.n_channels],
-        "replicates": [{ "replicate": 0, "stitching": stitching, "attribution": attribution }],
-    });
-    let mut report_text = serde_json::to_string_pretty(&report).context("serialising report")?;
-    report_text.push('\n');
+    let source =
+        report::schema::LogSource::new(dir.display().to_string(), journey_unit.to_string(), &log);
+    let rows = source.rows();
+    let report = report::schema::LogReport::new(source, &log, &run);
+    let report_text = String::from_utf8(report::schema::to_json(&report)?)?;
     if let Some(out) = out {
-        let mut credit_csv = String::from("stitcher,model,label,conversions,revenue\n");
-        for a in &run.attribution {
-            for (label, conv) in &a.credit.conversions {
-                let _ = writeln!(
-                    credit_csv,
-                    "{},{},{},{conv},{}",
-                    a.stitcher,
-                    a.model,
-                    label,
-                    a.credit.revenue.get(label).copied().unwrap_or(0.0)
-                );
-            }
-        }
-        // Wall-clock seconds apart from report.json (they vary run to run).
-        let stages: serde_json::Map<String, serde_json::Value> = run
-            .stitching
-            .iter()
-            .map(|s| {
-                let v = serde_json::json!({ "stitch_s": s.seconds[0], "journeys_and_models_s": s.seconds[1] });
-                (s.stitcher.clone(), v)
-            })
-            .collect();
-        let timings = serde_json::json!({ "read_s": read_s, "stitchers": stages });
+        let timings = report::schema::LogTimings::new(read_s, &run);
         let mut files: Vec<(&str, Vec<u8>)> = vec![
             ("report.json", report_text.clone().into_bytes()),
-            ("credit.csv", credit_csv.into_bytes()),
+            ("credit.csv", report::csv::log_credit_csv(&run).into_bytes()),
             (
                 "timings.json",
-                serde_json::to_vec_pretty(&timings).context("serialising timings")?,
+                report::schema::to_json_without_newline(&timings).context("serialising timings")?,
             ),
         ];
         files.extend(clusters.iter().map(|(n, b)| (n.as_str(), b.clone())));
         let channels = &log.labels[..log.n_channels];
         let charts = report::own::log_charts(channels, &run).map_err(anyhow::Error::msg)?;
-        let rows = [
-            ("visits", log.visits.len()),
-            ("form_fills", log.form_fills.len()),
-            ("crm_leads", log.crm_leads.len()),
-            ("opportunities", log.opportunities.len()),
-            ("deals", log.deals.len()),
-        ];
         let html =
             report::own::log_html(&dir.display().to_string(), &rows, channels, &run, &charts);
         files.push(("report.html", html.into_bytes()));
@@ -237,7 +296,8 @@ pub(super) fn cmd_attribute_events(
         eprintln!("wrote {}", out.display());
     }
     if json {
-        return emit(&report_text);
+        stdout.push_str(&report_text);
+        return Ok(ExitCode::SUCCESS);
     }
     let mut text = String::new();
     let _ = writeln!(
@@ -259,26 +319,27 @@ pub(super) fn cmd_attribute_events(
         );
     }
     for a in &run.attribution {
-        let total: f64 = a.credit.conversions.values().sum();
         let _ = write!(text, "\n{} × {} (lead shares)\n", a.stitcher, a.model);
         for label in log.labels.iter() {
             let c = a.credit.conversions.get(label).copied().unwrap_or(0.0);
             if c != 0.0 || log.label_id(label).is_some_and(|l| log.is_channel(l)) {
-                let share = if total > 0.0 { c / total * 100.0 } else { 0.0 };
+                let share = report::tables::lead_share(&a.credit, label) * 100.0;
                 let _ = writeln!(text, "  {label:<20} {c:>10.2} {share:>6.1}%");
             }
         }
     }
-    emit(&text)
+    stdout.push_str(&text);
+    Ok(ExitCode::SUCCESS)
 }
 
 /// `score --truth DIR/truth --credit FILE.csv`: an external model's credit
 /// error against each truth (the `tvd` family and per-channel metrics of `score`).
-pub(super) fn cmd_score(
+fn score_credit(
     truth_dir: &Path,
     credit_file: &Path,
     out: Option<&Path>,
     json: bool,
+    stdout: &mut String,
 ) -> anyhow::Result<ExitCode> {
     use closedloop::io::external::read_credit;
     let read =
@@ -287,32 +348,20 @@ pub(super) fn cmd_score(
         .parent()
         .unwrap_or(Path::new("."))
         .join("events.json");
-    let manifest: serde_json::Value =
-        serde_json::from_str(&read(&manifest_path)?).map_err(|e| {
-            bad(format!(
-                "{}: {e} (expected the events.json `export --events` writes beside truth/)",
-                manifest_path.display()
-            ))
-        })?;
-    let ids: Vec<String> = manifest["channels"]
-        .as_array()
-        .map(|a| {
-            a.iter()
-                .filter_map(|c| c.as_str().map(String::from))
-                .collect()
-        })
-        .unwrap_or_default();
-    if ids.is_empty() {
+    let manifest: report::schema::ManifestChannels = serde_json::from_str(&read(&manifest_path)?)
+        .map_err(|e| {
+        bad(format!(
+            "{}: {e} (expected the events.json `export --events` writes beside truth/)",
+            manifest_path.display()
+        ))
+    })?;
+    if manifest.channels.is_empty() {
         return Err(bad(format!(
             "{}: no `channels` list",
             manifest_path.display()
         )));
     }
-    let spend: Vec<f64> = manifest["spend"]
-        .as_array()
-        .map(|a| a.iter().map(|x| x.as_f64().unwrap_or(0.0)).collect())
-        .unwrap_or_else(|| vec![0.0; ids.len()]);
-    let channels = closedloop::score::ScoredChannels { ids, spend };
+    let channels = manifest.scored();
     let credit_text = read(credit_file)?;
     let model = read_credit(&credit_text, &credit_file.display().to_string(), None).map_err(bad)?;
     let (truth_path, truth_text) = match closedloop::io::event_log::open_table(truth_dir, "credit")
@@ -331,44 +380,52 @@ pub(super) fn cmd_score(
         }
         Err((path, e)) => return Err(bad(format!("{}: {e}", path.display()))),
     };
-    let mut errors = serde_json::Map::new();
-    for name in truth::TRUTHS {
-        let t =
-            read_credit(&truth_text, &truth_path.display().to_string(), Some(name)).map_err(bad)?;
-        let e = closedloop::score::credit_errors(&model, &t, &channels);
-        errors.insert(
-            name.to_string(),
-            serde_json::to_value(e).context("serialising errors")?,
-        );
-    }
-    let text = serde_json::to_string_pretty(&errors).context("serialising errors")? + "\n";
+    let errors = report::schema::score_report(
+        &model,
+        &truth_text,
+        &truth_path.display().to_string(),
+        &channels,
+    )
+    .map_err(bad)?;
+    let text = String::from_utf8(report::schema::to_json(&errors).context("serialising errors")?)?;
     if let Some(out) = out {
         report::write_file(out, text.as_bytes())?;
     }
     if json {
-        print!("{text}");
+        put!(stdout, "{text}");
     } else {
-        println!(
+        putln!(
+            stdout,
             "Credit error of {} against each truth (tvd: shares of all leads, channels + no channel)",
             credit_file.display()
         );
-        println!(
+        putln!(
+            stdout,
             "{:<12} {:>8} {:>12} {:>8} {:>9} {:>13} {:>15}",
-            "truth", "tvd", "tvd_channels", "tvd_all", "max_miss", "spearman_roi", "non_channel"
+            "truth",
+            "tvd",
+            "tvd_channels",
+            "tvd_all",
+            "max_miss",
+            "spearman_roi",
+            "non_channel"
         );
+        // Numbers that are not finite print as NaN, as report.json's null.
+        let n = |x: f64| if x.is_finite() { x } else { f64::NAN };
         for name in truth::TRUTHS {
-            let e = &errors[name]["conversions"];
-            println!(
+            let e = &errors[name].conversions;
+            putln!(
+                stdout,
                 "{:<12} {:>8.3} {:>12.3} {:>8.3} {:>9.3} {:>13} {:>14.1}%",
                 name,
-                e["tvd"].as_f64().unwrap_or(f64::NAN),
-                e["tvd_channels"].as_f64().unwrap_or(f64::NAN),
-                e["tvd_all"].as_f64().unwrap_or(f64::NAN),
-                e["max_miss"].as_f64().unwrap_or(f64::NAN),
-                e["spearman_roi"]
-                    .as_f64()
+                n(e.tvd),
+                n(e.tvd_channels),
+                n(e.tvd_all),
+                n(e.max_miss),
+                e.spearman_roi
+                    .filter(|x| x.is_finite())
                     .map_or("-".into(), |x| format!("{x:.3}")),
-                e["non_channel_share"].as_f64().unwrap_or(f64::NAN) * 100.0
+                n(e.non_channel_share) * 100.0
             );
         }
     }
@@ -377,11 +434,12 @@ pub(super) fn cmd_score(
 
 /// `score --truth DIR/truth --clusters FILE.csv`: every stitching metric of
 /// an external stitcher's partition of the exported log beside `truth/`.
-pub(super) fn cmd_score_clusters(
+fn score_clusters(
     truth_dir: &Path,
     clusters: &Path,
     out: Option<&Path>,
     json: bool,
+    stdout: &mut String,
 ) -> anyhow::Result<ExitCode> {
     let log_dir = truth_dir.parent().unwrap_or(Path::new("."));
     let log = closedloop::io::event_log::read_dir(log_dir)
@@ -394,32 +452,44 @@ pub(super) fn cmd_score_clusters(
         report::write_file(out, text.as_bytes())?;
     }
     if json {
-        print!("{text}");
+        put!(stdout, "{text}");
         return Ok(ExitCode::SUCCESS);
     }
-    println!(
+    putln!(
+        stdout,
         "Stitching of {} against the truth ({} clusters over {} visits)",
         clusters.display(),
         ids.n_clusters,
         log.visits.len()
     );
-    println!(
+    putln!(
+        stdout,
         "pairwise     precision {:.4}  recall {:.4}  F1 {:.4}",
-        m.pairwise.precision, m.pairwise.recall, m.pairwise.f1
+        m.pairwise.precision,
+        m.pairwise.recall,
+        m.pairwise.f1
     );
-    println!(
+    putln!(
+        stdout,
         "B-cubed      precision {:.4}  recall {:.4}",
-        m.bcubed.precision, m.bcubed.recall
+        m.bcubed.precision,
+        m.bcubed.recall
     );
-    println!(
+    putln!(
+        stdout,
         "splits {}  merges {}  largest cluster {} visits",
-        m.splits, m.merges, m.largest_cluster
+        m.splits,
+        m.merges,
+        m.largest_cluster
     );
-    println!(
+    putln!(
+        stdout,
         "clusters per converted person: mean {:.3}, p95 {}",
-        m.clusters_per_person.mean, m.clusters_per_person.p95
+        m.clusters_per_person.mean,
+        m.clusters_per_person.p95
     );
-    println!(
+    putln!(
+        stdout,
         "completeness {:.1}%  cause in journey {:.1}%",
         m.completeness * 100.0,
         m.cause_in_journey * 100.0
@@ -429,7 +499,7 @@ pub(super) fn cmd_score_clusters(
 
 /// `export --events DIR`: the observed log as CSV tables, the truth apart
 /// under `DIR/truth/`, and `events.json` (what was written).
-pub(super) fn cmd_export_events(
+fn export_events(
     scenario: &Path,
     dir: &Path,
     seed: Option<u64>,
@@ -448,23 +518,15 @@ pub(super) fn cmd_export_events(
     let (_, obs, truth) = experiment::simulate(&sc, 0);
     let log_tables = closedloop::io::event_log::log_tables(&obs.log);
     let truth_tables = closedloop::io::event_log::truth_tables(&obs.log, &truth);
-    let rows: serde_json::Map<String, serde_json::Value> = log_tables
+    let tables: Vec<(&str, &str)> = log_tables
         .iter()
         .chain(&truth_tables)
-        .map(|(name, text)| (name.to_string(), (text.lines().count() - 1).into()))
+        .map(|(name, text)| (*name, text.as_str()))
         .collect();
-    let manifest = serde_json::json!({
-        "schema_version": 1,
-        "scenario": { "name": sc.name, "seed": sc.seed, "replicate": 0 },
-        "channels": sc.channel_ids(),
-        "spend": closedloop::world::scenario_spends(&sc),
-        "window_ms": [obs.log.window_start_ms, obs.log.window_end_ms],
-        "format": if parquet { "parquet" } else { "csv" },
-        "rows": rows,
-    });
+    let manifest = report::schema::EventsManifest::new(&sc, &obs.log, &tables, parquet);
     let mut files: Vec<(&str, Vec<u8>)> = vec![(
         "events.json",
-        serde_json::to_vec_pretty(&manifest).context("serialising events.json")?,
+        report::schema::to_json_without_newline(&manifest).context("serialising events.json")?,
     )];
     let names: Vec<String> = log_tables
         .iter()
@@ -491,7 +553,7 @@ pub(super) fn cmd_export_events(
 }
 
 /// A table's bytes as written: its CSV text, or Parquet for `*.parquet`.
-pub(super) fn table_bytes(name: &str, csv: String) -> anyhow::Result<Vec<u8>> {
+fn table_bytes(name: &str, csv: String) -> anyhow::Result<Vec<u8>> {
     #[cfg(feature = "parquet")]
     if name.ends_with(".parquet") {
         return closedloop::io::event_log::parquet::to_parquet(
@@ -504,7 +566,8 @@ pub(super) fn table_bytes(name: &str, csv: String) -> anyhow::Result<Vec<u8>> {
     Ok(csv.into_bytes())
 }
 
-pub(super) fn cmd_export(
+/// `export --paths FILE`: one stitcher's journeys of replicate 0 as a path file.
+fn export_paths(
     scenario: &Path,
     file: &Path,
     stitcher: &str,

@@ -1,24 +1,57 @@
 //! `closedloop run` (and its sweeps): the run, its tables on stdout, its
 //! output folder; the work is in `closedloop::experiment` and `report`.
 
-use super::*;
-use closedloop::truth::SHAPLEY;
+use super::{Progress, bad, load_with, parse_models, parse_stitchers, with_pictures, write_folder};
+use anyhow::Context;
+use closedloop::experiment::{self, RunConfig, sweep};
+use closedloop::report;
+use closedloop::report::tables::Verdict;
+use closedloop::scenario::Scenario;
+use closedloop::truth::{self, SHAPLEY};
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+use std::time::Instant;
 
-#[allow(clippy::too_many_arguments)]
-pub(super) fn cmd_run(
-    path: &Path,
+/// Arguments of `closedloop run`.
+#[derive(clap::Args)]
+pub struct RunArgs {
+    /// Scenario file (TOML).
+    scenario: PathBuf,
+    /// Output folder (default: out/<scenario name>/).
+    #[arg(long)]
     out: Option<PathBuf>,
+    /// Master seed (overrides the scenario's).
+    #[arg(long)]
     seed: Option<u64>,
+    /// Number of replicate worlds (overrides the scenario's).
+    #[arg(long)]
     replicates: Option<u32>,
+    /// Comma-separated stitcher ids, or `all` (default: the scenario's list, else all).
+    #[arg(long)]
     stitchers: Option<String>,
+    /// Comma-separated model ids, or `all` (default: the scenario's list, else all).
+    #[arg(long)]
     models: Option<String>,
+    /// Print report.json on stdout instead of the table.
+    #[arg(long)]
     json: bool,
+    /// Print nothing but errors (and no progress bar).
+    #[arg(long)]
     quiet: bool,
-    sweep_args: &[String],
-) -> anyhow::Result<ExitCode> {
-    let sc = load_with(path, seed, replicates)?;
-    let stitchers = stitchers.map(|list| parse_stitchers(&list)).transpose()?;
-    let models = models.map(|list| parse_models(&list)).transpose()?;
+    /// Sweep a scenario key over values: `KEY=V1,V2,…` (dotted key, array
+    /// elements by id, e.g. `channels.brand_search.intent_exponent=0,1,2`).
+    /// Repeat for a grid; adds to (or replaces keys of) the scenario's
+    /// `[sweep]` table. Writes sweep.csv and the report's `sweep` section.
+    #[arg(long, value_name = "KEY=V1,V2,…")]
+    sweep: Vec<String>,
+}
+
+/// Run every replicate (or every sweep point), write the folder, print the tables.
+pub fn cmd_run(args: &RunArgs, stdout: &mut String) -> anyhow::Result<ExitCode> {
+    let (json, quiet) = (args.json, args.quiet);
+    let sc = load_with(&args.scenario, args.seed, args.replicates)?;
+    let stitchers = args.stitchers.as_deref().map(parse_stitchers).transpose()?;
+    let models = args.models.as_deref().map(parse_models).transpose()?;
     let choose = |sc: &Scenario| {
         let mut cfg = RunConfig::from_scenario(sc);
         if let Some(list) = &stitchers {
@@ -30,17 +63,18 @@ pub(super) fn cmd_run(
         cfg
     };
     let cfg = choose(&sc);
-    let out = out.unwrap_or_else(|| Path::new("out").join(&sc.name));
+    let out = args
+        .out
+        .clone()
+        .unwrap_or_else(|| Path::new("out").join(&sc.name));
     let mut cli_axes = Vec::new();
-    for a in sweep_args {
+    for a in &args.sweep {
         cli_axes.push(sweep::parse_axis(a).map_err(|e| bad(format!("--sweep: {e}")))?);
     }
     let file_axes = sweep::axes_from_table(&sc.sweep).map_err(|e| bad(e.to_string()))?;
     let axes = sweep::merge_axes(file_axes, cli_axes);
     if !axes.is_empty() {
-        return cmd_sweep(
-            path, &sc, &choose, &axes, &out, seed, replicates, json, quiet,
-        );
+        return cmd_sweep(args, &sc, &choose, &axes, &out, stdout);
     }
     if !quiet && !json {
         eprintln!(
@@ -57,39 +91,32 @@ pub(super) fn cmd_run(
     let results = experiment::run_with_progress(&sc, &cfg, &|| bar.inc());
     bar.finish();
     let run_s = t0.elapsed().as_secs_f64();
-    let report = report::report_json(&sc, &results);
-    let mut bytes = serde_json::to_vec_pretty(&report).context("serialising report.json")?;
-    bytes.push(b'\n');
-    let stages: Vec<serde_json::Value> = results
-        .iter()
-        .map(|r| {
-            serde_json::Value::Object(
-                r.timings
-                    .iter()
-                    .map(|(k, v)| (k.to_string(), (*v).into()))
-                    .collect(),
-            )
-        })
-        .collect();
+    let report = report::schema::RunReport::new(&sc, &results);
+    let bytes = report::schema::to_json(&report).context("serialising report.json")?;
     let clock = Instant::now();
     let pictures = report::run_pictures(&sc, &report, &results)?;
     let pictures_s = clock.elapsed().as_secs_f64();
-    let timings = serde_json::json!({ "run_seconds": run_s, "pictures_seconds": pictures_s, "threads": rayon::current_num_threads(), "replicates": stages });
+    let timings =
+        report::schema::RunTimings::new(run_s, pictures_s, rayon::current_num_threads(), &results);
     let files = vec![
         ("report.json", bytes.clone()),
         (
             "timings.json",
-            serde_json::to_vec_pretty(&timings).context("serialising timings")?,
+            report::schema::to_json_without_newline(&timings).context("serialising timings")?,
         ),
-        ("credit.csv", credit_csv(&results).into_bytes()),
+        (
+            "credit.csv",
+            report::csv::run_credit_csv(&results).into_bytes(),
+        ),
     ];
     let files = with_pictures(files, &pictures);
     write_folder(&out, &files)?;
     if json {
-        print!("{}", String::from_utf8_lossy(&bytes));
+        put!(stdout, "{}", String::from_utf8_lossy(&bytes));
     } else if !quiet {
-        print_table(&sc, &results);
-        println!(
+        print_table(stdout, &sc, &results);
+        putln!(
+            stdout,
             "\nwrote {} ({:.1} s)",
             out.join("report.json").display(),
             run_s
@@ -98,43 +125,8 @@ pub(super) fn cmd_run(
     Ok(ExitCode::SUCCESS)
 }
 
-/// Tidy credit table: replicate, source (truth or stitcher/model), label, conversions, revenue.
-pub(super) fn credit_csv(results: &[experiment::ReplicateResult]) -> String {
-    let mut s = String::from("replicate,stitcher,model,label,conversions,revenue\n");
-    for r in results {
-        for (name, c) in truth::TRUTHS.iter().zip(&r.truth) {
-            for (label, conv) in &c.conversions {
-                s.push_str(&format!(
-                    "{},truth,{},{},{},{}\n",
-                    r.replicate, name, label, conv, c.revenue[label]
-                ));
-            }
-        }
-        for a in &r.attribution {
-            for (label, conv) in &a.credit.conversions {
-                s.push_str(&format!(
-                    "{},{},{},{},{},{}\n",
-                    r.replicate, a.stitcher, a.model, label, conv, a.credit.revenue[label]
-                ));
-            }
-        }
-    }
-    s
-}
-
-pub(super) fn share_table(c: &closedloop::base::credit::Credit, channels: &[String]) -> Vec<f64> {
-    let v: Vec<f64> = channels
-        .iter()
-        .map(|ch| c.conversions.get(ch).copied().unwrap_or(0.0))
-        .collect();
-    let total: f64 = v.iter().sum();
-    v.iter()
-        .map(|x| if total != 0.0 { x / total } else { 0.0 })
-        .collect()
-}
-
 /// How much of each model's error the stitching adds (replicate 0).
-pub(super) fn print_downstream(r: &experiment::ReplicateResult) {
+fn print_downstream(stdout: &mut String, r: &experiment::ReplicateResult) {
     let rows = experiment::downstream(r);
     let Some((_, first)) = rows.first() else {
         return;
@@ -142,18 +134,20 @@ pub(super) fn print_downstream(r: &experiment::ReplicateResult) {
     if first.is_empty() {
         return;
     }
-    println!(
+    putln!(
+        stdout,
         "\nHeadline error (tvd of lead shares vs shapley) on each stitcher's journeys / on oracle journeys (replicate 0)"
     );
-    print!("{:<16}", "stitcher");
+    put!(stdout, "{:<16}", "stitcher");
     for d in first {
-        print!(" {:>24}", d.model);
+        put!(stdout, " {:>24}", d.model);
     }
-    println!();
+    putln!(stdout);
     for (name, ds) in &rows {
-        print!("{name:<16}");
+        put!(stdout, "{name:<16}");
         for d in ds {
-            print!(
+            put!(
+                stdout,
                 " {:>24}",
                 format!(
                     "{:.3} / {:.3} ({:+.3})",
@@ -161,36 +155,40 @@ pub(super) fn print_downstream(r: &experiment::ReplicateResult) {
                 )
             );
         }
-        println!();
+        putln!(stdout);
     }
 }
 
-pub(super) fn print_table(sc: &Scenario, results: &[experiment::ReplicateResult]) {
+/// The tables of a run: the world, stitching, shares, leaderboard,
+/// platforms, ablation and paired verdicts.
+fn print_table(stdout: &mut String, sc: &Scenario, results: &[experiment::ReplicateResult]) {
     let channels = sc.channel_ids();
-    let n = results.len() as f64;
     let first = &results[0];
-    // Best stitcher: highest mean pairwise F1, oracle excluded.
-    let mut best: Option<(String, f64)> = None;
-    for (i, (name, _)) in first.stitching.iter().enumerate() {
-        if name == ORACLE {
-            continue;
-        }
-        let f1 = results
-            .iter()
-            .map(|r| r.stitching[i].1.pairwise.f1)
-            .sum::<f64>()
-            / n;
-        if best.as_ref().is_none_or(|b| f1 > b.1) {
-            best = Some((name.clone(), f1));
-        }
-    }
-    let Some((best, best_f1)) = best else { return };
+    let Some((best, best_f1)) = report::tables::best_stitcher(results) else {
+        return;
+    };
     let w = &first.world;
-    println!(
+    putln!(
+        stdout,
         "{} persons, {} leads, {} customers, revenue {:.0} (replicate 0)",
-        w.persons, w.leads, w.customers, w.revenue
+        w.persons,
+        w.leads,
+        w.customers,
+        w.revenue
     );
-    println!(
+    print_stitching(stdout, first);
+    print_shares(stdout, results, &channels, &best, best_f1);
+    print_model_errors(stdout, results, &best);
+    print_platforms(stdout, first);
+    print_ablation(stdout, first);
+    print_paired(stdout, results, &best);
+}
+
+/// Each stitcher's metrics (replicate 0), best F1 first, what the stitching
+/// adds to each model's error, and `probabilistic` at each threshold.
+fn print_stitching(stdout: &mut String, first: &experiment::ReplicateResult) {
+    putln!(
+        stdout,
         "\n{:<16} {:>6} {:>9} {:>7} {:>9} {:>9} {:>7} {:>7} {:>9} {:>8} {:>8} {:>8} {:>8}",
         "stitcher",
         "F1",
@@ -206,22 +204,9 @@ pub(super) fn print_table(sc: &Scenario, results: &[experiment::ReplicateResult]
         "conv_len",
         "null_len"
     );
-    let mut by_f1: Vec<&(String, closedloop::score::StitchMetrics)> =
-        first.stitching.iter().collect();
-    by_f1.sort_by(|a, b| {
-        b.1.pairwise
-            .f1
-            .total_cmp(&a.1.pairwise.f1)
-            .then(a.0.cmp(&b.0))
-    });
-    for (name, m) in by_f1 {
-        let paths = first
-            .path_lengths
-            .iter()
-            .find(|(n, _)| n == name)
-            .map(|(_, p)| *p)
-            .unwrap_or_default();
-        println!(
+    for (name, m, paths) in report::tables::stitchers_by_f1(first) {
+        putln!(
+            stdout,
             "{:<16} {:>6.3} {:>9.3} {:>7.3} {:>9.3} {:>9.3} {:>7} {:>7} {:>9.2} {:>8.3} {:>8.3} {:>8.2} {:>8.2}",
             name,
             m.pairwise.f1,
@@ -238,15 +223,25 @@ pub(super) fn print_table(sc: &Scenario, results: &[experiment::ReplicateResult]
             paths.non_converting.mean
         );
     }
-    print_downstream(first);
+    print_downstream(stdout, first);
     if !first.threshold_sweep.is_empty() {
-        println!("\n`probabilistic` at each match-weight threshold (replicate 0)");
-        println!(
+        putln!(
+            stdout,
+            "\n`probabilistic` at each match-weight threshold (replicate 0)"
+        );
+        putln!(
+            stdout,
             "{:>9} {:>9} {:>7} {:>6} {:>7} {:>7}",
-            "threshold", "precision", "recall", "F1", "splits", "merges"
+            "threshold",
+            "precision",
+            "recall",
+            "F1",
+            "splits",
+            "merges"
         );
         for p in &first.threshold_sweep {
-            println!(
+            putln!(
+                stdout,
                 "{:>9} {:>9.3} {:>7.3} {:>6.3} {:>7} {:>7}",
                 p.threshold,
                 p.pairwise.precision,
@@ -257,126 +252,108 @@ pub(super) fn print_table(sc: &Scenario, results: &[experiment::ReplicateResult]
             );
         }
     }
-    println!(
+}
+
+/// Shapley truth's and each model's share of the leads per channel on
+/// `best`'s journeys, then the no-channel and unknown shares and the errors.
+fn print_shares(
+    stdout: &mut String,
+    results: &[experiment::ReplicateResult],
+    channels: &[String],
+    best: &str,
+    best_f1: f64,
+) {
+    putln!(
+        stdout,
         "\nShare of channel credit per channel: shapley truth vs each model on `{best}` stitching (F1 {best_f1:.3}), mean over {} replicate(s)",
         results.len()
     );
-    let rows: Vec<usize> = (0..first.attribution.len())
-        .filter(|&i| first.attribution[i].stitcher == best)
-        .collect();
-    let mean_shares = |get: &dyn Fn(&experiment::ReplicateResult) -> Vec<f64>| -> Vec<f64> {
-        let mut acc = vec![0.0; channels.len()];
-        for r in results {
-            for (a, x) in acc.iter_mut().zip(get(r)) {
-                *a += x / n;
-            }
-        }
-        acc
-    };
-    let truth_sh = mean_shares(&|r| share_table(&r.truth[SHAPLEY], &channels));
-    let model_sh: Vec<(String, Vec<f64>)> = rows
-        .iter()
-        .map(|&i| {
-            (
-                first.attribution[i].model.clone(),
-                mean_shares(&|r| share_table(&r.attribution[i].credit, &channels)),
-            )
-        })
-        .collect();
+    let shares = report::tables::share_table(results, channels, best);
     let width = channels.iter().map(|c| c.len()).max().unwrap_or(7).max(7);
-    print!("{:<width$}  {:>8}", "channel", "shapley");
-    for (m, _) in &model_sh {
-        print!("  {:>15}", m);
+    put!(stdout, "{:<width$}  {:>8}", "channel", "shapley");
+    for (m, _) in &shares.models {
+        put!(stdout, "  {:>15}", m);
     }
-    println!();
+    putln!(stdout);
     for (i, ch) in channels.iter().enumerate() {
-        print!("{:<width$}  {:>7.1}%", ch, truth_sh[i] * 100.0);
-        for (_, s) in &model_sh {
-            print!("  {:>14.1}%", s[i] * 100.0);
+        put!(stdout, "{:<width$}  {:>7.1}%", ch, shares.truth[i] * 100.0);
+        for (_, s) in &shares.models {
+            put!(stdout, "  {:>14.1}%", s[i] * 100.0);
         }
-        println!();
+        putln!(stdout);
     }
     // Below the channels, shares of *all* leads: what went to no channel
     // (truth: the baseline), and to `unknown` (leads with no web history).
-    let mean_of =
-        |f: &dyn Fn(&experiment::ReplicateResult) -> f64| results.iter().map(f).sum::<f64>() / n;
-    let unknown_share = |c: &closedloop::base::credit::Credit| {
-        let total = c.total_conversions();
-        let unknown = c.conversions.get("unknown").copied().unwrap_or(0.0);
-        if total > 0.0 { unknown / total } else { 0.0 }
-    };
-    print!(
+    put!(
+        stdout,
         "{:<width$}  {:>7.1}%",
         "(no channel)",
-        mean_of(&|r| r.attribution[rows[0]].error[SHAPLEY]
-            .conversions
-            .baseline_share)
-            * 100.0
+        shares.truth_no_channel * 100.0
     );
-    for &i in &rows {
-        let share = mean_of(&|r| {
-            r.attribution[i].error[SHAPLEY]
-                .conversions
-                .non_channel_share
-        });
-        print!("  {:>14.1}%", share * 100.0);
+    for share in &shares.no_channel {
+        put!(stdout, "  {:>14.1}%", share * 100.0);
     }
-    println!();
-    print!("{:<width$}  {:>8}", "(unknown)", "");
-    for &i in &rows {
-        let share = mean_of(&|r| unknown_share(&r.attribution[i].credit));
-        print!("  {:>14.1}%", share * 100.0);
+    putln!(stdout);
+    put!(stdout, "{:<width$}  {:>8}", "(unknown)", "");
+    for share in &shares.unknown {
+        put!(stdout, "  {:>14.1}%", share * 100.0);
     }
-    println!();
+    putln!(stdout);
     // Errors against shapley, mean ±95 % CI half-width over replicates.
-    for (name, get) in [("tvd", TVD), ("tvd_channels", TVD_CHANNELS)] {
-        print!("{:<width$}  {:>8}", name, "");
-        for &i in &rows {
-            print!(
-                "  {:>15}",
-                plus_minus(&error_stats(results, i, SHAPLEY, get))
-            );
+    for (name, per_model) in &shares.errors {
+        put!(stdout, "{:<width$}  {:>8}", name, "");
+        for st in per_model {
+            put!(stdout, "  {:>15}", plus_minus(st));
         }
-        println!();
+        putln!(stdout);
     }
-    print_model_errors(results, &best);
-    print_platforms(first);
-    print_ablation(first);
-    print_paired(results, &best);
 }
 
 /// What each loss mechanism costs: the same world re-observed with it off.
-pub(super) fn print_ablation(r: &experiment::ReplicateResult) {
+fn print_ablation(stdout: &mut String, r: &experiment::ReplicateResult) {
     let Some(base) = r.loss_ablation.first() else {
         return;
     };
-    println!(
+    putln!(
+        stdout,
         "\nWhat each loss costs (replicate 0): the same world re-observed with one mechanism off; `{}` stitching, headline error vs shapley",
         base.stitcher
     );
-    print!("{:<16} {:>15} {:>7}", "switched off", "F1 (gain)", "recall");
+    put!(
+        stdout,
+        "{:<16} {:>15} {:>7}",
+        "switched off",
+        "F1 (gain)",
+        "recall"
+    );
     for m in base.tvd.keys() {
-        print!(" {:>22}", format!("{m} (change)"));
+        put!(stdout, " {:>22}", format!("{m} (change)"));
     }
-    println!();
+    putln!(stdout);
     for row in &r.loss_ablation {
-        print!(
+        put!(
+            stdout,
             "{:<16} {:>15} {:>7.3}",
             row.switched_off,
             format!("{:.3} ({:+.3})", row.f1, row.f1 - base.f1),
             row.recall
         );
         for (m, t) in &row.tvd {
-            print!(" {:>22}", format!("{t:.3} ({:+.3})", t - base.tvd[m]));
+            put!(
+                stdout,
+                " {:>22}",
+                format!("{t:.3} ({:+.3})", t - base.tvd[m])
+            );
         }
-        println!();
+        putln!(stdout);
     }
 }
 
 /// What each ad platform claims vs the truth (replicate 0).
-pub(super) fn print_platforms(r: &experiment::ReplicateResult) {
+fn print_platforms(stdout: &mut String, r: &experiment::ReplicateResult) {
     let Some(p) = &r.platforms else { return };
-    println!(
+    putln!(
+        stdout,
         "\nWhat the ad platforms claim (leads, replicate 0): {:.0} claims for {} distinct leads of {} real ones — double counting ×{}",
         p.sum_of_claims,
         p.distinct_claimed,
@@ -384,12 +361,19 @@ pub(super) fn print_platforms(r: &experiment::ReplicateResult) {
         p.double_counting_ratio
             .map_or("-".into(), |x| format!("{x:.2}"))
     );
-    println!(
+    putln!(
+        stdout,
         "{:<16} {:>8} {:>8} {:>12} {:>14} {:>12}",
-        "platform", "claimed", "shapley", "incremental", "claim/increm.", "imported rev"
+        "platform",
+        "claimed",
+        "shapley",
+        "incremental",
+        "claim/increm.",
+        "imported rev"
     );
     for row in &p.platforms {
-        println!(
+        putln!(
+            stdout,
             "{:<16} {:>8.0} {:>8.0} {:>12.0} {:>14} {:>12.0}",
             row.channel,
             row.claimed_conversions,
@@ -404,77 +388,58 @@ pub(super) fn print_platforms(r: &experiment::ReplicateResult) {
 
 /// "A beats B" per model vs `last_touch` (`tvd` of lead shares against
 /// shapley on the best stitcher's journeys, paired over replicates), when R ≥ 2.
-pub(super) fn print_paired(results: &[experiment::ReplicateResult], best: &str) {
+fn print_paired(stdout: &mut String, results: &[experiment::ReplicateResult], best: &str) {
     use report::paired::REFERENCE_MODEL as REF;
     if results.len() < 2 {
         return;
     }
     let paired = report::paired(results);
-    let mut diffs: Vec<&report::paired::ModelDifference> = paired
-        .models
-        .iter()
-        .filter(|d| {
-            d.stitcher == best
-                && d.versus == REF
-                && d.truth == truth::TRUTHS[SHAPLEY]
-                && d.model != REF
-        })
-        .collect();
+    let diffs = report::tables::versus_reference(&paired, best);
     if diffs.is_empty() {
         return;
     }
-    diffs.sort_by(|a, b| {
-        a.diff
-            .mean
-            .total_cmp(&b.diff.mean)
-            .then(a.model.cmp(&b.model))
-    });
-    println!(
+    putln!(
+        stdout,
         "\nPaired vs {REF}: tvd of lead shares against shapley on `{best}` journeys, difference per replicate over {} replicates, 95 % CI",
         results.len()
     );
-    let width = diffs.iter().map(|d| d.model.len()).max().unwrap_or(8);
-    for d in diffs {
+    let width = diffs.iter().map(|(d, _)| d.model.len()).max().unwrap_or(8);
+    for (d, verdict) in diffs {
         let s = &d.diff;
         let (lo, hi) = (
             s.ci95_low.unwrap_or(f64::NAN),
             s.ci95_high.unwrap_or(f64::NAN),
         );
-        let line = if hi < 0.0 {
-            format!(
+        let line = match verdict {
+            Verdict::Beats => format!(
                 "beats {REF} by {:.3} (CI {:.3} to {:.3})",
                 -s.mean, -hi, -lo
-            )
-        } else if lo > 0.0 {
-            format!(
+            ),
+            Verdict::LosesTo => format!(
                 "loses to {REF} by {:.3} (CI {:.3} to {:.3})",
                 s.mean, lo, hi
-            )
-        } else {
-            format!(
+            ),
+            Verdict::NoClearDifference => format!(
                 "no clear difference from {REF}: {:+.3} (CI {:+.3} to {:+.3})",
                 s.mean, lo, hi
-            )
+            ),
         };
-        println!("  {:<width$}  {line}", d.model);
+        putln!(stdout, "  {:<width$}  {line}", d.model);
     }
 }
 
 /// `run` with sweep axes: every grid point × replicate, written as
 /// `sweep.csv` and a report.json holding the `sweep` section.
-#[allow(clippy::too_many_arguments)]
-pub(super) fn cmd_sweep(
-    path: &Path,
+fn cmd_sweep(
+    args: &RunArgs,
     sc: &Scenario,
     choose: &dyn Fn(&Scenario) -> RunConfig,
     axes: &[sweep::SweepAxis],
     out: &Path,
-    seed: Option<u64>,
-    replicates: Option<u32>,
-    json: bool,
-    quiet: bool,
+    stdout: &mut String,
 ) -> anyhow::Result<ExitCode> {
-    let mut points = sweep_points(path, axes)?;
+    let (seed, replicates, json, quiet) = (args.seed, args.replicates, args.json, args.quiet);
+    let mut points = sweep_points(&args.scenario, axes)?;
     let swept = |key: &str| axes.iter().any(|a| a.key == key);
     for p in &mut points {
         if let (Some(s), false) = (seed, swept("seed")) {
@@ -509,31 +474,31 @@ pub(super) fn cmd_sweep(
     bar.finish();
     let run_s = t0.elapsed().as_secs_f64();
     let rows = report::sweep_rows(&results);
-    let report = report::sweep_report_json(sc, &points, &rows);
-    let mut bytes = serde_json::to_vec_pretty(&report).context("serialising report.json")?;
-    bytes.push(b'\n');
-    let timings = serde_json::json!({
-        "run_seconds": run_s,
-        "threads": rayon::current_num_threads(),
-        "points": points.len(),
-        "replicate_runs": units,
-    });
+    let report = report::schema::SweepReport::new(sc, &points, &rows);
+    let bytes = report::schema::to_json(&report).context("serialising report.json")?;
+    let timings = report::schema::SweepTimings {
+        run_seconds: run_s,
+        threads: rayon::current_num_threads(),
+        points: points.len(),
+        replicate_runs: units,
+    };
     let files = vec![
         ("report.json", bytes.clone()),
         ("sweep.csv", report::sweep_csv(&points, &rows).into_bytes()),
         (
             "timings.json",
-            serde_json::to_vec_pretty(&timings).context("serialising timings")?,
+            report::schema::to_json_without_newline(&timings).context("serialising timings")?,
         ),
     ];
     let pictures = report::sweep_pictures(sc, &points, &rows)?;
     let files = with_pictures(files, &pictures);
     write_folder(out, &files)?;
     if json {
-        print!("{}", String::from_utf8_lossy(&bytes));
+        put!(stdout, "{}", String::from_utf8_lossy(&bytes));
     } else if !quiet {
-        print_sweep(&points, &results, &rows);
-        println!(
+        print_sweep(stdout, &points, &results, &rows);
+        putln!(
+            stdout,
             "\nwrote {} and sweep.csv ({:.1} s)",
             out.join("report.json").display(),
             run_s
@@ -559,7 +524,9 @@ pub(super) fn sweep_points(
 /// `last_touch`'s and the lowest-error model's `tvd` against shapley, mean
 /// [95 % CI], and whether that model's lead over the runner-up is significant
 /// (paired CI of runner-up − lowest excludes 0).
-pub(super) fn print_sweep(
+fn print_sweep(
+    stdout: &mut String,
+
     points: &[sweep::SweepPoint],
     results: &[Vec<experiment::ReplicateResult>],
     rows: &[report::SweepRow],
@@ -569,14 +536,7 @@ pub(super) fn print_sweep(
         _ => format!("{:.3}", s.mean),
     };
     let find = |p: usize, stitcher: &str, model: &str, truth: &str, metric: &str| {
-        rows.iter()
-            .find(|r| {
-                r.point == p
-                    && r.stitcher == stitcher
-                    && r.model == model
-                    && r.truth == truth
-                    && r.metric == metric
-            })
+        report::sweep::find_row(rows, p, stitcher, model, truth, metric)
             .map(|r| cell(&r.stats))
             .unwrap_or_else(|| "-".into())
     };
@@ -586,23 +546,24 @@ pub(super) fn print_sweep(
         .max()
         .unwrap_or(5)
         .max(6);
-    println!(
+    putln!(
+        stdout,
         "\n{:<5} {:<label_w$}  {:<16} {:<24} {:<24} lowest-error model on its journeys (vs runner-up)",
-        "point", "values", "best stitcher", "F1", "last_touch tvd (shapley)"
+        "point",
+        "values",
+        "best stitcher",
+        "F1",
+        "last_touch tvd (shapley)"
     );
     for (p, rs) in points.iter().zip(results) {
         let paired = report::paired(rs);
         let Some(best) = paired.best_stitcher.clone() else {
             continue;
         };
-        let best_model = paired
-            .best_models
-            .iter()
-            .find(|(s, _)| *s == best)
-            .map(|(_, m)| m.clone())
-            .unwrap_or_default();
+        let best_model = paired.best_model(&best).unwrap_or_default().to_string();
         let shapley = truth::TRUTHS[SHAPLEY];
-        println!(
+        putln!(
+            stdout,
             "{:<5} {:<label_w$}  {:<16} {:<24} {:<24} {} {} ({})",
             p.index,
             p.label(),
@@ -616,29 +577,9 @@ pub(super) fn print_sweep(
     }
 }
 
-/// Which error of a measure's [`CreditError`](closedloop::score::CreditError) a table shows.
-type ErrorOf = fn(&closedloop::score::CreditError) -> f64;
-const TVD: ErrorOf = |e| e.tvd;
-const TVD_CHANNELS: ErrorOf = |e| e.tvd_channels;
-
-/// Attribution row `i`'s error on leads against truth `t` (an index of
-/// [`truth::TRUTHS`]), summarised over replicates.
-pub(super) fn error_stats(
-    results: &[experiment::ReplicateResult],
-    i: usize,
-    t: usize,
-    get: ErrorOf,
-) -> report::Stats {
-    let xs: Vec<f64> = results
-        .iter()
-        .map(|r| get(&r.attribution[i].error[t].conversions))
-        .collect();
-    report::Stats::of(&xs)
-}
-
 /// `0.148 ±0.012`: the mean and the half-width of its 95 % CI (`±-` with
 /// one replicate).
-pub(super) fn plus_minus(s: &report::Stats) -> String {
+fn plus_minus(s: &report::Stats) -> String {
     match s.half_width() {
         Some(h) => format!("{:.3} ±{h:.3}", s.mean),
         None => format!("{:.3} ±-", s.mean),
@@ -647,7 +588,7 @@ pub(super) fn plus_minus(s: &report::Stats) -> String {
 
 /// Whether the lowest-error model on `stitcher`'s journeys is ahead of the
 /// runner-up: the paired CI of (runner-up − lowest) against shapley.
-pub(super) fn margin_text(paired: &report::Paired, stitcher: &str) -> String {
+fn margin_text(paired: &report::Paired, stitcher: &str) -> String {
     let Some((_, d)) = paired.best_margin(stitcher) else {
         return "no runner-up".into();
     };
@@ -669,62 +610,33 @@ pub(super) fn margin_text(paired: &report::Paired, stitcher: &str) -> String {
 /// the best stitcher's journeys and on oracle journeys, sorted by the error
 /// against shapley on the best stitcher; then whether the first is ahead of
 /// the second.
-pub(super) fn print_model_errors(results: &[experiment::ReplicateResult], best: &str) {
-    let first = &results[0];
-    let find = |stitcher: &str, model: &str| {
-        first
-            .attribution
-            .iter()
-            .position(|a| a.stitcher == stitcher && a.model == model)
-    };
-    let all_truths = |i: usize| [0, 1, 2].map(|t| error_stats(results, i, t, TVD));
-    // (model, errors on the best stitcher, errors on oracle journeys), in TRUTHS order.
-    type Row = (
-        String,
-        Option<[report::Stats; 3]>,
-        Option<[report::Stats; 3]>,
-    );
-    let mut models: Vec<Row> = first
-        .attribution
-        .iter()
-        .filter(|a| a.stitcher == best || a.stitcher == experiment::NO_STITCHING)
-        .map(|a| {
-            let errs = |s: &str| find(s, &a.model).map(all_truths);
-            // Rows computed without journeys read the same on both sides.
-            if a.stitcher == experiment::NO_STITCHING {
-                let e = errs(experiment::NO_STITCHING);
-                (a.model.clone(), e, e)
-            } else {
-                (a.model.clone(), errs(best), errs(ORACLE))
-            }
-        })
-        .collect();
+fn print_model_errors(stdout: &mut String, results: &[experiment::ReplicateResult], best: &str) {
+    let models = report::tables::leaderboard(results, best);
     if models.is_empty() {
         return;
     }
-    models.sort_by(|a, b| {
-        let key =
-            |m: &Option<[report::Stats; 3]>| m.as_ref().map_or(f64::INFINITY, |e| e[SHAPLEY].mean);
-        key(&a.1).total_cmp(&key(&b.1)).then(a.0.cmp(&b.0))
-    });
-    if let Some(i) = find(ORACLE, ORACLE) {
-        models.push(("(shapley truth)".into(), None, Some(all_truths(i))));
-    }
-    println!(
+    putln!(
+        stdout,
         "\nLeaderboard: headline error (tvd of shares of all leads, channels + no channel) against each truth, mean ±95 % CI half-width over {} replicate(s); sorted by the error against shapley on `{best}`",
         results.len()
     );
-    let width = models.iter().map(|m| m.0.len()).max().unwrap_or(5).max(16);
+    let width = models
+        .iter()
+        .map(|m| m.model.len())
+        .max()
+        .unwrap_or(5)
+        .max(16);
     let group = |title: &str| format!("{title:^44}");
-    println!(
+    putln!(
+        stdout,
         "{:<width$}  {}  {}",
         "",
         group(&format!("on `{best}`")),
         group("on oracle journeys")
     );
     let heads = truth::TRUTHS.map(|t| format!("{t:>14}")).join(" ");
-    println!("{:<width$}  {heads}  {heads}", "model");
-    let cells = |e: &Option<[report::Stats; 3]>| match e {
+    putln!(stdout, "{:<width$}  {heads}  {heads}", "model");
+    let cells = |e: &Option<report::tables::TruthErrors>| match e {
         Some(e) => e
             .iter()
             .map(|s| format!("{:>14}", plus_minus(s)))
@@ -732,12 +644,19 @@ pub(super) fn print_model_errors(results: &[experiment::ReplicateResult], best: 
             .join(" "),
         None => ["-"; 3].map(|x| format!("{x:>14}")).join(" "),
     };
-    for (m, on_best, on_oracle) in &models {
-        println!("{m:<width$}  {}  {}", cells(on_best), cells(on_oracle));
+    for row in &models {
+        putln!(
+            stdout,
+            "{:<width$}  {}  {}",
+            row.model,
+            cells(&row.on_best),
+            cells(&row.on_oracle)
+        );
     }
     let paired = report::paired(results);
     if let Some((lowest, _)) = paired.best_margin(best) {
-        println!(
+        putln!(
+            stdout,
             "Lowest error against shapley on `{best}`: {lowest} ({})",
             margin_text(&paired, best)
         );

@@ -1,4 +1,4 @@
-//! Budget scenarios (DESIGN §5, issue 7 §2): what a spend change really does
+//! Budget scenarios (`docs/model.md`, "The world"): what a spend change really does
 //! — the world re-run on the same draws at the new spends (common random
 //! numbers) — next to what each attribution model predicts from the base
 //! period (its credited leads and revenue per unit spend × the change).
@@ -277,6 +277,15 @@ pub struct BudgetRow {
     pub error: Vec<(String, Stats)>,
 }
 
+impl BudgetRow {
+    /// Each model's error (predicted − actual), smallest in size first.
+    pub fn errors_smallest_first(&self) -> Vec<&(String, Stats)> {
+        let mut errs: Vec<&(String, Stats)> = self.error.iter().collect();
+        errs.sort_by(|a, b| a.1.mean.abs().total_cmp(&b.1.mean.abs()));
+        errs
+    }
+}
+
 /// A model's predicted change in one replicate, by model index.
 type Prediction<'a> = dyn Fn(&BudgetReplicate, usize) -> f64 + 'a;
 
@@ -536,6 +545,56 @@ pub fn optimal_split(sc: &Scenario, curves: &[ChannelCurve]) -> Vec<f64> {
         }
     }
     spends
+}
+
+/// A whole budget study: the spend change's actual and predicted effects,
+/// the true response curves and the optimal split checked by a re-run.
+#[derive(Clone, Debug, PartialEq)]
+pub struct BudgetStudy {
+    /// The scenario's spends per channel (scenario order).
+    pub current: Vec<f64>,
+    /// The changed spends per channel (scenario order).
+    pub new: Vec<f64>,
+    /// The budget table (see [`table`]).
+    pub rows: Vec<BudgetRow>,
+    /// Every paid channel's true response (see [`curves`]).
+    pub curves: Vec<ChannelCurve>,
+    /// The split of the current budget the curves call best (scenario order).
+    pub optimal: Vec<f64>,
+    /// Profit change per period of moving to `optimal`, re-run on the same draws.
+    pub optimal_profit: Stats,
+}
+
+/// Run a budget study over the scenario's replicates: base and re-run
+/// worlds at `spends` with each model's prediction, the response curves, and
+/// the re-run at the optimal split; `done` is called after each replicate of
+/// each of the three.
+pub fn study(
+    sc: &Scenario,
+    spends: &[f64],
+    stitcher: &StitcherSpec,
+    models: &[AttributorSpec],
+    done: &(dyn Fn() + Sync),
+) -> BudgetStudy {
+    let reps = run_with_progress(sc, spends, stitcher, models, sc.replicates, done);
+    let rows = table(sc, &reps);
+    let curves = curves_with_progress(sc, sc.replicates, done);
+    let optimal = optimal_split(sc, &curves);
+    let optimal_reps = run_with_progress(sc, &optimal, stitcher, &[], sc.replicates, done);
+    let optimal_profit = Stats::of(
+        &optimal_reps
+            .iter()
+            .map(|r| r.changed.profit - r.base.profit)
+            .collect::<Vec<f64>>(),
+    );
+    BudgetStudy {
+        current: world::scenario_spends(sc),
+        new: spends.to_vec(),
+        rows,
+        curves,
+        optimal,
+        optimal_profit,
+    }
 }
 
 #[cfg(test)]

@@ -1,4 +1,4 @@
-//! The closed loop over time (DESIGN §5, issue 7 §3): each period a new
+//! The closed loop over time (`docs/model.md`, "The world"): each period a new
 //! cohort of persons meets that period's spends; the period's log is
 //! stitched and credited by one model, and the fixed total budget moves
 //! toward equal marginal ROI *as that model sees it* (a Hill curve fitted to
@@ -11,6 +11,7 @@
 //! Must never: let a model see the truth (only the oracle does, by name).
 
 use crate::attribute::{self, Journeys};
+use crate::base::stats::Stats;
 use crate::experiment;
 use crate::experiment::budget;
 use crate::scenario::Scenario;
@@ -340,6 +341,206 @@ pub fn distance(spends: &[f64], target: &[f64]) -> f64 {
         / (2.0 * total)
 }
 
+/// One steering model's loop summarised over replicates (report.json
+/// `loop.summary`): what following its credit earned and cost.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct LoopSummary {
+    /// Steering model id.
+    pub model: String,
+    /// Share of the last period's budget spent differently from the optimal split.
+    pub final_distance_to_optimal: Stats,
+    /// True profit summed over the periods.
+    pub cumulative_profit: Stats,
+    /// The oracle's cumulative profit minus this model's (same replicate).
+    pub cost_of_misattribution: Stats,
+    /// Per period: the oracle's profit minus this model's.
+    pub regret: Vec<Stats>,
+}
+
+/// One loop run with each period's distance to the optimal split
+/// (report.json `loop.runs`).
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct LoopRunReport {
+    /// Replicate index.
+    pub replicate: u32,
+    /// Steering model id.
+    pub model: String,
+    /// The periods in order.
+    pub periods: Vec<Period>,
+    /// Per period: [`distance`] of its spends to the optimal split.
+    pub distance_to_optimal: Vec<f64>,
+}
+
+/// A whole loop study: every run, the optimal split and the summaries.
+#[derive(Clone, Debug, PartialEq)]
+pub struct LoopStudy {
+    /// Steering ids in order (the oracle last).
+    pub models: Vec<String>,
+    /// The split the true response curves call best (replicate 0 of the
+    /// scenario's own spends), spends in scenario order.
+    pub optimal_split: Vec<f64>,
+    /// Every (replicate, model) run, in (replicate, model) order.
+    pub runs: Vec<LoopRun>,
+    /// Per steering model, in `models` order.
+    pub summary: Vec<LoopSummary>,
+}
+
+/// Total true profit of a run over its periods.
+fn cumulative(run: &LoopRun) -> f64 {
+    run.periods.iter().map(|p| p.profit).sum::<f64>()
+}
+
+/// Every loop of `models` (see [`run_with_progress`]), the optimal split
+/// and each model's summary against the oracle; `done` is called after
+/// each (replicate, model) loop and once after the optimal split.
+pub fn study(
+    sc: &Scenario,
+    models: &[Steering],
+    stitcher: &StitcherSpec,
+    periods: u32,
+    step_limit: f64,
+    done: &(dyn Fn() + Sync),
+) -> LoopStudy {
+    let runs = run_with_progress(
+        sc,
+        models,
+        stitcher,
+        periods,
+        step_limit,
+        sc.replicates,
+        done,
+    );
+    let optimal_split = budget::optimal_split(sc, &budget::curves(sc, 1));
+    done();
+    let models: Vec<String> = models.iter().map(Steering::id).collect();
+    let summary = models
+        .iter()
+        .map(|m| summarise(&runs, m, sc.replicates, periods, &optimal_split))
+        .collect();
+    LoopStudy {
+        models,
+        optimal_split,
+        runs,
+        summary,
+    }
+}
+
+/// One model's [`LoopSummary`] over `replicates` against the oracle's runs.
+pub fn summarise(
+    runs: &[LoopRun],
+    model: &str,
+    replicates: u32,
+    periods: u32,
+    optimal: &[f64],
+) -> LoopSummary {
+    let of = |r: u32, m: &str| runs.iter().find(|x| x.replicate == r && x.model == m);
+    let oracle = experiment::ORACLE;
+    let reps: Vec<&LoopRun> = (0..replicates).filter_map(|r| of(r, model)).collect();
+    let profit: Vec<f64> = reps.iter().map(|x| cumulative(x)).collect();
+    let cost: Vec<f64> = reps
+        .iter()
+        .filter_map(|x| of(x.replicate, oracle).map(|o| cumulative(o) - cumulative(x)))
+        .collect();
+    let regret: Vec<Stats> = (0..periods as usize)
+        .map(|p| {
+            Stats::of(
+                &reps
+                    .iter()
+                    .filter_map(|x| {
+                        of(x.replicate, oracle).map(|o| o.periods[p].profit - x.periods[p].profit)
+                    })
+                    .collect::<Vec<f64>>(),
+            )
+        })
+        .collect();
+    let last_distance: Vec<f64> = reps
+        .iter()
+        .filter_map(|x| x.periods.last())
+        .map(|p| distance(&p.spends, optimal))
+        .collect();
+    LoopSummary {
+        model: model.to_string(),
+        final_distance_to_optimal: Stats::of(&last_distance),
+        cumulative_profit: Stats::of(&profit),
+        cost_of_misattribution: Stats::of(&cost),
+        regret,
+    }
+}
+
+impl LoopStudy {
+    /// The runs as reported: each with its distance to the optimal split per period.
+    pub fn run_reports(&self) -> Vec<LoopRunReport> {
+        self.runs
+            .iter()
+            .map(|x| LoopRunReport {
+                replicate: x.replicate,
+                model: x.model.clone(),
+                periods: x.periods.clone(),
+                distance_to_optimal: x
+                    .periods
+                    .iter()
+                    .map(|p| distance(&p.spends, &self.optimal_split))
+                    .collect(),
+            })
+            .collect()
+    }
+
+    /// Per model and period, means over replicates of the true outcomes and
+    /// spends, and the regret (the oracle's mean profit minus the model's).
+    pub fn period_means(&self) -> Vec<PeriodMeans> {
+        let periods = self.runs.first().map_or(0, |r| r.periods.len());
+        let mut out = Vec::new();
+        for m in &self.models {
+            for p in 0..periods {
+                let of = |model: &str| -> Vec<&Period> {
+                    self.runs
+                        .iter()
+                        .filter(|r| r.model == model)
+                        .map(|r| &r.periods[p])
+                        .collect()
+                };
+                let (mine, oracle) = (of(m), of(experiment::ORACLE));
+                let n = mine.len().max(1) as f64;
+                let mean = |f: &dyn Fn(&Period) -> f64, v: &[&Period]| {
+                    v.iter().map(|x| f(x)).sum::<f64>() / v.len().max(1) as f64
+                };
+                let channels = mine.first().map_or(0, |x| x.spends.len());
+                out.push(PeriodMeans {
+                    model: m.clone(),
+                    period: p as u32,
+                    leads: mine.iter().map(|x| x.leads).sum::<f64>() / n,
+                    revenue: mine.iter().map(|x| x.revenue).sum::<f64>() / n,
+                    profit: mine.iter().map(|x| x.profit).sum::<f64>() / n,
+                    regret: mean(&|x| x.profit, &oracle) - mean(&|x| x.profit, &mine),
+                    spends: (0..channels)
+                        .map(|i| mine.iter().map(|x| x.spends[i]).sum::<f64>() / n)
+                        .collect(),
+                });
+            }
+        }
+        out
+    }
+}
+
+/// One model's period, means over replicates (a row of loop.csv).
+#[derive(Clone, Debug, PartialEq)]
+pub struct PeriodMeans {
+    /// Steering model id.
+    pub model: String,
+    /// Period index.
+    pub period: u32,
+    /// Mean true leads.
+    pub leads: f64,
+    /// Mean true revenue.
+    pub revenue: f64,
+    /// Mean true profit.
+    pub profit: f64,
+    /// The oracle's mean profit minus this model's.
+    pub regret: f64,
+    /// Mean spend per channel (scenario order).
+    pub spends: Vec<f64>,
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -356,6 +557,52 @@ mod tests {
         assert!((fk / k).log2().abs() <= 0.125 + 1e-9, "K {fk}");
         assert!((fa / a - 1.0).abs() < 0.1, "a {fa}");
         assert!(fit_hill(&history[..2]).is_none(), "three periods needed");
+    }
+
+    /// A run whose periods earn `profits`, spending `spends` in each.
+    fn toy_run(replicate: u32, model: &str, profits: &[f64], spends: [f64; 2]) -> LoopRun {
+        let periods = profits
+            .iter()
+            .enumerate()
+            .map(|(p, &profit)| Period {
+                period: p as u32,
+                spends: spends.to_vec(),
+                leads: 0.0,
+                revenue: 0.0,
+                profit,
+                measured_roi: Vec::new(),
+            })
+            .collect();
+        LoopRun {
+            replicate,
+            model: model.to_string(),
+            periods,
+        }
+    }
+
+    #[test]
+    fn regret_and_cost_of_misattribution_are_the_oracle_minus_the_model_per_replicate() {
+        let oracle = experiment::ORACLE;
+        let runs = [
+            toy_run(0, "m", &[7.0, 15.0], [50.0, 50.0]),
+            toy_run(0, oracle, &[10.0, 20.0], [100.0, 0.0]),
+            toy_run(1, "m", &[9.0, 11.0], [100.0, 0.0]),
+            toy_run(1, oracle, &[10.0, 20.0], [100.0, 0.0]),
+        ];
+        let optimal = [100.0, 0.0];
+        let s = summarise(&runs, "m", 2, 2, &optimal);
+        // Per period: oracle − model, replicate by replicate.
+        assert_eq!(s.regret.len(), 2);
+        assert_eq!((s.regret[0].mean, s.regret[0].n), (2.0, 2)); // (3 + 1) / 2
+        assert_eq!(s.regret[1].mean, 7.0); // (5 + 9) / 2
+        // Cumulative: 30 − 22 and 30 − 20.
+        assert_eq!(s.cost_of_misattribution.mean, 9.0);
+        assert_eq!(s.cumulative_profit.mean, 21.0);
+        // Replicate 0 spends half its budget off the optimum, replicate 1 none.
+        assert_eq!(s.final_distance_to_optimal.mean, 0.25);
+        let o = summarise(&runs, oracle, 2, 2, &optimal);
+        assert_eq!(o.cost_of_misattribution.mean, 0.0);
+        assert_eq!(o.final_distance_to_optimal.mean, 0.0);
     }
 
     #[test]

@@ -148,6 +148,61 @@ pub fn journeys(
     }
 }
 
+/// Total conversions and revenue of a path file's journeys.
+pub fn path_totals(journeys: &Journeys) -> (f64, f64) {
+    (
+        journeys.journeys.iter().map(|j| j.conversions).sum::<f64>(),
+        journeys.journeys.iter().map(|j| j.revenue).sum::<f64>(),
+    )
+}
+
+/// One model's credit on a path file, with its Markov fit when asked for.
+#[derive(Clone, Debug, PartialEq)]
+pub struct PathCredit {
+    /// Model id.
+    pub model: String,
+    /// Credit per label.
+    pub credit: Credit,
+    /// The removal effect per label (Markov models, when asked for).
+    pub removal_effects: Option<std::collections::BTreeMap<String, f64>>,
+}
+
+/// Every model of `specs` on a path file's journeys, in order; with
+/// `removal_effects`, each Markov model's removal effects as well.
+pub fn attribute_paths(
+    journeys: &Journeys,
+    specs: &[AttributorSpec],
+    removal_effects: bool,
+) -> Vec<PathCredit> {
+    specs
+        .iter()
+        .map(|s| {
+            let credit = attribute::build(s).attribute(journeys);
+            let removal_effects = match *s {
+                AttributorSpec::Markov {
+                    order,
+                    lookback_days,
+                    revenue,
+                } if removal_effects => Some(
+                    attribute::Markov {
+                        order,
+                        lookback_days,
+                        revenue,
+                    }
+                    .fit(journeys)
+                    .removal_effects,
+                ),
+                _ => None,
+            };
+            PathCredit {
+                model: s.id(),
+                credit,
+                removal_effects,
+            }
+        })
+        .collect()
+}
+
 /// Run every stitcher and every model on a log; `partition` sees each
 /// partition before it is dropped (to write its clusters, say). The
 /// platforms' claims are added (stitcher `none`) when the log has platform

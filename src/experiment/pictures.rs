@@ -6,7 +6,6 @@
 
 use super::{AttributionResult, errors_against, scored_channels};
 use crate::attribute::{self, Journeys};
-use crate::charts::{TimelinePerson, TimelineTouch};
 use crate::log::EventLog;
 use crate::observe;
 use crate::scenario::{BROWSERS, DEVICE_TYPES, JourneyUnit, Scenario};
@@ -25,6 +24,34 @@ pub const TOOLS: [(&str, StitcherSpec, &str); 2] = [
 /// How many converting persons the journey timeline shows.
 pub const TIMELINE_PERSONS: usize = 3;
 
+/// One touch on a journey timeline (plain data; `report` draws it).
+#[derive(Clone, Debug, PartialEq)]
+pub struct JourneyTouch {
+    /// Days since the window opened.
+    pub day: f64,
+    /// The label it is coloured by: the true channel, `direct` for return
+    /// and direct form-fill visits.
+    pub label: String,
+    /// The tracker recorded it (false: an impression, a blocked or
+    /// declined device, a visit before the window).
+    pub recorded: bool,
+    /// A recorded visit under a cookie id this device had not shown before.
+    pub new_cookie: bool,
+    /// The touch whose clock fired: the true cause.
+    pub is_cause: bool,
+}
+
+/// One converting person's touches, one row per device.
+#[derive(Clone, Debug, PartialEq)]
+pub struct JourneyPerson {
+    /// Panel title.
+    pub title: String,
+    /// (device label, its touches in time order).
+    pub rows: Vec<(String, Vec<JourneyTouch>)>,
+    /// Milestones: (day, label) — form fill, opportunity, deal.
+    pub marks: Vec<(f64, String)>,
+}
+
 /// The extra data of one replicate for the report's pictures.
 #[derive(Clone, Debug, Default)]
 pub struct Pictures {
@@ -34,7 +61,7 @@ pub struct Pictures {
     /// (true cause, label last touch recorded on cookie journeys, leads).
     pub flows: Vec<(String, String, f64)>,
     /// A few converting persons' journeys (replicate 0 only).
-    pub timelines: Vec<TimelinePerson>,
+    pub timelines: Vec<JourneyPerson>,
 }
 
 /// The tools' credit: reuse the run's rows where the run has them.
@@ -132,7 +159,7 @@ pub fn timelines(
     w: &World,
     log: &EventLog,
     events: &observe::EventPersons,
-) -> Vec<TimelinePerson> {
+) -> Vec<JourneyPerson> {
     let mut candidates: Vec<(usize, u32)> = Vec::new();
     for (person, p) in w.persons.iter().enumerate() {
         let Outcome::Lead(l) = &p.outcome else {
@@ -174,7 +201,7 @@ pub fn timelines(
             let Outcome::Lead(l) = &p.outcome else {
                 unreachable!("candidates are leads")
             };
-            let mut rows: Vec<(u32, String, Vec<TimelineTouch>, Option<u64>)> = Vec::new();
+            let mut rows: Vec<(u32, String, Vec<JourneyTouch>, Option<u64>)> = Vec::new();
             for (k, t) in w.touches_of(person).iter().enumerate() {
                 if t.time < 0.0 || t.time > l.time {
                     continue;
@@ -200,7 +227,7 @@ pub fn timelines(
                 if cookie.is_some() {
                     rows[row].3 = cookie;
                 }
-                rows[row].2.push(TimelineTouch {
+                rows[row].2.push(JourneyTouch {
                     day: t.time,
                     label: touch_label(sc, t.source),
                     recorded: cookie.is_some(),
@@ -221,7 +248,7 @@ pub fn timelines(
             }
             // Devices in the order they first appear.
             rows.sort_by(|a, b| {
-                let first = |r: &Vec<TimelineTouch>| r.first().map_or(f64::MAX, |t| t.day);
+                let first = |r: &Vec<JourneyTouch>| r.first().map_or(f64::MAX, |t| t.day);
                 first(&a.2).total_cmp(&first(&b.2)).then(a.0.cmp(&b.0))
             });
             // Two devices of one kind and browser are numbered.
@@ -240,7 +267,7 @@ pub fn timelines(
                     (label, r.2)
                 })
                 .collect();
-            TimelinePerson {
+            JourneyPerson {
                 title: format!("person {person}: true cause {cause} (ringed)"),
                 rows,
                 marks,

@@ -1,5 +1,5 @@
-//! Sweeps: vary any scenario key over a grid of values (DESIGN §7, §13
-//! scenario addressing) and run every grid point × replicate.
+//! Sweeps: vary any scenario key over a grid of values (a dotted key,
+//! array elements by `id`, as `scenarios/reference.toml` names them) and run every grid point × replicate.
 //!
 //! A point is made by editing the parsed TOML of the scenario file
 //! (`toml::Value`) and loading the result like a file, so every key works

@@ -2,20 +2,23 @@
 //! data as report.json (its `summary` means) plus the replicates' pictures,
 //! and rendered in parallel (results in a fixed order).
 
+use super::SweepRow;
+use super::paired::{MODEL_METRIC, STITCHER_METRIC};
+use super::schema::{AttributionRow, ReplicateReport, RunReport, summary_stat};
+use crate::base::credit::Credit;
 use crate::charts::{
     self, ChartError, FlowChart, GroupedBars, HBars, Heatmap, Line, Lines, Palette,
-    PrecisionRecall, Rendered, ShareBars, Timeline,
+    PrecisionRecall, Rendered, ShareBars, Timeline, TimelinePerson, TimelineTouch,
 };
 use crate::experiment::budget::{BudgetRow, ChannelCurve};
 use crate::experiment::closed_loop::LoopRun;
+use crate::experiment::pictures::{JourneyPerson, JourneyTouch};
 use crate::experiment::{ORACLE, ReplicateResult, sweep::SweepPoint};
 use crate::scenario::Scenario;
 use crate::score::LENGTH_BINS;
-use crate::truth::{BASELINE, SHAPLEY, TRUTHS};
+use crate::score::{CreditError, CreditErrors, StitchMetrics};
+use crate::truth::{BASELINE, INCREMENTAL, PROXIMATE, SHAPLEY, TRUTHS};
 use rayon::prelude::*;
-use serde_json::Value;
-
-use super::SweepRow;
 
 type Job<'a> = Box<dyn Fn() -> Result<Rendered, ChartError> + Send + Sync + 'a>;
 
@@ -27,11 +30,6 @@ fn run_jobs(jobs: Vec<Job<'_>>) -> Result<Vec<Rendered>, ChartError> {
     jobs.par_iter().map(|j| j()).collect()
 }
 
-/// The mean of a summary number (`{mean, …}`), 0 when missing.
-pub fn mean(v: &Value) -> f64 {
-    v["mean"].as_f64().unwrap_or(0.0)
-}
-
 /// Stitcher ids in run order (oracle last).
 pub fn stitchers(results: &[ReplicateResult]) -> Vec<String> {
     results
@@ -40,11 +38,16 @@ pub fn stitchers(results: &[ReplicateResult]) -> Vec<String> {
         .unwrap_or_default()
 }
 
+/// Mean of a stitcher's metric over replicates, as report.json's summary gives it.
+pub fn stitch_mean(report: &RunReport, stitcher: &str, get: fn(&StitchMetrics) -> f64) -> f64 {
+    report.mean(|r| r.stitching.get(stitcher).map(|m| get(&m.metrics)))
+}
+
 /// The best stitcher: highest mean pairwise F1, oracle excluded (ties: run order).
-pub fn best_stitcher(report: &Value, results: &[ReplicateResult]) -> String {
+pub fn best_stitcher(report: &RunReport, results: &[ReplicateResult]) -> String {
     let mut best: Option<(f64, String)> = None;
     for s in stitchers(results).into_iter().filter(|s| s != ORACLE) {
-        let f1 = mean(&report["summary"]["stitching"][&s]["pairwise"]["f1"]);
+        let f1 = stitch_mean(report, &s, |m| m.pairwise.f1);
         if best.as_ref().is_none_or(|b| f1 > b.0) {
             best = Some((f1, s));
         }
@@ -52,60 +55,158 @@ pub fn best_stitcher(report: &Value, results: &[ReplicateResult]) -> String {
     best.map_or_else(|| ORACLE.to_string(), |b| b.1)
 }
 
-/// Summary attribution rows on one stitcher (the oracle credit row excluded).
-pub fn rows_on<'a>(report: &'a Value, stitcher: &str) -> Vec<&'a Value> {
-    report["summary"]["attribution"]
-        .as_array()
-        .map(|a| {
-            a.iter()
-                .filter(|r| r["stitcher"] == stitcher && r["model"] != ORACLE)
+/// Attribution rows on one stitcher (the oracle credit row excluded), with
+/// their index in every replicate's `attribution`.
+pub fn rows_on<'a>(report: &'a RunReport, stitcher: &str) -> Vec<(usize, &'a AttributionRow)> {
+    report
+        .first()
+        .map(|r| {
+            r.attribution
+                .iter()
+                .enumerate()
+                .filter(|(_, a)| a.stitcher == stitcher && a.model != ORACLE)
                 .collect()
         })
         .unwrap_or_default()
 }
 
-/// Channel shares (renormalised over channels) of a summary credit measure.
-pub fn shares(credit: &Value, channels: &[String]) -> Vec<f64> {
-    let xs: Vec<f64> = channels.iter().map(|c| mean(&credit[c])).collect();
+/// Channel shares (renormalised over channels) of a credit measure's
+/// means over replicates; `credit` finds the measure in a replicate.
+pub fn shares(
+    report: &RunReport,
+    channels: &[String],
+    credit: &dyn Fn(&ReplicateReport) -> Option<&Credit>,
+    measure: Measure,
+) -> Vec<f64> {
+    let xs: Vec<f64> = channels
+        .iter()
+        .map(|c| report.mean(|r| credit(r).and_then(|x| measure.of(x).get(c).copied())))
+        .collect();
     let total: f64 = xs.iter().sum();
     xs.iter()
         .map(|x| if total != 0.0 { x / total } else { 0.0 })
         .collect()
 }
 
+/// Attribution row `i`'s credit in a replicate.
+fn attribution_credit(r: &ReplicateReport, i: usize) -> Option<&Credit> {
+    r.attribution.get(i).map(|a| &a.credit)
+}
+
+/// Which side of a credit a chart shows.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Measure {
+    /// Leads.
+    Conversions,
+    /// Revenue.
+    Revenue,
+}
+
+impl Measure {
+    /// This measure's credit per label.
+    pub fn of(self, c: &Credit) -> &std::collections::BTreeMap<String, f64> {
+        match self {
+            Measure::Conversions => &c.conversions,
+            Measure::Revenue => &c.revenue,
+        }
+    }
+
+    /// This measure's errors.
+    pub fn error(self, e: &CreditErrors) -> &CreditError {
+        match self {
+            Measure::Conversions => &e.conversions,
+            Measure::Revenue => &e.revenue,
+        }
+    }
+}
+
 /// Every chart of a run (no sweep), in a fixed order.
 pub fn run_charts(
     sc: &Scenario,
-    report: &Value,
+    report: &RunReport,
     results: &[ReplicateResult],
 ) -> Result<Vec<Rendered>, ChartError> {
     let channels = sc.channel_ids();
     let palette = Palette::new(&channels);
     let best = best_stitcher(report, results);
-    let summary = &report["summary"];
     let mut jobs: Vec<Job<'_>> = Vec::new();
-    // Credit bars.
-    for (measure, what) in [("conversions", "leads"), ("revenue", "revenue")] {
-        for (stitcher, which) in [(best.as_str(), "best"), (ORACLE, "oracle")] {
+    credit_bars(report, &channels, &palette, &best, &mut jobs);
+    error_matrix(report, &best, &mut jobs);
+    flow_chart(results, &channels, &palette, &mut jobs);
+    stitching_charts(report, results, &best, &mut jobs);
+    // Journey timeline.
+    let persons = results
+        .first()
+        .map(|r| r.pictures.timelines.iter().map(timeline_person).collect())
+        .unwrap_or_default();
+    let title =
+        "Journeys of converting persons (replicate 0): touches over days, one row per device"
+            .to_string();
+    jobs.push(job(
+        "journey_timeline",
+        title.clone(),
+        Timeline {
+            title,
+            palette,
+            persons,
+        },
+    ));
+    run_jobs(jobs)
+}
+
+/// A journey of the run's pictures as the timeline chart draws it.
+fn timeline_person(p: &JourneyPerson) -> TimelinePerson {
+    let touch = |t: &JourneyTouch| TimelineTouch {
+        day: t.day,
+        label: t.label.clone(),
+        recorded: t.recorded,
+        new_cookie: t.new_cookie,
+        is_cause: t.is_cause,
+    };
+    TimelinePerson {
+        title: p.title.clone(),
+        rows: p
+            .rows
+            .iter()
+            .map(|(device, touches)| (device.clone(), touches.iter().map(touch).collect()))
+            .collect(),
+        marks: p.marks.clone(),
+    }
+}
+
+/// Share bars: truth vs each model, leads and revenue, on the best
+/// stitcher's journeys and on oracle journeys.
+fn credit_bars<'a>(
+    report: &RunReport,
+    channels: &[String],
+    palette: &Palette,
+    best: &str,
+    jobs: &mut Vec<Job<'a>>,
+) {
+    for (measure, what) in [
+        (Measure::Conversions, "leads"),
+        (Measure::Revenue, "revenue"),
+    ] {
+        for (stitcher, which) in [(best, "best"), (ORACLE, "oracle")] {
+            let truth = |t: usize| {
+                shares(
+                    report,
+                    channels,
+                    &|r| r.truth.credit.get(TRUTHS[t]),
+                    measure,
+                )
+            };
             let mut rows = vec![
-                (
-                    "truth: shapley".to_string(),
-                    shares(&summary["truth"]["shapley"][measure], &channels),
-                ),
-                (
-                    "truth: incremental".to_string(),
-                    shares(&summary["truth"]["incremental"][measure], &channels),
-                ),
+                ("truth: shapley".to_string(), truth(SHAPLEY)),
+                ("truth: incremental".to_string(), truth(INCREMENTAL)),
             ];
-            for r in rows_on(report, stitcher) {
-                rows.push((
-                    r["model"].as_str().unwrap_or("").to_string(),
-                    shares(&r["credit"][measure], &channels),
-                ));
+            for (i, r) in rows_on(report, stitcher) {
+                let bars = shares(report, channels, &|x| attribution_credit(x, i), measure);
+                rows.push((r.model.clone(), bars));
             }
             let name: &'static str = match (measure, which) {
-                ("conversions", "best") => "credit_leads_best_stitcher",
-                ("conversions", _) => "credit_leads_oracle",
+                (Measure::Conversions, "best") => "credit_leads_best_stitcher",
+                (Measure::Conversions, _) => "credit_leads_oracle",
                 (_, "best") => "credit_revenue_best_stitcher",
                 _ => "credit_revenue_oracle",
             };
@@ -129,42 +230,63 @@ pub fn run_charts(
             ));
         }
     }
-    // Error matrix.
-    let models: Vec<&Value> = rows_on(report, &best);
+}
+
+/// The model × truth heatmap of headline errors on the best stitcher's journeys.
+fn error_matrix<'a>(report: &RunReport, best: &str, jobs: &mut Vec<Job<'a>>) {
+    let models = rows_on(report, best);
     let columns = [
-        ("shapley", "conversions"),
-        ("incremental", "conversions"),
-        ("proximate", "conversions"),
-        ("shapley", "revenue"),
-        ("incremental", "revenue"),
-        ("proximate", "revenue"),
+        (SHAPLEY, Measure::Conversions),
+        (INCREMENTAL, Measure::Conversions),
+        (PROXIMATE, Measure::Conversions),
+        (SHAPLEY, Measure::Revenue),
+        (INCREMENTAL, Measure::Revenue),
+        (PROXIMATE, Measure::Revenue),
     ];
     let title =
         format!("Credit error (tvd of shares of all leads) on `{best}` journeys: model × truth");
+    // A cell is empty where report.json's summary holds no number.
+    let cell = |i: usize, t: usize, m: Measure| {
+        summary_stat(
+            report
+                .replicates
+                .iter()
+                .map(|r| r.attribution.get(i).map(|a| m.error(a.error_of(t)).tvd)),
+        )
+    };
     jobs.push(job(
         "error_matrix",
         title.clone(),
         Heatmap {
             title,
-            rows: models
-                .iter()
-                .map(|r| r["model"].as_str().unwrap_or("").to_string())
-                .collect(),
+            rows: models.iter().map(|(_, r)| r.model.clone()).collect(),
             columns: columns
                 .iter()
-                .map(|(t, m)| format!("{t} {}", if *m == "conversions" { "leads" } else { "rev." }))
+                .map(|(t, m)| {
+                    let measure = if *m == Measure::Conversions {
+                        "leads"
+                    } else {
+                        "rev."
+                    };
+                    format!("{} {measure}", TRUTHS[*t])
+                })
                 .collect(),
             values: models
                 .iter()
-                .map(|r| {
-                    columns
-                        .iter()
-                        .map(|(t, m)| r["error"][t][m]["tvd"]["mean"].as_f64())
-                        .collect()
-                })
+                .map(|(i, _)| columns.iter().map(|(t, m)| cell(*i, *t, *m)).collect())
                 .collect(),
         },
     ));
+}
+
+/// Where leads really came from and where last touch put them.
+fn flow_chart<'a>(
+    results: &[ReplicateResult],
+    channels: &[String],
+    palette: &Palette,
+    jobs: &mut Vec<Job<'a>>,
+) {
+    let channels = channels.to_vec();
     // Where conversions really came from.
     let mut left = channels.clone();
     left.push(BASELINE.to_string());
@@ -197,9 +319,17 @@ pub fn run_charts(
             flows,
         },
     ));
-    // Stitching.
+}
+
+/// Precision vs recall, fragmentation and path lengths per stitcher.
+fn stitching_charts<'a>(
+    report: &RunReport,
+    results: &[ReplicateResult],
+    best: &str,
+    jobs: &mut Vec<Job<'a>>,
+) {
+    let best = best.to_string();
     let names = stitchers(results);
-    let st = |s: &str| &summary["stitching"][s];
     let title = "Stitching: precision vs recall of visit pairs (grey: F1 iso-lines)".to_string();
     jobs.push(job(
         "stitching_precision_recall",
@@ -211,8 +341,8 @@ pub fn run_charts(
                 .map(|s| {
                     (
                         s.clone(),
-                        mean(&st(s)["pairwise"]["precision"]),
-                        mean(&st(s)["pairwise"]["recall"]),
+                        stitch_mean(report, s, |m| m.pairwise.precision),
+                        stitch_mean(report, s, |m| m.pairwise.recall),
                     )
                 })
                 .collect(),
@@ -227,7 +357,10 @@ pub fn run_charts(
             unit: "mean clusters per person (1 = each person recovered whole)".to_string(),
             rows: names
                 .iter()
-                .map(|s| (s.clone(), mean(&st(s)["clusters_per_person"]["mean"])))
+                .map(|s| {
+                    let fragments = stitch_mean(report, s, |m| m.clusters_per_person.mean);
+                    (s.clone(), fragments)
+                })
                 .collect(),
         },
     ));
@@ -249,7 +382,12 @@ pub fn run_charts(
                 .iter()
                 .enumerate()
                 .map(|(i, s)| {
-                    let share = &st(s)["path_lengths"]["converting"]["share"];
+                    let share = |k: usize| {
+                        report.mean(|r| {
+                            let p = r.stitching.get(s)?.path_lengths?;
+                            p.converting.share.get(k).copied()
+                        })
+                    };
                     let colour = if s == ORACLE {
                         plotters::style::RGBColor(0x33, 0x33, 0x33)
                     } else {
@@ -260,33 +398,11 @@ pub fn run_charts(
                     } else {
                         s.clone()
                     };
-                    (
-                        label,
-                        (0..LENGTH_BINS.len()).map(|k| mean(&share[k])).collect(),
-                        colour,
-                    )
+                    (label, (0..LENGTH_BINS.len()).map(share).collect(), colour)
                 })
                 .collect(),
         },
     ));
-    // Journey timeline.
-    let persons = results
-        .first()
-        .map(|r| r.pictures.timelines.clone())
-        .unwrap_or_default();
-    let title =
-        "Journeys of converting persons (replicate 0): touches over days, one row per device"
-            .to_string();
-    jobs.push(job(
-        "journey_timeline",
-        title.clone(),
-        Timeline {
-            title,
-            palette,
-            persons,
-        },
-    ));
-    run_jobs(jobs)
 }
 
 /// A sweep point's x value: the first axis's number (its index if not a number).
@@ -302,12 +418,12 @@ fn sweep_x(p: &SweepPoint) -> f64 {
 pub fn sweep_best_stitcher(rows: &[SweepRow]) -> String {
     let mut best: Option<(f64, String)> = None;
     for r in rows {
-        if r.metric != "pairwise.f1" || r.stitcher == ORACLE {
+        if r.metric != STITCHER_METRIC || r.stitcher == ORACLE {
             continue;
         }
         let xs: Vec<f64> = rows
             .iter()
-            .filter(|x| x.stitcher == r.stitcher && x.metric == "pairwise.f1")
+            .filter(|x| x.stitcher == r.stitcher && x.metric == STITCHER_METRIC)
             .map(|x| x.stats.mean)
             .collect();
         let f = xs.iter().sum::<f64>() / xs.len().max(1) as f64;
@@ -354,10 +470,10 @@ pub fn sweep_charts(points: &[SweepPoint], rows: &[SweepRow]) -> Result<Vec<Rend
     let mut stitchers: Vec<String> = Vec::new();
     let mut models: Vec<String> = Vec::new();
     for r in rows {
-        if r.metric == "pairwise.f1" && !stitchers.contains(&r.stitcher) {
+        if r.metric == STITCHER_METRIC && !stitchers.contains(&r.stitcher) {
             stitchers.push(r.stitcher.clone());
         }
-        if r.metric == "conversions.tvd" && !models.contains(&r.model) && r.model != ORACLE {
+        if r.metric == MODEL_METRIC && !models.contains(&r.model) && r.model != ORACLE {
             models.push(r.model.clone());
         }
     }
@@ -371,7 +487,7 @@ pub fn sweep_charts(points: &[SweepPoint], rows: &[SweepRow]) -> Result<Vec<Rend
             .enumerate()
             .map(|(i, s)| {
                 line(i, s, &|r: &SweepRow| {
-                    r.stitcher == *s && r.metric == "pairwise.f1"
+                    r.stitcher == *s && r.metric == STITCHER_METRIC
                 })
             })
             .collect(),
@@ -393,7 +509,7 @@ pub fn sweep_charts(points: &[SweepPoint], rows: &[SweepRow]) -> Result<Vec<Rend
                     r.stitcher == best
                         && r.model == *m
                         && r.truth == TRUTHS[SHAPLEY]
-                        && r.metric == "conversions.tvd"
+                        && r.metric == MODEL_METRIC
                 })
             })
             .filter(|l| !l.points.is_empty())

@@ -1,155 +1,33 @@
-//! Reports: `report.json` (schema 2, DESIGN §13) with per-replicate results and
+//! Reports: `report.json` (schema 2, typed in `schema/`; its numbers are
+//! `docs/model.md`, "The metrics") with per-replicate results and
 //! a summary (mean, sd, t-based 95 % CI, n) of every number; atomic writing of
 //! a run folder (temp folder + rename) or of one file (temp file + rename).
 //! Must never: include wall-clock numbers in `report.json` (they go to `timings.json`).
 
-use crate::base::credit::Credit;
-use crate::experiment::{ReplicateResult, WorldSummary};
+use crate::experiment::ReplicateResult;
 use crate::scenario::Scenario;
-use crate::truth::{PROXIMATE, TRUTHS};
-use serde_json::{Map, Value, json};
+use serde_json::{Map, Value};
 use std::path::{Path, PathBuf};
 
+pub mod csv;
 pub mod figures;
 pub mod html;
 pub mod own;
 pub mod paired;
+pub mod schema;
 pub mod sweep;
+pub mod tables;
 
 pub use crate::base::stats::{Stats, t975};
-pub use paired::{Paired, paired, paired_json};
-pub use sweep::{SweepRow, sweep_csv, sweep_json, sweep_rows};
+pub use paired::{Paired, paired};
+pub use sweep::{SweepRow, sweep_csv, sweep_rows};
 
 /// Version of the report.json layout.
 pub const SCHEMA_VERSION: u32 = 2;
 
-fn credit_json(c: &Credit) -> Value {
-    json!({ "conversions": c.conversions, "revenue": c.revenue })
-}
-
-fn world_json(w: &WorldSummary) -> Value {
-    let mut out = json!({
-        "persons": w.persons,
-        "devices": w.devices,
-        "cookies": w.cookies,
-        "visits": w.visits,
-        "recorded_visits": w.recorded_visits,
-        "form_fills": w.form_fills,
-        "crm_leads": w.crm_leads,
-        "recorded_sessions": w.recorded_sessions,
-        "leads_with_click_id": w.leads_with_click_id,
-        "conversion_imports": w.conversion_imports,
-        "leads": w.leads,
-        "opportunities": w.opportunities,
-        "customers": w.customers,
-        "revenue": w.revenue,
-        "existing_customers": w.existing_customers,
-        "loss": w.loss.counts,
-    });
-    // Truth side, only for scenarios with accounts (absent otherwise).
-    if let Some(a) = &w.account_path {
-        out["account_path"] = serde_json::to_value(a).expect("account path serialises");
-    }
-    out
-}
-
-/// The true cause → last-touch-recorded counts as `{cause: {recorded: leads}}`,
-/// every cause (truth labels) × every recorded label seen, zeros included,
-/// so replicates summarise key by key.
-fn flows_json(flows: &[(String, String, f64)], truth: &Credit) -> Value {
-    let mut recorded: Vec<&String> = flows.iter().map(|f| &f.1).collect();
-    recorded.sort();
-    recorded.dedup();
-    let mut out = Map::new();
-    for cause in truth.conversions.keys() {
-        let row: Map<String, Value> = recorded
-            .iter()
-            .map(|r| {
-                let n: f64 = flows
-                    .iter()
-                    .filter(|f| &f.0 == cause && &f.1 == *r)
-                    .map(|f| f.2)
-                    .sum::<f64>()
-                    + 0.0; // no −0.0 for an empty sum
-                (r.to_string(), json!(n))
-            })
-            .collect();
-        out.insert(cause.clone(), Value::Object(row));
-    }
-    Value::Object(out)
-}
-
-/// One replicate as a JSON object.
+/// One replicate as report.json holds it (the JSON of [`schema::ReplicateReport`]).
 pub fn replicate_json(r: &ReplicateResult) -> Value {
-    let mut truth = Map::new();
-    for (name, c) in TRUTHS.iter().zip(&r.truth) {
-        truth.insert(name.to_string(), credit_json(c));
-    }
-    truth.insert(
-        "shapley_post_lead_share".to_string(),
-        json!(r.shapley_post_lead_share),
-    );
-    let mut stitching = Map::new();
-    for (name, m) in &r.stitching {
-        let mut v = serde_json::to_value(m).expect("metrics serialise");
-        if let (Value::Object(o), Some((_, p))) =
-            (&mut v, r.path_lengths.iter().find(|(n, _)| n == name))
-        {
-            o.insert(
-                "path_lengths".into(),
-                serde_json::to_value(p).expect("path lengths serialise"),
-            );
-        }
-        stitching.insert(name.clone(), v);
-    }
-    let mut downstream = Map::new();
-    for (name, rows) in crate::experiment::downstream(r) {
-        let mut by_model = Map::new();
-        for d in rows {
-            by_model.insert(
-                d.model.clone(),
-                json!({ "tvd": d.tvd, "oracle_tvd": d.oracle_tvd, "stitching_part": d.stitching_part }),
-            );
-        }
-        downstream.insert(name, Value::Object(by_model));
-    }
-    let attribution: Vec<Value> = r
-        .attribution
-        .iter()
-        .map(|a| {
-            let mut error = Map::new();
-            for (name, e) in TRUTHS.iter().zip(&a.error) {
-                error.insert(name.to_string(), serde_json::to_value(e).expect("errors serialise"));
-            }
-            json!({ "stitcher": a.stitcher, "model": a.model, "credit": credit_json(&a.credit), "error": error })
-        })
-        .collect();
-    let tools: Vec<Value> = r
-        .pictures
-        .tools
-        .iter()
-        .zip(crate::experiment::pictures::TOOLS)
-        .map(|(a, (tool, _, _))| {
-            let mut error = Map::new();
-            for (name, e) in TRUTHS.iter().zip(&a.error) {
-                error.insert(name.to_string(), serde_json::to_value(e).expect("errors serialise"));
-            }
-            json!({ "tool": tool, "stitcher": a.stitcher, "model": a.model, "credit": credit_json(&a.credit), "error": error })
-        })
-        .collect();
-    json!({
-        "replicate": r.replicate,
-        "world": world_json(&r.world),
-        "tools": tools,
-        "flows": flows_json(&r.pictures.flows, &r.truth[PROXIMATE]),
-        "truth": truth,
-        "stitching": stitching,
-        "stitching_threshold_sweep": serde_json::to_value(&r.threshold_sweep).expect("sweep serialises"),
-        "platforms": serde_json::to_value(&r.platforms).expect("platforms serialise"),
-        "loss_ablation": serde_json::to_value(&r.loss_ablation).expect("ablation serialises"),
-        "downstream": downstream,
-        "attribution": attribution,
-    })
+    serde_json::to_value(schema::ReplicateReport::new(r)).expect("a replicate serialises")
 }
 
 /// Summary statistics of a sample as JSON: {mean, sd, ci95_low, ci95_high, n}
@@ -187,29 +65,17 @@ pub fn summarize(values: &[&Value]) -> Value {
     }
 }
 
-/// The whole report.json.
+/// The whole report.json of a run as JSON (the typed report is
+/// [`schema::RunReport`]).
 pub fn report_json(sc: &Scenario, results: &[ReplicateResult]) -> Value {
-    let reps: Vec<Value> = results.iter().map(replicate_json).collect();
-    let refs: Vec<&Value> = reps.iter().collect();
-    let mut summary = summarize(&refs);
-    if let Value::Object(m) = &mut summary {
-        m.remove("replicate");
-    }
-    json!({
-        "schema_version": SCHEMA_VERSION,
-        "scenario": { "name": sc.name, "seed": sc.seed, "replicates": results.len() },
-        "channels": sc.channel_ids(),
-        "replicates": reps,
-        "summary": summary,
-        "paired": paired_json(&paired(results)),
-    })
+    serde_json::to_value(schema::RunReport::new(sc, results)).expect("the report serialises")
 }
 
 /// The pictures of a run folder: `charts/*.svg`, `charts/*.png` and
 /// `report.html`, built from report.json's data and the replicates' pictures.
 pub fn run_pictures(
     sc: &Scenario,
-    report: &Value,
+    report: &schema::RunReport,
     results: &[ReplicateResult],
 ) -> Result<Vec<(String, Vec<u8>)>, crate::charts::ChartError> {
     let charts = figures::run_charts(sc, report, results)?;
@@ -252,37 +118,18 @@ pub fn budget_pictures(
     Ok(files)
 }
 
-/// The pictures of a loop folder: cumulative profit per model and `report.html`
-/// (`summary`: the loop section's per-model summary objects).
+/// The pictures of a loop folder: cumulative profit per model and `report.html`.
 pub fn loop_pictures(
     sc: &Scenario,
-    runs: &[crate::experiment::closed_loop::LoopRun],
-    models: &[String],
-    summary: &[Value],
+    study: &crate::experiment::closed_loop::LoopStudy,
 ) -> Result<Vec<(String, Vec<u8>)>, crate::charts::ChartError> {
-    let charts = figures::loop_charts(runs, models)?;
+    let charts = figures::loop_charts(&study.runs, &study.models)?;
     let mut files = figures::chart_files(&charts);
     files.push((
         "report.html".to_string(),
-        html::loop_html(sc, summary, &charts).into_bytes(),
+        html::loop_html(sc, &study.summary, &charts).into_bytes(),
     ));
     Ok(files)
-}
-
-/// report.json of a sweep run: the base scenario's identity and the `sweep`
-/// section (a point's full replicates and summary are not kept: at one
-/// report per point the file would grow by megabytes per point).
-pub fn sweep_report_json(
-    sc: &Scenario,
-    points: &[crate::experiment::sweep::SweepPoint],
-    rows: &[SweepRow],
-) -> Value {
-    json!({
-        "schema_version": SCHEMA_VERSION,
-        "scenario": { "name": sc.name, "seed": sc.seed, "replicates": points.first().map(|p| p.scenario.replicates) },
-        "channels": sc.channel_ids(),
-        "sweep": sweep_json(points, rows),
-    })
 }
 
 /// Why a run folder could not be written.
@@ -495,6 +342,7 @@ mod tests {
 
     #[test]
     fn summary_walks_objects_and_arrays() {
+        use serde_json::json;
         let a = json!({"x": 1.0, "l": [{"name": "m", "v": 2.0}]});
         let b = json!({"x": 3.0, "l": [{"name": "m", "v": 4.0}]});
         let s = summarize(&[&a, &b]);

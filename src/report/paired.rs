@@ -1,4 +1,4 @@
-//! Paired differences (report.json `paired`, DESIGN §7 and §13): every model
+//! Paired differences (report.json `paired`; `docs/model.md`, "The metrics"): every model
 //! and stitcher is scored on the same replicate worlds, so the difference of
 //! two errors is taken replicate by replicate and summarised like any number
 //! (mean, sd, t-based 95 % CI, n). Pairing removes the world-to-world noise
@@ -21,7 +21,6 @@
 use super::Stats;
 use crate::experiment::{ORACLE, ReplicateResult};
 use crate::truth::{SHAPLEY, TRUTHS};
-use serde_json::{Map, Value, json};
 
 /// Metric compared between models: `tvd` of shares of all leads.
 pub const MODEL_METRIC: &str = "conversions.tvd";
@@ -85,6 +84,14 @@ impl Paired {
         self.models.iter().find(|d| {
             d.stitcher == stitcher && d.model == model && d.versus == versus && d.truth == truth
         })
+    }
+
+    /// The best model on `stitcher`'s journeys.
+    pub fn best_model(&self, stitcher: &str) -> Option<&str> {
+        self.best_models
+            .iter()
+            .find(|(s, _)| s == stitcher)
+            .map(|(_, m)| m.as_str())
     }
 
     /// On `stitcher`'s journeys: the best model and the runner-up's
@@ -190,58 +197,4 @@ pub fn paired(results: &[ReplicateResult]) -> Paired {
         out.best_stitcher = Some(name);
     }
     out
-}
-
-fn stats_value(s: &Stats) -> Value {
-    serde_json::to_value(s).expect("stats serialise")
-}
-
-/// The `paired` section of report.json:
-/// `models.<stitcher>.minus.<reference>.<model>.<truth>` = stats of
-/// error(model) − error(reference) (`best` names the stitcher's best model,
-/// `runner_up` the second, null with one model);
-/// `stitchers.minus.<best>.<stitcher>` = stats of F1(stitcher) − F1(best).
-pub fn paired_json(p: &Paired) -> Value {
-    let mut models = Map::new();
-    for (stitcher, best) in &p.best_models {
-        let mut minus = Map::new();
-        for d in p.models.iter().filter(|d| d.stitcher == *stitcher) {
-            let by_model = minus
-                .entry(d.versus.clone())
-                .or_insert_with(|| Value::Object(Map::new()));
-            let by_truth = by_model
-                .as_object_mut()
-                .expect("object")
-                .entry(d.model.clone())
-                .or_insert_with(|| Value::Object(Map::new()));
-            by_truth
-                .as_object_mut()
-                .expect("object")
-                .insert(d.truth.to_string(), stats_value(&d.diff));
-        }
-        let runner_up = p
-            .runner_ups
-            .iter()
-            .find(|r| r.0 == *stitcher)
-            .map(|r| r.1.clone());
-        models.insert(
-            stitcher.clone(),
-            json!({ "best": best, "runner_up": runner_up, "minus": minus }),
-        );
-    }
-    let mut stitchers = json!({ "metric": STITCHER_METRIC, "best": p.best_stitcher });
-    if let Some(best) = &p.best_stitcher {
-        let by: Map<String, Value> = p
-            .stitchers
-            .iter()
-            .map(|d| (d.stitcher.clone(), stats_value(&d.diff)))
-            .collect();
-        stitchers["minus"] = json!({ best.clone(): by });
-    }
-    json!({
-        "metric": MODEL_METRIC,
-        "reference": REFERENCE_MODEL,
-        "models": models,
-        "stitchers": stitchers,
-    })
 }

@@ -16,7 +16,6 @@ use crate::experiment::sweep::{SweepPoint, value_text};
 use crate::experiment::{ORACLE, ReplicateResult, WorldSummary};
 use crate::score::{CreditErrors, StitchMetrics};
 use crate::truth::TRUTHS;
-use serde_json::{Value, json};
 
 type Get<T> = fn(&T) -> f64;
 
@@ -192,51 +191,21 @@ pub fn sweep_csv(points: &[SweepPoint], rows: &[SweepRow]) -> String {
     s
 }
 
-/// The `sweep` section of report.json: the keys, the metric set, and per
-/// point its values, replicates and rows (empty columns as null).
-pub fn sweep_json(points: &[SweepPoint], rows: &[SweepRow]) -> Value {
-    let keys: Vec<&str> = points
-        .first()
-        .map(|p| p.values.iter().map(|(k, _)| k.as_str()).collect())
-        .unwrap_or_default();
-    let names = |m: &[&str]| m.iter().map(|s| s.to_string()).collect::<Vec<_>>();
-    let empty = |s: &str| if s.is_empty() { Value::Null } else { s.into() };
-    let points_json: Vec<Value> = points
-        .iter()
-        .map(|p| {
-            let values: serde_json::Map<String, Value> = p
-                .values
-                .iter()
-                .map(|(k, v)| (k.clone(), serde_json::to_value(v).expect("toml value")))
-                .collect();
-            let point_rows: Vec<Value> = rows
-                .iter()
-                .filter(|r| r.point == p.index)
-                .map(|r| {
-                    let mut o = serde_json::to_value(r.stats).expect("stats serialise");
-                    o["stitcher"] = empty(&r.stitcher);
-                    o["model"] = empty(&r.model);
-                    o["truth"] = empty(r.truth);
-                    o["metric"] = r.metric.into();
-                    o
-                })
-                .collect();
-            json!({
-                "point": p.index,
-                "values": values,
-                "replicates": p.scenario.replicates,
-                "rows": point_rows,
-            })
-        })
-        .collect();
-    json!({
-        "keys": keys,
-        "metrics": {
-            "world": names(&WORLD_METRICS.map(|m| m.0)),
-            "stitching": names(&STITCH_METRICS.map(|m| m.0)),
-            "attribution": names(&ATTRIBUTION_METRICS.map(|m| m.0)),
-            "paired": PAIRED_METRIC,
-        },
-        "points": points_json,
+/// The row of `point` for (stitcher, model, truth, metric) (`""` where a
+/// column does not apply).
+pub fn find_row<'a>(
+    rows: &'a [SweepRow],
+    point: usize,
+    stitcher: &str,
+    model: &str,
+    truth: &str,
+    metric: &str,
+) -> Option<&'a SweepRow> {
+    rows.iter().find(|r| {
+        r.point == point
+            && r.stitcher == stitcher
+            && r.model == model
+            && r.truth == truth
+            && r.metric == metric
     })
 }
