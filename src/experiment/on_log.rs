@@ -178,20 +178,10 @@ pub fn attribute_paths(
         .iter()
         .map(|s| {
             let credit = attribute::build(s).attribute(journeys);
-            let removal_effects = match *s {
-                AttributorSpec::Markov {
-                    order,
-                    lookback_days,
-                    revenue,
-                } if removal_effects => Some(
-                    attribute::Markov {
-                        order,
-                        lookback_days,
-                        revenue,
-                    }
-                    .fit(journeys)
-                    .removal_effects,
-                ),
+            let removal_effects = match s {
+                AttributorSpec::Markov(markov) if removal_effects => {
+                    Some(markov.fit(journeys).removal_effects)
+                }
                 _ => None,
             };
             PathCredit {
