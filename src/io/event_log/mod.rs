@@ -9,6 +9,8 @@
 #[cfg(feature = "parquet")]
 pub mod parquet;
 pub mod read;
+mod records;
+mod row;
 pub mod schema;
 
 pub use read::{LogFileError, read_dir};

@@ -29,9 +29,10 @@ use crate::log::{
 use std::collections::HashMap;
 use std::fmt;
 use std::io::BufRead;
-use std::num::NonZeroU64;
 use std::path::Path;
 
+use super::records::read_row;
+use super::row::{Interner, Row};
 use super::schema::TABLES;
 use crate::io::csv::{CsvStream, Next};
 pub use crate::io::problems::MAX_PROBLEMS;
@@ -71,10 +72,10 @@ impl fmt::Display for Problem {
 /// Why a folder could not be read: its first problems and how many there were.
 pub type LogFileError = ProblemList<Problem>;
 
-type Problems = ProblemList<Problem>;
+pub(super) type Problems = ProblemList<Problem>;
 
 impl ProblemList<Problem> {
-    fn add(
+    pub(super) fn add(
         &mut self,
         file: &str,
         line: Option<usize>,
@@ -89,188 +90,6 @@ impl ProblemList<Problem> {
             name: name.map(String::from),
             message,
         });
-    }
-}
-
-/// Interned strings with u16 ids, in order of first appearance.
-#[derive(Default)]
-struct Interner {
-    ids: HashMap<Box<[u8]>, u16>,
-    names: Vec<String>,
-}
-
-impl Interner {
-    fn id(&mut self, s: &str) -> Option<u16> {
-        // Label-like columns hold a handful of values: a scan beats hashing.
-        if self.names.len() <= 16 {
-            if let Some(i) = self.names.iter().position(|n| n == s) {
-                return Some(i as u16);
-            }
-        } else if let Some(&id) = self.ids.get(s.as_bytes()) {
-            return Some(id);
-        }
-        let id = u16::try_from(self.names.len()).ok()?;
-        self.ids.insert(s.as_bytes().into(), id);
-        self.names.push(s.to_string());
-        Some(id)
-    }
-}
-
-/// One record being read: typed access to its fields, problems recorded.
-struct Row<'a, R> {
-    csv: &'a CsvStream<R>,
-    /// Field index of each of the table's columns.
-    at: &'a [Option<usize>],
-    columns: &'static [(&'static str, bool)],
-    file: &'a str,
-    line: usize,
-    problems: &'a mut Problems,
-    ok: bool,
-}
-
-/// Numbers the reader parses: a fast path for plain digits, else `FromStr`.
-trait Number: std::str::FromStr {
-    fn plain(b: &[u8]) -> Option<Self>;
-}
-
-/// Plain decimal digits (at most 20): the value, None on anything else or overflow.
-fn digits(b: &[u8]) -> Option<u64> {
-    if b.is_empty() || b.len() > 20 {
-        return None;
-    }
-    b.iter().try_fold(0u64, |v, &c| {
-        let d = c.wrapping_sub(b'0');
-        if d > 9 {
-            return None;
-        }
-        v.checked_mul(10)?.checked_add(u64::from(d))
-    })
-}
-
-impl Number for u64 {
-    fn plain(b: &[u8]) -> Option<u64> {
-        digits(b)
-    }
-}
-
-impl Number for i64 {
-    fn plain(b: &[u8]) -> Option<i64> {
-        i64::try_from(digits(b)?).ok()
-    }
-}
-
-impl Number for u16 {
-    fn plain(b: &[u8]) -> Option<u16> {
-        u16::try_from(digits(b)?).ok()
-    }
-}
-
-impl Number for f32 {
-    fn plain(b: &[u8]) -> Option<f32> {
-        // Whole numbers only; the rest goes through `FromStr` (exact either way).
-        digits(b).filter(|&v| v < 1 << 24).map(|v| v as f32)
-    }
-}
-
-impl Number for f64 {
-    fn plain(b: &[u8]) -> Option<f64> {
-        digits(b).filter(|&v| v < 1 << 53).map(|v| v as f64)
-    }
-}
-
-impl<'a, R: BufRead> Row<'a, R> {
-    fn bad(&mut self, c: usize, message: String) {
-        self.ok = false;
-        let (name, _) = self.columns[c];
-        self.problems.add(
-            self.file,
-            Some(self.line),
-            self.at[c].map(|i| i + 1),
-            Some(name),
-            message,
-        );
-    }
-
-    /// The field's bytes (trimmed; empty when the column is absent).
-    fn bytes(&self, c: usize) -> &'a [u8] {
-        let csv: &'a CsvStream<R> = self.csv;
-        self.at[c].map_or(&[], |i| csv.field(i))
-    }
-
-    /// The field's text, None when the column is absent or the field empty.
-    fn text(&mut self, c: usize) -> Option<&'a str> {
-        let bytes = self.bytes(c);
-        if bytes.is_empty() {
-            return None;
-        }
-        match std::str::from_utf8(bytes) {
-            Ok(s) => Some(s),
-            Err(_) => {
-                self.bad(c, "invalid UTF-8".into());
-                None
-            }
-        }
-    }
-
-    /// A required text field.
-    fn need_text(&mut self, c: usize) -> Option<&'a str> {
-        let t = self.text(c);
-        if t.is_none() && self.ok {
-            self.bad(c, "empty; a value is required".into());
-        }
-        t
-    }
-
-    fn parse<T: Number>(&mut self, c: usize, what: &str) -> Option<T> {
-        if let Some(v) = T::plain(self.bytes(c)) {
-            return Some(v);
-        }
-        let text = self.text(c)?;
-        match text.parse::<T>() {
-            Ok(v) => Some(v),
-            Err(_) => {
-                self.bad(c, format!("`{text}` is not {what}"));
-                None
-            }
-        }
-    }
-
-    fn need<T: Number>(&mut self, c: usize, what: &str) -> Option<T> {
-        if self.at[c].is_some() && self.bytes(c).is_empty() {
-            self.bad(c, format!("empty; expected {what}"));
-            return None;
-        }
-        self.parse(c, what)
-    }
-
-    fn id(&mut self, c: usize) -> Option<u64> {
-        self.need(c, "an unsigned integer id")
-    }
-
-    fn time(&mut self, c: usize) -> Option<i64> {
-        self.need(
-            c,
-            "a time in integer milliseconds since the Unix epoch, UTC (e.g. 1772442042677)",
-        )
-    }
-
-    fn nonzero(&mut self, c: usize) -> Option<NonZeroU64> {
-        let v: u64 = self.parse(c, "an unsigned integer")?;
-        let nz = NonZeroU64::new(v);
-        if nz.is_none() {
-            self.bad(c, "0 is not an id; leave the field empty for none".into());
-        }
-        nz
-    }
-
-    fn finite(&mut self, c: usize, v: Option<f64>) -> Option<f64> {
-        let v = v?;
-        if v.is_finite() {
-            Some(v)
-        } else {
-            self.bad(c, format!("`{v}` is not a finite number"));
-            None
-        }
     }
 }
 
@@ -357,29 +176,29 @@ fn read_manifest(dir: &Path, problems: &mut Problems) -> Manifest {
 
 /// Everything read so far, before the cross-table checks.
 #[derive(Default)]
-struct Tables {
-    labels: Interner,
-    campaigns: Interner,
-    pages: Interner,
-    user_agents: Interner,
-    visits: Vec<Visit>,
-    form_fills: Vec<FormFill>,
-    crm_leads: Vec<CrmLead>,
-    opportunities: Vec<Opportunity>,
-    deals: Vec<Deal>,
-    imports: Vec<ConversionImport>,
+pub(super) struct Tables {
+    pub(super) labels: Interner,
+    pub(super) campaigns: Interner,
+    pub(super) pages: Interner,
+    pub(super) user_agents: Interner,
+    pub(super) visits: Vec<Visit>,
+    pub(super) form_fills: Vec<FormFill>,
+    pub(super) crm_leads: Vec<CrmLead>,
+    pub(super) opportunities: Vec<Opportunity>,
+    pub(super) deals: Vec<Deal>,
+    pub(super) imports: Vec<ConversionImport>,
     /// (channel label, click window, view window).
-    platforms: Vec<(LabelId, f64, f64)>,
+    pub(super) platforms: Vec<(LabelId, f64, f64)>,
     /// (event id, channel label, touch).
-    platform_touches: Vec<(u64, LabelId, PlatformTouch)>,
+    pub(super) platform_touches: Vec<(u64, LabelId, PlatformTouch)>,
     /// (event id, channel label, conversion).
-    platform_conversions: Vec<(u64, LabelId, PixelConversion)>,
+    pub(super) platform_conversions: Vec<(u64, LabelId, PixelConversion)>,
     /// Per table (index into [`TABLES`]): where its rows started.
     lines: Vec<Lines>,
     /// Per table: the file's field index of each spec column.
-    at: Vec<Vec<Option<usize>>>,
+    pub(super) at: Vec<Vec<Option<usize>>>,
     /// Per table: the file read (CSV or Parquet), empty when absent.
-    files: Vec<String>,
+    pub(super) files: Vec<String>,
 }
 
 /// Read an event-log folder into an [`EventLog`] (see the module doc for
@@ -598,288 +417,6 @@ fn table_len(k: usize, t: &Tables) -> usize {
         7 => t.platform_touches.len(),
         _ => t.platform_conversions.len(),
     }
-}
-
-/// Parse one record of table `k` (its index in [`TABLES`]) and push it;
-/// false (problems recorded) when it was not accepted.
-fn read_row<R: BufRead>(k: usize, r: &mut Row<'_, R>, t: &mut Tables) -> bool {
-    match k {
-        0 => read_visit(r, t),
-        1 => read_form_fill(r, t),
-        2 => read_crm_lead(r, t),
-        3 => read_opportunity(r, t),
-        4 => read_deal(r, t),
-        5 => read_conversion_import(r, t),
-        6 => read_platform(r, t),
-        7 => read_platform_touch(r, t),
-        _ => read_platform_conversion(r, t),
-    }
-}
-
-/// Intern `text` of column `c` in `table`; a problem when the column has
-/// more distinct values than a `u16` id can number.
-fn intern<R: BufRead>(
-    r: &mut Row<'_, R>,
-    c: usize,
-    table: &mut Interner,
-    text: &str,
-) -> Option<u16> {
-    let id = table.id(text);
-    if id.is_none() {
-        r.bad(c, "more than 65,536 distinct values in this column".into());
-    }
-    id
-}
-
-/// Parse a `visits.csv` record.
-fn read_visit<R: BufRead>(r: &mut Row<'_, R>, t: &mut Tables) -> bool {
-    let event_id = r.id(0);
-    let time_ms = r.time(1);
-    let cookie_id = r.need::<u64>(2, "an unsigned integer cookie id");
-    let channel = r.need_text(3).and_then(|s| intern(r, 3, &mut t.labels, s));
-    let campaign = match r.text(4) {
-        Some(s) => intern(r, 4, &mut t.campaigns, s).map(Some),
-        None => Some(None),
-    };
-    let click_id = r.nonzero(5);
-    let page = r.text(6).unwrap_or("/");
-    let landing_page = intern(r, 6, &mut t.pages, page);
-    let pages_viewed = r.parse::<u16>(7, "a page count (0–65535)").unwrap_or(1);
-    let dwell = r.parse::<f32>(8, "a number of seconds");
-    let dwell_s = r.finite(8, dwell.map(f64::from)).unwrap_or(0.0) as f32;
-    let ip_hash = r.parse::<u64>(9, "an unsigned integer");
-    let ua = r.text(10).unwrap_or("unknown");
-    let user_agent = intern(r, 10, &mut t.user_agents, ua);
-    let email_token = r.nonzero(11);
-    let user_id = r.nonzero(12);
-    if !r.ok {
-        return false;
-    }
-    let (
-        Some(event_id),
-        Some(time_ms),
-        Some(cookie_id),
-        Some(channel),
-        Some(campaign),
-        Some(landing_page),
-        Some(user_agent),
-    ) = (
-        event_id,
-        time_ms,
-        cookie_id,
-        channel,
-        campaign,
-        landing_page,
-        user_agent,
-    )
-    else {
-        return false;
-    };
-    // Without an address column every cookie has its own: no
-    // stitcher may link two cookies on an address nobody recorded.
-    let ip_hash = ip_hash.unwrap_or(cookie_id ^ 0x1b87_3593_0000_0000);
-    t.visits.push(Visit {
-        event_id,
-        time_ms,
-        cookie_id,
-        channel,
-        campaign,
-        click_id,
-        landing_page,
-        pages_viewed,
-        dwell_s,
-        ip_hash,
-        user_agent,
-        email_token,
-        user_id,
-    });
-    true
-}
-
-/// Parse a `form_fills.csv` record.
-fn read_form_fill<R: BufRead>(r: &mut Row<'_, R>, t: &mut Tables) -> bool {
-    let event_id = r.id(0);
-    let time_ms = r.time(1);
-    let cookie_id = r.parse::<u64>(2, "an unsigned integer cookie id");
-    let click_id = r.nonzero(3);
-    let user_id = r.nonzero(4);
-    let email = r.need_text(5).map(String::from);
-    let (true, Some(event_id), Some(time_ms), Some(email)) = (r.ok, event_id, time_ms, email)
-    else {
-        return false;
-    };
-    t.form_fills.push(FormFill {
-        event_id,
-        time_ms,
-        cookie_id,
-        click_id,
-        user_id,
-        email,
-    });
-    true
-}
-
-/// Parse a `crm_leads.csv` record.
-fn read_crm_lead<R: BufRead>(r: &mut Row<'_, R>, t: &mut Tables) -> bool {
-    let event_id = r.id(0);
-    let time_ms = r.time(1);
-    let form_fill_id = r.id(2);
-    let click_id = r.nonzero(3);
-    let email = r.need_text(4).map(String::from);
-    let (true, Some(event_id), Some(time_ms), Some(form_fill_id), Some(email)) =
-        (r.ok, event_id, time_ms, form_fill_id, email)
-    else {
-        return false;
-    };
-    t.crm_leads.push(CrmLead {
-        event_id,
-        time_ms,
-        email,
-        form_fill_id,
-        click_id,
-    });
-    true
-}
-
-/// Parse an `opportunities.csv` record.
-fn read_opportunity<R: BufRead>(r: &mut Row<'_, R>, t: &mut Tables) -> bool {
-    let (event_id, time_ms, crm_lead_id) = (r.id(0), r.time(1), r.id(2));
-    let (true, Some(event_id), Some(time_ms), Some(crm_lead_id)) =
-        (r.ok, event_id, time_ms, crm_lead_id)
-    else {
-        return false;
-    };
-    t.opportunities.push(Opportunity {
-        event_id,
-        time_ms,
-        crm_lead_id,
-    });
-    true
-}
-
-/// Parse a `deals.csv` record.
-fn read_deal<R: BufRead>(r: &mut Row<'_, R>, t: &mut Tables) -> bool {
-    let (event_id, time_ms) = (r.id(0), r.time(1));
-    let revenue = r.need::<f64>(2, "a revenue amount");
-    let revenue = r.finite(2, revenue);
-    let email = r.need_text(3).map(String::from);
-    let (true, Some(event_id), Some(time_ms), Some(revenue), Some(email)) =
-        (r.ok, event_id, time_ms, revenue, email)
-    else {
-        return false;
-    };
-    t.deals.push(Deal {
-        event_id,
-        time_ms,
-        revenue,
-        email,
-    });
-    true
-}
-
-/// Parse a `conversion_imports.csv` record.
-fn read_conversion_import<R: BufRead>(r: &mut Row<'_, R>, t: &mut Tables) -> bool {
-    let (event_id, time_ms) = (r.id(0), r.time(1));
-    let channel = r.need_text(2).and_then(|s| intern(r, 2, &mut t.labels, s));
-    let click_id = if r.text(3).is_none() {
-        r.bad(3, "empty; expected the uploaded click id".into());
-        None
-    } else {
-        r.nonzero(3)
-    };
-    let revenue = r.need::<f64>(4, "a revenue amount");
-    let revenue = r.finite(4, revenue);
-    let (true, Some(event_id), Some(time_ms), Some(channel), Some(click_id), Some(revenue)) =
-        (r.ok, event_id, time_ms, channel, click_id, revenue)
-    else {
-        return false;
-    };
-    t.imports.push(ConversionImport {
-        event_id,
-        time_ms,
-        channel,
-        click_id,
-        revenue,
-    });
-    true
-}
-
-/// Parse a `platforms.csv` row (one per platform).
-fn read_platform<R: BufRead>(r: &mut Row<'_, R>, t: &mut Tables) -> bool {
-    let channel = r.need_text(0).and_then(|s| intern(r, 0, &mut t.labels, s));
-    let click = r.need::<f64>(1, "a number of days ≥ 0");
-    let view = r.need::<f64>(2, "a number of days ≥ 0");
-    for (c, v) in [(1, click), (2, view)] {
-        if v.is_some_and(|d| !(d >= 0.0 && d.is_finite())) {
-            r.bad(c, "expected a number of days ≥ 0".into());
-        }
-    }
-    let (true, Some(channel), Some(click), Some(view)) = (r.ok, channel, click, view) else {
-        return false;
-    };
-    if t.platforms.iter().any(|p| p.0 == channel) {
-        r.bad(0, "a second row for this platform".into());
-        return false;
-    }
-    t.platforms.push((channel, click, view));
-    true
-}
-
-/// Parse a `platform_touches.csv` record.
-fn read_platform_touch<R: BufRead>(r: &mut Row<'_, R>, t: &mut Tables) -> bool {
-    let (event_id, time_ms) = (r.id(0), r.time(1));
-    let channel = r.need_text(2).and_then(|s| intern(r, 2, &mut t.labels, s));
-    let user = r.need::<u64>(3, "an unsigned integer user id");
-    let click = match r.need_text(4) {
-        Some("click") => Some(true),
-        Some("view") => Some(false),
-        Some(other) => {
-            r.bad(
-                4,
-                format!("unknown touch kind `{other}`; expected click or view"),
-            );
-            None
-        }
-        None => None,
-    };
-    let (true, Some(event_id), Some(time_ms), Some(channel), Some(user), Some(click)) =
-        (r.ok, event_id, time_ms, channel, user, click)
-    else {
-        return false;
-    };
-    t.platform_touches.push((
-        event_id,
-        channel,
-        PlatformTouch {
-            time_ms,
-            user,
-            click,
-        },
-    ));
-    true
-}
-
-/// Parse a `platform_conversions.csv` record.
-fn read_platform_conversion<R: BufRead>(r: &mut Row<'_, R>, t: &mut Tables) -> bool {
-    let (event_id, time_ms) = (r.id(0), r.time(1));
-    let channel = r.need_text(2).and_then(|s| intern(r, 2, &mut t.labels, s));
-    let user = r.need::<u64>(3, "an unsigned integer user id");
-    let form_fill_id = r.id(4);
-    let (true, Some(event_id), Some(time_ms), Some(channel), Some(user), Some(form_fill_id)) =
-        (r.ok, event_id, time_ms, channel, user, form_fill_id)
-    else {
-        return false;
-    };
-    t.platform_conversions.push((
-        event_id,
-        channel,
-        PixelConversion {
-            time_ms,
-            user,
-            form_fill_id,
-        },
-    ));
-    true
 }
 
 /// Duplicate event ids across tables, references to missing events,
