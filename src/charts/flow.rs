@@ -26,6 +26,7 @@ impl super::Chart for FlowChart {
         (960, 640)
     }
 
+    /// Long: the two columns and the ribbons between them laid out in one place.
     fn draw<DB: DrawingBackend>(&self, root: &DrawingArea<DB, Shift>) -> DrawResult
     where
         DB::ErrorType: 'static,

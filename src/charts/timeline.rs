@@ -58,6 +58,7 @@ impl super::Chart for Timeline {
         (1000, 50 + panels + legend)
     }
 
+    /// Long: the picture laid out top to bottom (panels, axis, legend) in one place.
     fn draw<DB: DrawingBackend>(&self, root: &DrawingArea<DB, Shift>) -> DrawResult
     where
         DB::ErrorType: 'static,

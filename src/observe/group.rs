@@ -209,6 +209,7 @@ impl CookieJar {
 
 /// One device's visits (`run`, in time order): its draws (consent, deletion
 /// class, tag blocking, address noise, logins, WebKit), then each visit.
+/// Long: each visit's draws are taken in one fixed order before any branch.
 fn observe_device(ctx: &GroupCtx, run: &[u32], marks: &mut VisitMarks, out: &mut BlockOut) {
     let GroupCtx {
         sc, world, salt, ..

@@ -156,7 +156,6 @@ impl Stitcher for Graph {
     }
 
     fn stitch(&self, log: &EventLog) -> Identities {
-        let ttl_ms = days_to_ms(self.ttl_days);
         let mut g = Capped {
             uf: UnionFind::new(0),
             emails: vec![],
@@ -164,133 +163,8 @@ impl Stitcher for Graph {
             max_emails: self.max_emails,
             max_cookies: self.max_cookies,
         };
-        // Per cookie, one map entry: its linked node, its anonymous node (for
-        // visits outside the TTL; made on first use) and its identification span.
-        struct Entry {
-            linked: u32,
-            anon: u32,
-            first: i64,
-            last: i64,
-        }
-        const NONE: u32 = u32::MAX;
-        let mut cookie_nodes: IntMap<u64, Entry> = IntMap::default();
-        cookie_nodes.reserve(log.visits.len() / 2);
-        let new_entry = |g: &mut Capped| Entry {
-            linked: g.node(0, 1),
-            anon: NONE,
-            first: i64::MAX,
-            last: i64::MIN,
-        };
-        for id in identifications(log).filter(|id| !id.email.is_some_and(is_junk_email)) {
-            let e = cookie_nodes
-                .entry(id.cookie)
-                .or_insert_with(|| new_entry(&mut g));
-            e.first = e.first.min(id.time_ms);
-            e.last = e.last.max(id.time_ms);
-        }
-        // A login identifies its cookie too.
-        for v in log.visits.iter().filter(|v| v.user_id.is_some()) {
-            let e = cookie_nodes
-                .entry(v.cookie_id)
-                .or_insert_with(|| new_entry(&mut g));
-            e.first = e.first.min(v.time_ms);
-            e.last = e.last.max(v.time_ms);
-        }
-        let visit_nodes: Vec<u32> = log
-            .visits
-            .iter()
-            .map(|v| {
-                let e = cookie_nodes
-                    .entry(v.cookie_id)
-                    .or_insert_with(|| new_entry(&mut g));
-                let outside = e.first <= e.last
-                    && (v.time_ms < e.first.saturating_sub(ttl_ms)
-                        || v.time_ms > e.last.saturating_add(ttl_ms));
-                if outside {
-                    if e.anon == NONE {
-                        e.anon = g.node(0, 0);
-                    }
-                    e.anon
-                } else {
-                    e.linked
-                }
-            })
-            .collect();
-        let mut cookie =
-            |c: u64, g: &mut Capped| cookie_nodes.entry(c).or_insert_with(|| new_entry(g)).linked;
-        let form_nodes: Vec<u32> = log
-            .form_fills
-            .iter()
-            .map(|f| match f.cookie_id {
-                Some(c) => cookie(c, &mut g),
-                None => g.node(0, 0),
-            })
-            .collect();
-        let mut typed: HashMap<&str, u32> = HashMap::new();
-        let mut normal: HashMap<String, u32> = HashMap::new();
-        let mut tokens: IntMap<u64, u32> = IntMap::default();
-        let mut users: IntMap<u64, u32> = IntMap::default();
-        // Evidence in time order: form fills, and visits carrying a
-        // newsletter token or a login.
-        let mut evidence: Vec<(i64, u64, usize, bool)> = log
-            .form_fills
-            .iter()
-            .enumerate()
-            .map(|(i, f)| (f.time_ms, f.event_id, i, true))
-            .chain(
-                log.visits
-                    .iter()
-                    .enumerate()
-                    .filter(|(_, v)| v.email_token.is_some() || v.user_id.is_some())
-                    .map(|(i, v)| (v.time_ms, v.event_id, i, false)),
-            )
-            .collect();
-        evidence.sort_unstable();
-        for (_, _, i, is_form) in evidence {
-            // A site account: one identity, not an email, for the caps.
-            let user_id = if is_form {
-                log.form_fills[i].user_id
-            } else {
-                log.visits[i].user_id
-            };
-            if let Some(u) = user_id {
-                let node = if is_form {
-                    form_nodes[i]
-                } else {
-                    visit_nodes[i]
-                };
-                let a = *users.entry(u.get()).or_insert_with(|| g.node(0, 0));
-                g.link(node, a);
-            }
-            if is_form {
-                let f = &log.form_fills[i];
-                if is_junk_email(&f.email) {
-                    continue;
-                }
-                // An address seen before only as a newsletter token already
-                // counts as one email: its normalised node then counts none.
-                let tok = email_token(&f.email).get();
-                let seen = tokens.contains_key(&tok);
-                let n = *normal
-                    .entry(normalize_email(&f.email))
-                    .or_insert_with(|| g.node(u32::from(!seen), 0));
-                let t = *tokens.entry(tok).or_insert_with(|| g.node(0, 0));
-                let e = *typed
-                    .entry(f.email.as_str())
-                    .or_insert_with(|| g.node(0, 0));
-                g.link(e, n);
-                g.link(t, n);
-                g.link(form_nodes[i], n);
-            } else {
-                let v = &log.visits[i];
-                if let Some(tok) = v.email_token {
-                    // A subscriber's address the log has not seen typed yet:
-                    // one more email for the caps.
-                    let t = *tokens.entry(tok.get()).or_insert_with(|| g.node(1, 0));
-                    g.link(visit_nodes[i], t);
-                }
-            }
-        }
+        let (visit_nodes, form_nodes) = event_nodes(log, &mut g, days_to_ms(self.ttl_days));
+        link_evidence(log, &mut g, &visit_nodes, &form_nodes);
         // Deals: the CRM lead with the same email, as typed or normalised.
         let mut lead_by_norm: HashMap<String, usize> = HashMap::new();
         let mut lead_by_typed: HashMap<&str, usize> = HashMap::new();
@@ -310,6 +184,149 @@ impl Stitcher for Graph {
                 .or_else(|| lead_by_norm.get(&normalize_email(email)).copied())
         };
         crm_nodes_with(log, g.uf, visit_nodes, form_nodes, deal_lead)
+    }
+}
+
+/// Per cookie, one map entry: its linked node, its anonymous node (for
+/// visits outside the TTL; made on first use) and its identification span.
+struct Entry {
+    linked: u32,
+    anon: u32,
+    first: i64,
+    last: i64,
+}
+
+/// No anonymous node yet.
+const NONE: u32 = u32::MAX;
+
+/// Each visit's and form fill's node: its cookie's linked node, or the
+/// cookie's anonymous node for a visit more than `ttl_ms` from any
+/// identification on the cookie (a form fill without a cookie: its own node).
+fn event_nodes(log: &EventLog, g: &mut Capped, ttl_ms: i64) -> (Vec<u32>, Vec<u32>) {
+    let mut cookie_nodes: IntMap<u64, Entry> = IntMap::default();
+    cookie_nodes.reserve(log.visits.len() / 2);
+    let new_entry = |g: &mut Capped| Entry {
+        linked: g.node(0, 1),
+        anon: NONE,
+        first: i64::MAX,
+        last: i64::MIN,
+    };
+    for id in identifications(log).filter(|id| !id.email.is_some_and(is_junk_email)) {
+        let e = cookie_nodes
+            .entry(id.cookie)
+            .or_insert_with(|| new_entry(g));
+        e.first = e.first.min(id.time_ms);
+        e.last = e.last.max(id.time_ms);
+    }
+    // A login identifies its cookie too.
+    for v in log.visits.iter().filter(|v| v.user_id.is_some()) {
+        let e = cookie_nodes
+            .entry(v.cookie_id)
+            .or_insert_with(|| new_entry(g));
+        e.first = e.first.min(v.time_ms);
+        e.last = e.last.max(v.time_ms);
+    }
+    let visit_nodes: Vec<u32> = log
+        .visits
+        .iter()
+        .map(|v| {
+            let e = cookie_nodes
+                .entry(v.cookie_id)
+                .or_insert_with(|| new_entry(g));
+            let outside = e.first <= e.last
+                && (v.time_ms < e.first.saturating_sub(ttl_ms)
+                    || v.time_ms > e.last.saturating_add(ttl_ms));
+            if outside {
+                if e.anon == NONE {
+                    e.anon = g.node(0, 0);
+                }
+                e.anon
+            } else {
+                e.linked
+            }
+        })
+        .collect();
+    let mut cookie =
+        |c: u64, g: &mut Capped| cookie_nodes.entry(c).or_insert_with(|| new_entry(g)).linked;
+    let form_nodes: Vec<u32> = log
+        .form_fills
+        .iter()
+        .map(|f| match f.cookie_id {
+            Some(c) => cookie(c, g),
+            None => g.node(0, 0),
+        })
+        .collect();
+    (visit_nodes, form_nodes)
+}
+
+/// Link the evidence in time order: form fills (typed email, its normalised
+/// form and newsletter token) and visits carrying a newsletter token or a
+/// login, within the caps.
+fn link_evidence(log: &EventLog, g: &mut Capped, visit_nodes: &[u32], form_nodes: &[u32]) {
+    let mut typed: HashMap<&str, u32> = HashMap::new();
+    let mut normal: HashMap<String, u32> = HashMap::new();
+    let mut tokens: IntMap<u64, u32> = IntMap::default();
+    let mut users: IntMap<u64, u32> = IntMap::default();
+    // Evidence in time order: form fills, and visits carrying a
+    // newsletter token or a login.
+    let mut evidence: Vec<(i64, u64, usize, bool)> = log
+        .form_fills
+        .iter()
+        .enumerate()
+        .map(|(i, f)| (f.time_ms, f.event_id, i, true))
+        .chain(
+            log.visits
+                .iter()
+                .enumerate()
+                .filter(|(_, v)| v.email_token.is_some() || v.user_id.is_some())
+                .map(|(i, v)| (v.time_ms, v.event_id, i, false)),
+        )
+        .collect();
+    evidence.sort_unstable();
+    for (_, _, i, is_form) in evidence {
+        // A site account: one identity, not an email, for the caps.
+        let user_id = if is_form {
+            log.form_fills[i].user_id
+        } else {
+            log.visits[i].user_id
+        };
+        if let Some(u) = user_id {
+            let node = if is_form {
+                form_nodes[i]
+            } else {
+                visit_nodes[i]
+            };
+            let a = *users.entry(u.get()).or_insert_with(|| g.node(0, 0));
+            g.link(node, a);
+        }
+        if is_form {
+            let f = &log.form_fills[i];
+            if is_junk_email(&f.email) {
+                continue;
+            }
+            // An address seen before only as a newsletter token already
+            // counts as one email: its normalised node then counts none.
+            let tok = email_token(&f.email).get();
+            let seen = tokens.contains_key(&tok);
+            let n = *normal
+                .entry(normalize_email(&f.email))
+                .or_insert_with(|| g.node(u32::from(!seen), 0));
+            let t = *tokens.entry(tok).or_insert_with(|| g.node(0, 0));
+            let e = *typed
+                .entry(f.email.as_str())
+                .or_insert_with(|| g.node(0, 0));
+            g.link(e, n);
+            g.link(t, n);
+            g.link(form_nodes[i], n);
+        } else {
+            let v = &log.visits[i];
+            if let Some(tok) = v.email_token {
+                // A subscriber's address the log has not seen typed yet:
+                // one more email for the caps.
+                let t = *tokens.entry(tok.get()).or_insert_with(|| g.node(1, 0));
+                g.link(visit_nodes[i], t);
+            }
+        }
     }
 }
 

@@ -222,6 +222,8 @@ pub(super) fn simulate_group(
 /// One person: draws, candidate touches, the clocks, the stored touches, the
 /// lead and its sales outcome, and a window lead's counterfactual credit.
 /// Returns the person as an account member when their revenue is the account's.
+/// Long: the steps are functions; what is left is their order, which is the
+/// order of the person's draws.
 pub(super) fn simulate_person<'a>(
     ctx: &BlockCtx<'a>,
     scratch: &mut Scratch,

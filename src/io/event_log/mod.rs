@@ -234,64 +234,71 @@ pub fn log_tables(log: &EventLog) -> Vec<(&'static str, String)> {
         ("conversion_imports.csv", imports),
     ];
     if !log.platforms.is_empty() {
-        // Platform rows are numbered after every event of the log.
-        let mut next_id = [
-            log.visits.iter().map(|v| v.event_id).max(),
-            log.form_fills.iter().map(|v| v.event_id).max(),
-            log.crm_leads.iter().map(|v| v.event_id).max(),
-            log.opportunities.iter().map(|v| v.event_id).max(),
-            log.deals.iter().map(|v| v.event_id).max(),
-            log.conversion_imports.iter().map(|v| v.event_id).max(),
-        ]
-        .into_iter()
-        .flatten()
-        .max()
-        .map_or(1, |m| m + 1);
-        let mut settings = schema::header("platforms.csv");
-        let mut touches = schema::header("platform_touches.csv");
-        let mut conversions = schema::header("platform_conversions.csv");
-        for p in &log.platforms {
-            let _ = writeln!(
-                settings,
-                "{},{},{}",
-                label(p.channel),
-                p.click_window_days,
-                p.view_window_days
-            );
-        }
-        for p in &log.platforms {
-            for t in &p.touches {
-                let kind = if t.click { "click" } else { "view" };
-                let _ = writeln!(
-                    touches,
-                    "{next_id},{},{},{},{kind}",
-                    t.time_ms,
-                    label(p.channel),
-                    t.user
-                );
-                next_id += 1;
-            }
-        }
-        for p in &log.platforms {
-            for c in &p.conversions {
-                let _ = writeln!(
-                    conversions,
-                    "{next_id},{},{},{},{}",
-                    c.time_ms,
-                    label(p.channel),
-                    c.user,
-                    c.form_fill_id
-                );
-                next_id += 1;
-            }
-        }
-        tables.extend([
-            ("platforms.csv", settings),
-            ("platform_touches.csv", touches),
-            ("platform_conversions.csv", conversions),
-        ]);
+        tables.extend(platform_tables(log));
     }
     tables
+}
+
+/// The platform tables: settings, touches and pixel conversions, their rows
+/// numbered after every event of the log.
+fn platform_tables(log: &EventLog) -> [(&'static str, String); 3] {
+    let label = |i: u16| field(&log.labels[i as usize]);
+    // Platform rows are numbered after every event of the log.
+    let mut next_id = [
+        log.visits.iter().map(|v| v.event_id).max(),
+        log.form_fills.iter().map(|v| v.event_id).max(),
+        log.crm_leads.iter().map(|v| v.event_id).max(),
+        log.opportunities.iter().map(|v| v.event_id).max(),
+        log.deals.iter().map(|v| v.event_id).max(),
+        log.conversion_imports.iter().map(|v| v.event_id).max(),
+    ]
+    .into_iter()
+    .flatten()
+    .max()
+    .map_or(1, |m| m + 1);
+    let mut settings = schema::header("platforms.csv");
+    let mut touches = schema::header("platform_touches.csv");
+    let mut conversions = schema::header("platform_conversions.csv");
+    for p in &log.platforms {
+        let _ = writeln!(
+            settings,
+            "{},{},{}",
+            label(p.channel),
+            p.click_window_days,
+            p.view_window_days
+        );
+    }
+    for p in &log.platforms {
+        for t in &p.touches {
+            let kind = if t.click { "click" } else { "view" };
+            let _ = writeln!(
+                touches,
+                "{next_id},{},{},{},{kind}",
+                t.time_ms,
+                label(p.channel),
+                t.user
+            );
+            next_id += 1;
+        }
+    }
+    for p in &log.platforms {
+        for c in &p.conversions {
+            let _ = writeln!(
+                conversions,
+                "{next_id},{},{},{},{}",
+                c.time_ms,
+                label(p.channel),
+                c.user,
+                c.form_fill_id
+            );
+            next_id += 1;
+        }
+    }
+    [
+        ("platforms.csv", settings),
+        ("platform_touches.csv", touches),
+        ("platform_conversions.csv", conversions),
+    ]
 }
 
 /// The truth ledger's tables, to go under `truth/`: `events.csv` (every
