@@ -9,13 +9,15 @@
 //! golden`, then review `git diff tests/golden/tiny.txt` and say why in the
 //! commit.
 
+#[allow(dead_code)] // only `assert_golden` is used here
+mod common;
+
 use closedloop::experiment::{self, RunConfig};
 use closedloop::scenario::Scenario;
 use closedloop::spec::{AttributorSpec, StitcherSpec};
 use closedloop::stitch::Identities;
 use closedloop::truth::TRUTHS;
 use std::fmt::Write;
-use std::path::Path;
 
 const TINY: &str = r#"
 name = "golden"
@@ -170,25 +172,5 @@ fn digest() -> String {
 
 #[test]
 fn tiny_scenario_numbers_are_pinned() {
-    let got = digest();
-    let file = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/golden/tiny.txt");
-    if std::env::var_os("GOLDEN_UPDATE").is_some() {
-        std::fs::write(&file, &got).unwrap();
-    }
-    let expected = std::fs::read_to_string(&file).unwrap_or_default();
-    let changed: Vec<String> = expected
-        .lines()
-        .zip(got.lines())
-        .filter(|(e, g)| e != g)
-        .map(|(e, g)| format!("  - {e}\n  + {g}"))
-        .collect();
-    assert!(
-        changed.is_empty() && expected.lines().count() == got.lines().count(),
-        "golden numbers changed ({} lines differ; {} vs {} lines); if intended, \
-         GOLDEN_UPDATE=1 cargo test --release --test golden:\n{}",
-        changed.len(),
-        expected.lines().count(),
-        got.lines().count(),
-        changed.join("\n")
-    );
+    common::assert_golden("tiny.txt", &digest(), "golden");
 }

@@ -12,7 +12,6 @@ use closedloop::experiment::{self, RunConfig};
 use closedloop::spec::{AttributorSpec, StitcherSpec};
 use closedloop::truth::TRUTHS;
 use std::fmt::Write;
-use std::path::Path;
 
 #[allow(dead_code)] // the binary-driving helpers are not used here
 mod common;
@@ -49,26 +48,5 @@ fn digest() -> String {
 
 #[test]
 fn shipped_leaderboards_are_pinned() {
-    let got = digest();
-    let file = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/golden/shipped.txt");
-    if std::env::var_os("GOLDEN_UPDATE").is_some() {
-        std::fs::write(&file, &got).unwrap();
-    }
-    let expected = std::fs::read_to_string(&file).unwrap_or_default();
-    let changed: Vec<String> = expected
-        .lines()
-        .zip(got.lines())
-        .filter(|(e, g)| e != g)
-        .map(|(e, g)| format!("  - {e}\n  + {g}"))
-        .collect();
-    assert!(
-        changed.is_empty() && expected.lines().count() == got.lines().count(),
-        "shipped leaderboards changed ({} of {} lines differ; {} vs {} lines); \
-         if intended, GOLDEN_UPDATE=1 cargo test --release --test golden_shipped:\n{}",
-        changed.len(),
-        got.lines().count(),
-        expected.lines().count(),
-        got.lines().count(),
-        changed.join("\n")
-    );
+    common::assert_golden("shipped.txt", &digest(), "golden_shipped");
 }

@@ -128,3 +128,32 @@ pub fn json_of(cmd: &mut Command) -> serde_json::Value {
     );
     serde_json::from_slice(&out.stdout).expect("stdout is one JSON value")
 }
+
+/// Compare `got` with `tests/golden/{name}` line by line and fail listing
+/// every changed line; with `GOLDEN_UPDATE` set, write `got` there first.
+/// `test` is the test target the message tells to re-run.
+#[allow(dead_code)] // only the golden tests compare
+pub fn assert_golden(name: &str, got: &str, test: &str) {
+    let file = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/golden")
+        .join(name);
+    if std::env::var_os("GOLDEN_UPDATE").is_some() {
+        std::fs::write(&file, got).unwrap();
+    }
+    let expected = std::fs::read_to_string(&file).unwrap_or_default();
+    let changed: Vec<String> = expected
+        .lines()
+        .zip(got.lines())
+        .filter(|(e, g)| e != g)
+        .map(|(e, g)| format!("  - {e}\n  + {g}"))
+        .collect();
+    assert!(
+        changed.is_empty() && expected.lines().count() == got.lines().count(),
+        "tests/golden/{name} changed ({} lines differ; {} expected vs {} got); if intended, \
+         GOLDEN_UPDATE=1 cargo test --release --test {test}:\n{}",
+        changed.len(),
+        expected.lines().count(),
+        got.lines().count(),
+        changed.join("\n")
+    );
+}
