@@ -1,6 +1,6 @@
 //! Horizontal bars and grouped bars.
 
-use super::{DrawResult, FONT, font, rect, series_colour, short_number, text};
+use super::{DrawResult, FONT, font, rect, series_colour, short_number, text, title};
 use plotters::coord::Shift;
 use plotters::prelude::*;
 use plotters::style::text_anchor::{HPos, VPos};
@@ -25,12 +25,7 @@ impl super::Chart for HBars {
     where
         DB::ErrorType: 'static,
     {
-        text(
-            root,
-            &self.title,
-            (12, 12),
-            &font(18, HPos::Left, VPos::Top),
-        )?;
+        title(root, &self.title)?;
         text(
             root,
             &self.unit,

@@ -1,6 +1,6 @@
 //! Flows from true causes to recorded labels.
 
-use super::{DrawResult, Palette, font, rect, text};
+use super::{DrawResult, Palette, font, rect, text, title};
 use plotters::coord::Shift;
 use plotters::prelude::*;
 use plotters::style::text_anchor::{HPos, VPos};
@@ -31,12 +31,7 @@ impl super::Chart for FlowChart {
     where
         DB::ErrorType: 'static,
     {
-        text(
-            root,
-            &self.title,
-            (12, 12),
-            &font(18, HPos::Left, VPos::Top),
-        )?;
+        title(root, &self.title)?;
         text(
             root,
             "true cause",

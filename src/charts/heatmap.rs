@@ -1,6 +1,6 @@
 //! A heatmap of values over two labelled axes.
 
-use super::{DrawResult, font, rect, text};
+use super::{DrawResult, font, rect, text, title};
 use plotters::coord::Shift;
 use plotters::prelude::*;
 use plotters::style::text_anchor::{HPos, VPos};
@@ -30,12 +30,7 @@ impl super::Chart for Heatmap {
     where
         DB::ErrorType: 'static,
     {
-        text(
-            root,
-            &self.title,
-            (12, 12),
-            &font(18, HPos::Left, VPos::Top),
-        )?;
+        title(root, &self.title)?;
         let max = self
             .values
             .iter()

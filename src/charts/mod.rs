@@ -208,6 +208,14 @@ fn font(size: u32, h: HPos, v: VPos) -> TextStyle<'static> {
 }
 
 /// Text on a root area.
+/// A chart's title, top left.
+fn title<DB: DrawingBackend>(root: &DrawingArea<DB, Shift>, s: &str) -> DrawResult
+where
+    DB::ErrorType: 'static,
+{
+    text(root, s, (12, 12), &font(18, HPos::Left, VPos::Top))
+}
+
 fn text<DB: DrawingBackend>(
     root: &DrawingArea<DB, Shift>,
     s: &str,

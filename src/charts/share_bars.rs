@@ -1,6 +1,6 @@
 //! Channel shares as 100 % stacked bars, one row per truth or model, with the channel legend.
 
-use super::{DrawResult, Palette, font, rect, text};
+use super::{DrawResult, Palette, font, rect, text, title};
 use plotters::coord::Shift;
 use plotters::prelude::*;
 use plotters::style::text_anchor::{HPos, VPos};
@@ -33,12 +33,7 @@ impl super::Chart for ShareBars {
     where
         DB::ErrorType: 'static,
     {
-        text(
-            root,
-            &self.title,
-            (12, 12),
-            &font(18, HPos::Left, VPos::Top),
-        )?;
+        title(root, &self.title)?;
         let (x0, x1) = (230i32, 930i32);
         let width = (x1 - x0) as f64;
         let mut y = 50i32;

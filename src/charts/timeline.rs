@@ -1,7 +1,7 @@
 //! A few persons' journeys on a time axis.
 
 use super::share_bars::legend;
-use super::{DrawResult, Palette, font, text};
+use super::{DrawResult, Palette, font, text, title};
 use plotters::coord::Shift;
 use plotters::prelude::*;
 use plotters::style::text_anchor::{HPos, VPos};
@@ -63,12 +63,7 @@ impl super::Chart for Timeline {
     where
         DB::ErrorType: 'static,
     {
-        text(
-            root,
-            &self.title,
-            (12, 12),
-            &font(18, HPos::Left, VPos::Top),
-        )?;
+        title(root, &self.title)?;
         let (x0, x1) = (170i32, 970i32);
         let mut y = 46i32;
         if self.persons.is_empty() {

@@ -52,8 +52,9 @@ impl RunConfig {
     }
 }
 
-/// Counts describing one replicate's world and what was observed of it.
-#[derive(Clone, Debug, PartialEq)]
+/// Counts describing one replicate's world and what was observed of it
+/// (report.json's `world`).
+#[derive(Clone, Debug, PartialEq, serde::Serialize)]
 pub struct WorldSummary {
     /// Persons.
     pub persons: u64,
@@ -88,6 +89,7 @@ pub struct WorldSummary {
     /// Loss events by mechanism (`handoff_loss` from the world, the rest observed).
     pub loss: Losses,
     /// Accounts' true paths before their first lead (None without accounts).
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub account_path: Option<AccountPathStats>,
 }
 

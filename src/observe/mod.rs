@@ -62,7 +62,8 @@ pub struct EventPersons {
 }
 
 /// Counts of loss events, by mechanism (within the observed window).
-#[derive(Clone, Debug, Default, PartialEq)]
+#[derive(Clone, Debug, Default, PartialEq, serde::Serialize)]
+#[serde(transparent)]
 pub struct Losses {
     /// Mechanism name → events.
     pub counts: BTreeMap<&'static str, u64>,

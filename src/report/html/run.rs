@@ -5,12 +5,13 @@
 use super::{count, escape, fig, num, page, pct, section, swatch, table};
 use crate::base::stats::Stats;
 use crate::charts::{Palette, Rendered};
+use crate::experiment::WorldSummary;
 use crate::experiment::{
     AblationRow, ORACLE, PlatformRow, PlatformsSummary, ReplicateResult, pictures::TOOLS,
 };
 use crate::report::figures::{Measure, best_stitcher, rows_on, stitch_mean, stitchers};
 use crate::report::paired::REFERENCE_MODEL;
-use crate::report::schema::{AttributionRow, RunReport, WorldReport};
+use crate::report::schema::{AttributionRow, RunReport};
 use crate::scenario::{Scenario, TouchKind};
 use crate::score::StitchMetrics;
 use crate::truth::{BASELINE, INCREMENTAL, PROXIMATE, SHAPLEY, TRUTHS};
@@ -142,7 +143,7 @@ fn scenario_section(sc: &Scenario, channels: &[String], palette: &Palette) -> St
 
 /// The funnel and the loss counts, means over replicates.
 fn world_section(report: &RunReport, n: usize) -> String {
-    type Count = fn(&WorldReport) -> f64;
+    type Count = fn(&WorldSummary) -> f64;
     let world = |get: Count| report.mean(|r| Some(get(&r.world)));
     let visits = world(|w| w.visits as f64).max(1.0);
     let steps: [(&str, Count); 7] = [
@@ -175,9 +176,10 @@ fn world_section(report: &RunReport, n: usize) -> String {
             first
                 .world
                 .loss
+                .counts
                 .keys()
                 .map(|k| {
-                    let events = report.mean(|r| r.world.loss.get(k).map(|x| *x as f64));
+                    let events = report.mean(|r| r.world.loss.counts.get(k).map(|x| *x as f64));
                     vec![escape(k), count(events)]
                 })
                 .collect()

@@ -6,8 +6,7 @@ use crate::base::credit::Credit;
 use crate::base::stats::Stats;
 use crate::experiment::sweep::SweepPoint;
 use crate::experiment::{
-    AblationRow, AccountPathStats, AttributionResult, PlatformsSummary, ReplicateResult,
-    ThresholdPoint, WorldSummary,
+    AblationRow, AttributionResult, PlatformsSummary, ReplicateResult, ThresholdPoint, WorldSummary,
 };
 use crate::report::SCHEMA_VERSION;
 use crate::report::paired::{Paired, REFERENCE_MODEL, STITCHER_METRIC};
@@ -103,7 +102,7 @@ pub struct ReplicateReport {
     /// Replicate index.
     pub replicate: u32,
     /// What happened in the world and what was recorded of it.
-    pub world: WorldReport,
+    pub world: WorldSummary,
     /// What the GA-style and HubSpot-style reports would say.
     pub tools: Vec<ToolRow>,
     /// True cause → channel last touch recorded → leads (every pair, zeros included).
@@ -122,70 +121,6 @@ pub struct ReplicateReport {
     pub downstream: BTreeMap<String, BTreeMap<String, DownstreamCell>>,
     /// Stitcher × model credit and its error against each truth.
     pub attribution: Vec<AttributionRow>,
-}
-
-/// A replicate's world in numbers.
-#[derive(Clone, Debug, PartialEq, Serialize)]
-pub struct WorldReport {
-    /// Persons.
-    pub persons: u64,
-    /// Devices.
-    pub devices: u64,
-    /// Distinct cookie ids recorded.
-    pub cookies: u64,
-    /// True site visits.
-    pub visits: u64,
-    /// Visits the tracker recorded.
-    pub recorded_visits: u64,
-    /// Form fills recorded.
-    pub form_fills: u64,
-    /// CRM lead records.
-    pub crm_leads: u64,
-    /// Sessions of the recorded visits.
-    pub recorded_sessions: u64,
-    /// CRM lead records carrying a platform click id.
-    pub leads_with_click_id: u64,
-    /// Deals imported back to an ad platform.
-    pub conversion_imports: u64,
-    /// True leads.
-    pub leads: u64,
-    /// Opportunities.
-    pub opportunities: u64,
-    /// Closed deals.
-    pub customers: u64,
-    /// Revenue of closed deals.
-    pub revenue: f64,
-    /// Persons already customers when the window opened.
-    pub existing_customers: u64,
-    /// Loss events by mechanism.
-    pub loss: BTreeMap<&'static str, u64>,
-    /// Accounts' true paths (absent without accounts).
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub account_path: Option<AccountPathStats>,
-}
-
-impl WorldReport {
-    fn new(w: &WorldSummary) -> WorldReport {
-        WorldReport {
-            persons: w.persons,
-            devices: w.devices,
-            cookies: w.cookies,
-            visits: w.visits,
-            recorded_visits: w.recorded_visits,
-            form_fills: w.form_fills,
-            crm_leads: w.crm_leads,
-            recorded_sessions: w.recorded_sessions,
-            leads_with_click_id: w.leads_with_click_id,
-            conversion_imports: w.conversion_imports,
-            leads: w.leads,
-            opportunities: w.opportunities,
-            customers: w.customers,
-            revenue: w.revenue,
-            existing_customers: w.existing_customers,
-            loss: w.loss.counts.clone(),
-            account_path: w.account_path,
-        }
-    }
 }
 
 /// The truths' credit of a replicate.
@@ -357,7 +292,7 @@ impl ReplicateReport {
             .collect();
         ReplicateReport {
             replicate: r.replicate,
-            world: WorldReport::new(&r.world),
+            world: r.world.clone(),
             tools,
             flows: flows(&r.pictures.flows, &r.truth[PROXIMATE]),
             truth: TruthReport {
