@@ -546,3 +546,32 @@ fn the_typed_reports_means_are_the_summarys_means() {
         }
     }
 }
+
+#[test]
+fn a_kept_run_returns_the_same_result_and_the_partitions_it_scored() {
+    let (sc, plain) = small_run(1);
+    let cfg = RunConfig {
+        stitchers: spec::parse_list(STITCHERS, StitcherSpec::all, StitcherSpec::parse).unwrap(),
+        models: spec::parse_list(MODELS, AttributorSpec::all, AttributorSpec::parse).unwrap(),
+        replicates: 1,
+    };
+    let (kept_result, kept) = experiment::run_replicate_keeping(&sc, &cfg, 0);
+    let strip = |r: &experiment::ReplicateResult| {
+        let mut r = r.clone();
+        r.timings.clear();
+        format!("{r:?}")
+    };
+    assert_eq!(strip(&kept_result), strip(&plain[0]));
+    // The kept simulation is the run's: same world size and log as a fresh one.
+    let (world, obs, truth) = experiment::simulate(&sc, 0);
+    assert_eq!(kept.world.persons.len(), world.persons.len());
+    assert_eq!(kept.observation.log.visits, obs.log.visits);
+    assert_eq!(kept.truth.events.visit_person, truth.events.visit_person);
+    // One partition per configured stitcher, in order, equal to stitching the log again.
+    let ids: Vec<String> = kept.partitions.iter().map(|(s, _)| s.id()).collect();
+    assert_eq!(ids, ["deterministic", "cookie_only"]);
+    for (spec, partition) in &kept.partitions {
+        let again = closedloop::stitch::build(spec).stitch(&obs.log);
+        assert_eq!(partition, &again, "{}", spec.id());
+    }
+}

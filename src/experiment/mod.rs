@@ -330,8 +330,43 @@ fn attribute_all(
         .collect()
 }
 
+/// What a replicate's run can leave behind for a caller that tells its
+/// stories (`explain`): the simulation and each configured stitcher's
+/// partition, so nothing is simulated or stitched twice.
+pub struct Kept {
+    /// The world as simulated.
+    pub world: world::World,
+    /// What the tracker and CRM recorded (its per-person events moved into `truth`).
+    pub observation: observe::Observation,
+    /// The truth ledger.
+    pub truth: Truth,
+    /// Each of the run's stitchers with the partition it produced, in `cfg` order.
+    pub partitions: Vec<(StitcherSpec, Identities)>,
+}
+
 /// Run one replicate end to end.
 pub fn run_replicate(sc: &Scenario, cfg: &RunConfig, replicate: u32) -> ReplicateResult {
+    run_one(sc, cfg, replicate, false).0
+}
+
+/// [`run_replicate`], also returning the simulation and the partitions it made.
+pub fn run_replicate_keeping(
+    sc: &Scenario,
+    cfg: &RunConfig,
+    replicate: u32,
+) -> (ReplicateResult, Kept) {
+    let (result, kept) = run_one(sc, cfg, replicate, true);
+    (result, kept.expect("kept on request"))
+}
+
+/// One replicate; the world is dropped as soon as it has been summarised
+/// unless `keep` (then it is returned with the observation, truth and partitions).
+fn run_one(
+    sc: &Scenario,
+    cfg: &RunConfig,
+    replicate: u32,
+    keep: bool,
+) -> (ReplicateResult, Option<Kept>) {
     let mut timings = Vec::new();
     let (w, obs, truth) = simulate_timed(sc, replicate, &mut timings);
     let clock = std::time::Instant::now();
@@ -347,7 +382,8 @@ pub fn run_replicate(sc: &Scenario, cfg: &RunConfig, replicate: u32) -> Replicat
     } else {
         Vec::new()
     };
-    drop(w);
+    let w = keep.then_some(w);
+    let mut partitions = Vec::new();
     let log = &obs.log;
 
     // One partition at a time — stitch, score, build journeys, run the
@@ -378,6 +414,9 @@ pub fn run_replicate(sc: &Scenario, cfg: &RunConfig, replicate: u32) -> Replicat
         stitching.push((stitcher.name(), metrics));
         path_lengths.push((stitcher.name(), paths));
         attribution.extend(rows);
+        if keep {
+            partitions.push((spec.clone(), ids));
+        }
     }
     let oracle = oracle_identities(&truth);
     let (metrics, (paths, rows)) = score_partition(ORACLE, &oracle);
@@ -430,7 +469,7 @@ pub fn run_replicate(sc: &Scenario, cfg: &RunConfig, replicate: u32) -> Replicat
         });
         platforms_summary(&claims, &truth)
     });
-    ReplicateResult {
+    let result = ReplicateResult {
         replicate,
         world,
         truth: truth.in_order().map(Credit::clone),
@@ -443,7 +482,14 @@ pub fn run_replicate(sc: &Scenario, cfg: &RunConfig, replicate: u32) -> Replicat
         attribution,
         timings,
         pictures,
-    }
+    };
+    let kept = w.map(|world| Kept {
+        world,
+        observation: obs,
+        truth,
+        partitions,
+    });
+    (result, kept)
 }
 
 /// The `stitcher` of attribution rows computed without journeys

@@ -64,7 +64,8 @@ pub(super) fn hubspot_model() -> AttributorSpec {
 }
 
 /// Simulate one replicate, run the scenario's strategies on it, and tell
-/// the chosen persons' stories; the answer key comes from the same run.
+/// the chosen persons' stories; the answer key, the world and the reports'
+/// partitions all come from that one run (nothing is simulated or stitched twice).
 pub fn explain(sc: &Scenario, opts: &ExplainOptions) -> Result<Explained, ExplainError> {
     if opts.persons.is_empty() && opts.visitors == 0 {
         return Err(ExplainError::NoVisitors);
@@ -76,8 +77,8 @@ pub fn explain(sc: &Scenario, opts: &ExplainOptions) -> Result<Explained, Explai
         });
     }
     let cfg = run_config(sc);
-    let result = experiment::run_replicate(sc, &cfg, opts.replicate);
-    let (world, obs, truth) = experiment::simulate(sc, opts.replicate);
+    let (result, kept) = experiment::run_replicate_keeping(sc, &cfg, opts.replicate);
+    let (world, obs, truth) = (&kept.world, &kept.observation, &kept.truth);
     let answers = answer_key(sc, &result);
 
     let mut reports = vec![
@@ -101,10 +102,18 @@ pub fn explain(sc: &Scenario, opts: &ExplainOptions) -> Result<Explained, Explai
     if let (Some(s), Some(m)) = (best_stitcher, best_model) {
         reports.push(("best_model".to_string(), s, m));
     }
-    let ctx = Context::new(sc, &world, &obs, &truth);
+    let ctx = Context::new(sc, world, obs, truth);
+    let partition = |s: &StitcherSpec| {
+        let (_, ids) = kept
+            .partitions
+            .iter()
+            .find(|(k, _)| k.id() == s.id())
+            .expect("every report's stitcher is one of the run's");
+        ids
+    };
     let report_runs: Vec<ReportRun> = reports
         .iter()
-        .map(|(role, s, m)| ReportRun::new(sc, &obs.log, role, s, m))
+        .map(|(role, s, m)| ReportRun::new(sc, &obs.log, role, s, partition(s).clone(), m))
         .collect();
     let deterministic = report_runs
         .iter()

@@ -7,7 +7,7 @@ use crate::base::credit::Credit;
 use crate::log::EventLog;
 use crate::scenario::{JourneyUnit, Scenario};
 use crate::spec::{AttributorSpec, StitcherSpec};
-use crate::stitch::{self, Identities};
+use crate::stitch::Identities;
 
 /// One report's partition and journeys, and each cluster's journey index.
 pub(super) struct ReportRun {
@@ -29,9 +29,9 @@ impl ReportRun {
         log: &EventLog,
         role: &str,
         stitcher: &StitcherSpec,
+        ids: Identities,
         model: &AttributorSpec,
     ) -> ReportRun {
-        let ids = stitch::build(stitcher).stitch(log);
         let (journeys, kept) = match sc.journey_unit {
             JourneyUnit::Visit => (Journeys::build(log, &ids), None),
             JourneyUnit::Session => {
