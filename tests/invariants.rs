@@ -4,7 +4,7 @@
 use closedloop::attribute::{self, Journeys};
 use closedloop::experiment::{self, oracle_identities};
 use closedloop::observe;
-use closedloop::scenario::{BrowserMix, CookieSetting, DeviceMix, Scenario, TagBlockRates};
+use closedloop::scenario::{BrowserMix, CookieSetting, DeviceMix, Family, Scenario, TagBlockRates};
 use closedloop::spec::{AttributorSpec, StitcherSpec};
 use closedloop::stitch;
 use closedloop::truth::Truth;
@@ -92,6 +92,20 @@ to = "search"
 multiplier = 2.0
 "#;
 
+/// The same scenario in every generative family (each with its defaults):
+/// the invariants that hold for every family run on each.
+fn in_every_family(sc: Scenario) -> Vec<Scenario> {
+    Family::ALL
+        .iter()
+        .map(|&f| {
+            let mut s = sc.clone();
+            s.world.family = f;
+            s.name = format!("{}-{}", sc.name, f.id());
+            s.validated(f.id()).expect("valid in every family")
+        })
+        .collect()
+}
+
 fn simulate(sc: &Scenario) -> (world::World, observe::Observation, Truth) {
     experiment::simulate(sc, 0)
 }
@@ -167,7 +181,10 @@ fn proximate_and_shapley_sum_to_leads_and_revenue() {
         quickstart(),
         with_accounts(small(3000, 4, "")),
         with_accounts(small(3000, 5, RETARGETING_AND_SYNERGY)),
-    ] {
+    ]
+    .into_iter()
+    .flat_map(in_every_family)
+    {
         let (w, _, truth) = simulate(&sc);
         let leads = w.leads().count() as f64;
         let revenue: f64 = w.leads().map(|(_, l)| l.deal.map_or(0.0, |d| d.1)).sum();
@@ -221,7 +238,10 @@ fn zero_spend_rerun_equals_incremental_truth() {
     for sc in [
         small(4000, 5, RETARGETING_AND_SYNERGY),
         with_accounts(small(4000, 5, RETARGETING_AND_SYNERGY)),
-    ] {
+    ]
+    .into_iter()
+    .flat_map(in_every_family)
+    {
         let base = world::generate(&sc, 0);
         let truth = Truth::assemble(&sc, &base, observe::observe(&sc, &base).persons);
         let leads = |w: &world::World| w.leads().count() as f64;
@@ -238,7 +258,11 @@ fn zero_spend_rerun_equals_incremental_truth() {
             spends[i] = 0.0;
             let without = world::generate_with_spends(&sc, 0, &spends);
             let lost = leads(&base) - leads(&without);
-            assert_eq!(lost, truth.incremental.conversions[&ch.id], "{}", ch.id);
+            assert_eq!(
+                lost, truth.incremental.conversions[&ch.id],
+                "{}: {}",
+                sc.name, ch.id
+            );
             let lost_rev = revenue(&base) - revenue(&without);
             assert!(
                 close(lost_rev, truth.incremental.revenue[&ch.id], 1e-9),
@@ -257,29 +281,37 @@ fn more_spend_never_lowers_leads_without_warmup_or_synergy() {
     // count is monotone.
     let mut sc = small(3000, 9, "");
     sc.warmup_days = 0.0;
-    let base = world::scenario_spends(&sc);
-    for (i, ch) in sc.channels.iter().enumerate() {
-        if !ch.paid() {
-            continue;
-        }
-        let mut prev = -1.0;
-        for factor in [0.0, 0.5, 1.0, 2.0, 4.0] {
-            let mut spends = base.clone();
-            spends[i] = base[i] * factor;
-            let n = world::generate_with_spends(&sc, 0, &spends).leads().count() as f64;
-            assert!(
-                n >= prev,
-                "{}: leads fell from {prev} to {n} at ×{factor}",
-                ch.id
-            );
-            prev = n;
+    for sc in in_every_family(sc) {
+        let base = world::scenario_spends(&sc);
+        for (i, ch) in sc.channels.iter().enumerate() {
+            if !ch.paid() {
+                continue;
+            }
+            let mut prev = -1.0;
+            for factor in [0.0, 0.5, 1.0, 2.0, 4.0] {
+                let mut spends = base.clone();
+                spends[i] = base[i] * factor;
+                let n = world::generate_with_spends(&sc, 0, &spends).leads().count() as f64;
+                assert!(
+                    n >= prev,
+                    "{}: {}: leads fell from {prev} to {n} at ×{factor}",
+                    sc.name,
+                    ch.id
+                );
+                prev = n;
+            }
         }
     }
 }
 
 #[test]
 fn observation_never_changes_the_truth() {
-    let sc = quickstart();
+    for sc in in_every_family(quickstart()) {
+        observation_leaves_the_truth(sc);
+    }
+}
+
+fn observation_leaves_the_truth(sc: Scenario) {
     let (w1, _, t1) = simulate(&sc);
     let mut changed = sc.clone();
     let o = &mut changed.observe;
@@ -916,9 +948,14 @@ fn more_tag_blocking_only_removes_visits_and_leaves_leads_without_history() {
 
 #[test]
 fn lossless_world_deterministic_equals_the_oracle() {
-    let mut sc = quickstart();
-    sc.make_lossless();
-    let (_, obs, truth) = simulate(&sc);
+    for mut sc in in_every_family(quickstart()) {
+        sc.make_lossless();
+        lossless_deterministic_is_the_oracle(&sc);
+    }
+}
+
+fn lossless_deterministic_is_the_oracle(sc: &Scenario) {
+    let (_, obs, truth) = simulate(sc);
     let ids = stitch::build(&StitcherSpec::Deterministic).stitch(&obs.log);
     let oracle = oracle_identities(&truth);
     let m = closedloop::score::score_stitching(&obs.log, &ids, &truth);
@@ -970,12 +1007,22 @@ consent_decline_rate = 0.0
     sc.observe.email_variant_rate = 0.0;
     sc.observe.tag_block_rate = TagBlockRates::NONE;
     sc.replicates = 1;
-    let cfg = experiment::RunConfig::from_scenario(&sc);
-    let r = experiment::run_replicate(&sc, &cfg, 0);
+    for sc in in_every_family(sc) {
+        one_channel_has_it_all(&sc);
+    }
+}
+
+fn one_channel_has_it_all(sc: &Scenario) {
+    let cfg = experiment::RunConfig::from_scenario(sc);
+    let r = experiment::run_replicate(sc, &cfg, 0);
     for (name, truth) in closedloop::truth::TRUTHS.iter().zip(&r.truth) {
         let total = truth.total_conversions();
-        assert!(total > 10.0);
-        assert!(close(truth.conversions["search"], total, 1e-12), "{name}");
+        assert!(total > 10.0, "{}: {total} leads", sc.name);
+        assert!(
+            close(truth.conversions["search"], total, 1e-12),
+            "{}: {name}",
+            sc.name
+        );
     }
     for a in &r.attribution {
         if a.stitcher == "forward_only" {
@@ -1029,7 +1076,13 @@ fn more_cookie_deletion_means_more_cookies_and_less_completeness() {
 
 #[test]
 fn block_size_does_not_change_the_world() {
-    let sc = small(2000, 3, RETARGETING_AND_SYNERGY);
+    for sc in in_every_family(small(2000, 3, RETARGETING_AND_SYNERGY)) {
+        block_size_leaves(&sc);
+    }
+}
+
+fn block_size_leaves(sc: &Scenario) {
+    let sc = sc.clone();
     let spends = world::scenario_spends(&sc);
     let reference = world::generate_with_options(&sc, 0, &spends, GenOptions::default());
     for block in [1, 7, 100_000] {

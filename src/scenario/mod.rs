@@ -15,6 +15,7 @@ mod leads;
 mod observe;
 mod population;
 mod validate;
+mod world;
 
 use crate::log::SessionRule;
 use crate::spec::{AttributorSpec, StitcherSpec};
@@ -28,6 +29,7 @@ pub use leads::*;
 pub use observe::*;
 pub use population::*;
 pub use validate::{Problem, ScenarioError};
+pub use world::*;
 
 /// A whole scenario: the world, what is observed, and the strategies to run.
 #[derive(Clone, Debug, Serialize, Deserialize)]
@@ -104,6 +106,9 @@ pub struct Scenario {
     /// `experiment::sweep`; empty = no sweep.
     #[serde(default, skip_serializing_if = "toml::Table::is_empty")]
     pub sweep: toml::Table,
+    /// `[world]`: the generative family and its parameters (default `clocks`).
+    #[serde(default, skip_serializing_if = "WorldModel::is_default")]
+    pub world: WorldModel,
 }
 
 /// Gamma-distributed duration.

@@ -128,36 +128,41 @@ pub(super) fn load(source: &str, text: &str) -> Result<Scenario, ScenarioError> 
     }
 }
 
-struct Checker {
+pub(super) struct Checker {
     problems: Vec<Problem>,
 }
 
 impl Checker {
-    fn push(&mut self, path: &str, value: impl fmt::Display, expected: impl Into<String>) {
+    pub(super) fn push(
+        &mut self,
+        path: &str,
+        value: impl fmt::Display,
+        expected: impl Into<String>,
+    ) {
         self.problems.push(Problem {
             path: path.to_string(),
             value: Some(value.to_string()),
             expected: expected.into(),
         });
     }
-    fn missing(&mut self, path: &str, expected: impl Into<String>) {
+    pub(super) fn missing(&mut self, path: &str, expected: impl Into<String>) {
         self.problems.push(Problem {
             path: path.to_string(),
             value: None,
             expected: expected.into(),
         });
     }
-    fn within(&mut self, path: &str, v: f64, lo: f64, hi: f64) {
+    pub(super) fn within(&mut self, path: &str, v: f64, lo: f64, hi: f64) {
         if !(v.is_finite() && v >= lo && v <= hi) {
             self.push(path, v, format!("must be within {lo}..={hi}"));
         }
     }
-    fn positive(&mut self, path: &str, v: f64) {
+    pub(super) fn positive(&mut self, path: &str, v: f64) {
         if !(v.is_finite() && v > 0.0) {
             self.push(path, v, "must be a finite number > 0");
         }
     }
-    fn non_negative(&mut self, path: &str, v: f64) {
+    pub(super) fn non_negative(&mut self, path: &str, v: f64) {
         if !(v.is_finite() && v >= 0.0) {
             self.push(path, v, "must be a finite number >= 0");
         }
@@ -201,6 +206,7 @@ pub(super) fn check(s: &Scenario) -> Vec<Problem> {
     let ids = check_channels(&mut c, s);
     check_synergy(&mut c, s, &ids);
     check_form_fill_and_sales(&mut c, s, &ids);
+    super::world::check_world(&mut c, s, &ids);
     check_observe(&mut c, s);
 
     let mut strategy_ids = BTreeSet::new();

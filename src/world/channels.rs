@@ -20,8 +20,10 @@ pub struct ChannelModel {
     pub mean_z_gamma: Vec<f64>,
     /// Synergy multipliers: `synergy[to]` lists (from, multiplier).
     pub synergy: Vec<Vec<(u16, f64)>>,
-    /// The Shapley closed form applies (no synergy, no triggered channel).
+    /// The Shapley closed form applies (family `clocks`, no synergy, no triggered channel).
     pub closed_form: bool,
+    /// The `funnel` family's constants (None: family `clocks`).
+    pub funnel: Option<FunnelModel>,
     /// Form-fill path weights: index 0 = direct, 1 = cause, 2.. = channel c.
     pub path_weights: Vec<f64>,
 }
@@ -61,8 +63,10 @@ impl ChannelModel {
                 synergy[t].push((f as u16, s.multiplier));
             }
         }
-        let closed_form =
-            sc.synergy.is_empty() && sc.channels.iter().all(|c| c.trigger == Trigger::None);
+        let funnel = sc.world.funnel().map(|f| FunnelModel::new(sc, &f));
+        let closed_form = funnel.is_none()
+            && sc.synergy.is_empty()
+            && sc.channels.iter().all(|c| c.trigger == Trigger::None);
         let mut path_weights = vec![0.0; 2 + sc.channels.len()];
         for (key, &w) in &sc.form_fill.path {
             match key.as_str() {
@@ -82,6 +86,7 @@ impl ChannelModel {
             mean_z_gamma,
             synergy,
             closed_form,
+            funnel,
             path_weights,
         }
     }

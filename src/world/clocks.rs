@@ -1,7 +1,10 @@
-//! The clock model evaluated for one person and any set of present
-//! channels: which touch fires first (the lead), and which touches were
-//! active. Pure: the candidates carry every draw it needs.
+//! The conversion mechanism evaluated for one person and any set of present
+//! channels: which touches were active (targeting and triggers), which one
+//! makes the lead and when — the first clock to fire (family `clocks`) or
+//! the touch into intent (family `funnel`, `funnel.rs`). Pure: the
+//! candidates and the person carry every draw it needs.
 
+use super::funnel::Stage;
 use super::*;
 use crate::scenario::Trigger;
 
@@ -73,6 +76,8 @@ pub(super) struct PersonSim<'a> {
     /// Baseline firing time if its clock is armed.
     pub(super) baseline_fire: Option<f64>,
     pub(super) horizon: f64,
+    /// Days from intent to the lead (family `funnel`; 0 otherwise).
+    pub(super) lead_delay: f64,
 }
 
 impl PersonSim<'_> {
@@ -105,6 +110,7 @@ impl PersonSim<'_> {
         let mut last_visit = f64::NEG_INFINITY;
         let mut seen: u32 = 0;
         let mut form_inserted = false;
+        let mut stage = Stage::start();
         for (i, c) in self.cands.iter().enumerate() {
             if c.time >= present.cutoff {
                 break;
@@ -154,10 +160,23 @@ impl PersonSim<'_> {
                         syn *= m;
                     }
                 }
-                let p = (ch.conversion_rate * self.z * c.g * syn).min(1.0);
-                armed = c.arm_u < p;
-                if armed {
-                    let fire = c.time + c.delay;
+                // `armed`: the touch armed a clock (funnel: moved its person up);
+                // `fire`: when it makes the lead, if it does.
+                let fire = match &self.model.funnel {
+                    None => {
+                        let p = (ch.conversion_rate * self.z * c.g * syn).min(1.0);
+                        armed = c.arm_u < p;
+                        armed.then_some(c.time + c.delay)
+                    }
+                    Some(f) => {
+                        let scale = self.z * c.g * syn;
+                        let (up, intent) =
+                            stage.touch(f, c.channel as usize, c.time, c.arm_u, scale);
+                        armed = up;
+                        intent.then_some(c.time + self.lead_delay)
+                    }
+                };
+                if let Some(fire) = fire {
                     if fire < first.time {
                         first = Firing {
                             time: fire,

@@ -1,7 +1,7 @@
 //! The counterfactual credit of a window lead: the Shapley game over the
 //! channels present before the lead (warm-up history credited to its
 //! channel), the incremental credit, and an office account's revenue game.
-//! Re-evaluates the person's own clocks with channels removed; draws nothing.
+//! Re-evaluates the person's own mechanism (clocks or funnel) with channels removed; draws nothing.
 
 use super::clocks::*;
 use super::person::*;
@@ -44,9 +44,13 @@ pub(super) fn channel_players(
     let armed_retargeting = (0..n_ch).any(|c| {
         armed & (1 << c) != 0 && sim.sc.channels[c as usize].trigger == Trigger::Retargeting
     });
+    // In the funnel a touch that moved nobody here may move someone in a
+    // coalition where they meet it at a lower stage: every present channel plays.
+    let funnel = sim.model.funnel.is_some();
     let influential = |c: u16| {
         let bit = 1u32 << c;
-        armed & bit != 0
+        funnel
+            || armed & bit != 0
             || (clicks & bit != 0 && armed_retargeting)
             || sim.model.synergy.iter().enumerate().any(|(to, froms)| {
                 armed & (1 << to) != 0 && froms.iter().any(|&(from, _)| from == c)

@@ -16,6 +16,7 @@
 mod channels;
 mod clocks;
 mod counterfactual;
+mod funnel;
 mod person;
 mod sales;
 
@@ -24,6 +25,7 @@ use crate::scenario::{Scenario, TouchKind};
 use rayon::prelude::*;
 
 pub use channels::ChannelModel;
+pub use funnel::FunnelModel;
 
 /// How a world is generated; no option changes the world itself.
 #[derive(Clone, Copy, Debug)]
@@ -170,7 +172,7 @@ pub struct Touch {
     pub dwell_s: u16,
     /// Campaign index into the channel's campaigns.
     pub campaign: u8,
-    /// It armed a conversion clock.
+    /// It armed a conversion clock (family `funnel`: it moved its person a stage up).
     pub armed: bool,
     /// A form is filled on this visit (the lead's, or a later one).
     pub form_fill: bool,

@@ -277,6 +277,16 @@ pub(super) fn simulate_person<'a>(
     });
 
     let baseline_fire = (baseline_u < (pop.baseline_rate * z).min(1.0)).then_some(baseline_t);
+    // The funnel's delay from intent to lead: the person's sub-stream 1, drawn
+    // only in that family (the clocks family's draws stay as they were).
+    let lead_delay = model.funnel.as_ref().map_or(0.0, |f| {
+        let mut s = ctx.keys.person.stream(group_index as u64, local as u64, 1);
+        if f.lead_delay_days > 0.0 {
+            s.exp(1.0 / f.lead_delay_days)
+        } else {
+            0.0
+        }
+    });
     let sim = PersonSim {
         sc,
         model,
@@ -284,6 +294,7 @@ pub(super) fn simulate_person<'a>(
         cands,
         baseline_fire,
         horizon,
+        lead_delay,
     };
     let all_mask: u32 = if n_ch >= 32 {
         u32::MAX
@@ -336,6 +347,7 @@ pub(super) fn simulate_person<'a>(
             cands: sim.cands.clone(),
             baseline_fire: sim.baseline_fire,
             horizon,
+            lead_delay,
         },
         draws,
         active: active.clone(),
